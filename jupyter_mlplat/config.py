@@ -1,0 +1,259 @@
+"""The one configuration object of jupyter-mlplat.
+
+Every component (server extension, kernel extension, local platform, spawner config) reads its
+settings from :class:`MLPlat`. Values come, in order of precedence, from
+
+1. Jupyter config files / the command line (``c.MLPlat.tracking_uri = ...``),
+2. environment variables (``MLP_TRACKING_URI=...``; what a JupyterHub spawner sets),
+3. the built-in defaults.
+
+Nobody else parses ``MLP_*`` variables: ask this object instead.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import getpass
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from traitlets import Bool, Enum, List, Unicode
+from traitlets.config import Configurable
+
+#: Variables that carry storage credentials or other secrets; never passed to a kernel.
+DEFAULT_SECRET_PATTERNS = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AZURE_STORAGE_*",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GCS_*",
+    "MLFLOW_S3_*",
+    "MLFLOW_GCS_*",
+    "MLFLOW_ARTIFACT_*",
+    "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+    "MINIO_*",
+    "JUPYTERHUB_API_TOKEN",
+    "JPY_API_TOKEN",
+    "*_SECRET",
+    "*_SECRET_KEY",
+    "*_PASSWORD",
+]
+
+
+def env_trait(trait: Any, *names: str) -> Any:
+    """Tag a trait with the environment variables (first wins) that provide its default."""
+    return trait.tag(config=True, env=names)
+
+
+class MLPlat(Configurable):
+    """Settings of the whole platform: tracking, Spark, catalog, deployment, local state."""
+
+    user = env_trait(
+        Unicode(help="User name used for experiments, run tags and resource names."),
+        "MLP_USER",
+        "JUPYTERHUB_USER",
+    )
+    state_dir = env_trait(
+        Unicode(
+            help="Directory where the local platform keeps its state (MLflow database, artifacts, "
+            "Spark warehouse, logs); never passed to kernels. "
+            "Example: c.MLPlat.state_dir = '/data/mlplat'"
+        ),
+        "MLP_STATE_DIR",
+    ).tag(server_only=True)
+    tracking_uri = env_trait(
+        Unicode(
+            "",
+            help="MLflow tracking server URL that kernels log to. "
+            "Example: c.MLPlat.tracking_uri = 'http://mlflow.mlflow.svc:5000'",
+        ),
+        "MLP_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+    )
+    tracking_ui_url = env_trait(
+        Unicode(
+            "",
+            help="MLflow URL the Jupyter server proxies the MLflow UI from "
+            "(default: tracking_uri).",
+        ),
+        "MLP_TRACKING_UI_URL",
+    )
+    artifact_proxy = env_trait(
+        Bool(
+            True,
+            help="Artifacts go through the tracking server's proxy (mlflow-artifacts:); "
+            "storage credentials are removed from kernel environments.",
+        ),
+        "MLP_ARTIFACT_PROXY",
+    )
+    artifact_multipart = env_trait(
+        Bool(
+            False,
+            help="Kernels upload large artifacts in parts through the proxy. Turn on when the "
+            "server's artifact store supports multipart uploads (S3, GCS, Azure); the local "
+            "file store does not, and single streamed uploads are what it wants.",
+        ),
+        "MLP_ARTIFACT_MULTIPART",
+    )
+    experiment_name = env_trait(
+        Unicode(
+            "/Users/{user}",
+            help="Default experiment of a kernel. Placeholders: {user}, {notebook} (file name "
+            "without extension), {notebook_dir}. Example: '/Users/{user}/{notebook}'",
+        ),
+        "MLP_EXPERIMENT",
+    )
+    autolog = env_trait(Bool(True, help="Turn on mlflow.autolog() in every kernel."), "MLP_AUTOLOG")
+    autolog_triggers = env_trait(
+        List(
+            Unicode(),
+            ["mlflow", "sklearn", "xgboost", "lightgbm", "statsmodels"],
+            help="Modules whose first import configures MLflow (autolog, experiment) in a kernel.",
+        ),
+        "MLP_AUTOLOG_TRIGGERS",
+    )
+    async_logging = env_trait(
+        Bool(True, help="Log metrics/params asynchronously (flushed at run end and kernel exit)."),
+        "MLP_ASYNC_LOGGING",
+    )
+    notebook_path = env_trait(
+        Unicode("", help="Path of the notebook a kernel belongs to (set per kernel)."),
+        "MLP_NOTEBOOK_PATH",
+        "JPY_SESSION_NAME",
+    )
+    inject_kernels = env_trait(
+        Bool(
+            True,
+            help="Start every kernel with the platform environment and the %mlp extension loaded.",
+        ),
+        "MLP_INJECT_KERNELS",
+    )
+    kernel_env_denylist = env_trait(
+        List(
+            Unicode(),
+            DEFAULT_SECRET_PATTERNS,
+            help="Glob patterns of environment variables never passed to kernels.",
+        ),
+        "MLP_KERNEL_ENV_DENYLIST",
+    )
+    spark_mode = env_trait(
+        Enum(
+            ["local", "connect", "kubernetes", "livy", "none"],
+            "local",
+            help="Where `spark` comes from: the local Spark Connect server, an existing Connect "
+            "endpoint, a per-user Spark on Kubernetes session, a Livy endpoint, or none.",
+        ),
+        "MLP_SPARK_MODE",
+    )
+    spark_remote = env_trait(
+        Unicode("", help="Spark Connect URL (sc://host:port/;token=...) or Livy URL."),
+        "MLP_SPARK_REMOTE",
+        "SPARK_REMOTE",
+    )
+    catalog_backend = env_trait(
+        Unicode("spark", help="Metadata catalog backend (entry point name)."),
+        "MLP_CATALOG_BACKEND",
+    )
+    deploy_target = env_trait(
+        Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
+        "MLP_DEPLOY_TARGET",
+    )
+    namespace = env_trait(
+        Unicode("default", help="Kubernetes namespace of the user's resources."),
+        "MLP_NAMESPACE",
+    )
+
+    def __init__(self, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._apply_environment(os.environ if env is None else env)
+
+    # -- environment --------------------------------------------------------------------------
+    def _apply_environment(self, env: Mapping[str, str]) -> None:
+        configured = self.config.get(type(self).__name__, {})
+        for name, trait in self.traits(env=bool).items():
+            if name in configured:
+                continue
+            value = next((env[v] for v in trait.metadata["env"] if env.get(v)), None)
+            if value is None:
+                continue
+            try:
+                self.set_trait(name, _parse(trait, value))
+            except Exception as err:
+                var = next(v for v in trait.metadata["env"] if env.get(v))
+                raise ValueError(f"{var}={value!r} is not valid for MLPlat.{name}: {err}") from err
+
+    def to_environment(self, for_kernel: bool = False) -> dict[str, str]:
+        """The ``MLP_*`` variables that reproduce this configuration in another process.
+
+        ``for_kernel`` leaves out server-side settings (such as where the state is stored).
+        """
+        env = {}
+        for name, trait in self.traits(env=bool).items():
+            if for_kernel and trait.metadata.get("server_only"):
+                continue
+            value = getattr(self, name)
+            var = trait.metadata["env"][0]
+            env[var] = ",".join(value) if isinstance(value, list) else _format(value)
+        return env
+
+    def server_only_variables(self) -> set[str]:
+        """Environment variables of settings that must not reach kernels."""
+        return {
+            var for trait in self.traits(server_only=True).values() for var in trait.metadata["env"]
+        }
+
+    # -- derived values -----------------------------------------------------------------------
+    @property
+    def resolved_user(self) -> str:
+        """The user name, falling back to the operating-system account."""
+        return self.user or getpass.getuser()
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        """The state directory, defaulting to ``~/.local/share/jupyter-mlplat``."""
+        if self.state_dir:
+            return Path(self.state_dir).expanduser()
+        data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(data_home) / "jupyter-mlplat"
+
+    @property
+    def resolved_ui_url(self) -> str:
+        """Where the MLflow UI is proxied from."""
+        return (self.tracking_ui_url or self.tracking_uri).rstrip("/")
+
+    def experiment_for(self, notebook_path: str = "") -> str:
+        """The default experiment for a kernel of ``notebook_path``."""
+        path = Path(notebook_path) if notebook_path else None
+        return self.experiment_name.format(
+            user=self.resolved_user,
+            notebook=path.stem if path else "default",
+            notebook_dir=path.parent.name if path else "",
+        ).replace("//", "/")
+
+    def is_secret(self, variable: str) -> bool:
+        """Whether an environment variable must never reach a kernel."""
+        return any(fnmatch.fnmatchcase(variable, p) for p in self.kernel_env_denylist)
+
+
+def _parse(trait: Any, value: str) -> Any:
+    if isinstance(trait, List):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        return [trait._trait.from_string(v) for v in items] if trait._trait else items
+    return trait.from_string(value)
+
+
+def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

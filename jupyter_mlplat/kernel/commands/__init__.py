@@ -1,0 +1,41 @@
+"""The ``%mlp`` subcommands. Each lives in its own module, imported only when first used."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import NoReturn
+
+from IPython.core.error import UsageError
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``%mlp`` subcommand: the module implementing ``run(magics, args, cell)``."""
+
+    module: str
+    summary: str
+    takes_cell: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    "help": Command("jupyter_mlplat.kernel.commands.help", "list the commands, or explain one"),
+    "status": Command(
+        "jupyter_mlplat.kernel.commands.status", "show tracking, experiment, tags and services"
+    ),
+}
+
+
+def usage() -> str:
+    """One line naming the available commands."""
+    return "Commands: " + ", ".join(sorted(COMMANDS)) + " (see %mlp help)."
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser that raises ``UsageError`` (one clean line) instead of exiting."""
+
+    def __init__(self, command: str, **kwargs: object) -> None:
+        super().__init__(prog=f"%mlp {command}", add_help=False, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")

@@ -1,0 +1,40 @@
+"""The ``%mlp`` / ``%%mlp`` magic: a router that hands each subcommand to its own module."""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.kernel.commands import COMMANDS, usage
+
+
+@magics_class
+class MLPMagics(Magics):
+    """``%mlp <command> [args]`` — run ``%mlp help`` for the list of commands."""
+
+    def __init__(self, shell: Any, config: MLPlat) -> None:
+        super().__init__(shell)
+        self.mlplat = config
+
+    @line_cell_magic
+    def mlp(self, line: str, cell: str | None = None) -> Any:
+        """Platform commands: ``%mlp help`` lists them."""
+        try:
+            words = shlex.split(line)
+        except ValueError as err:
+            raise UsageError(f"%mlp: cannot parse the line ({err})") from None
+        if not words:
+            raise UsageError(f"%mlp needs a command. {usage()}")
+        name, args = words[0], words[1:]
+        command = COMMANDS.get(name)
+        if command is None:
+            raise UsageError(f"%mlp: unknown command {name!r}. {usage()}")
+        if cell is not None and not command.takes_cell:
+            raise UsageError(f"%mlp {name} is a line magic: use %mlp, not %%mlp")
+        module = importlib.import_module(command.module)
+        return module.run(self, args, cell)

@@ -1,0 +1,57 @@
+"""Small rich-display objects: HTML in the lab, plain text everywhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+
+_STATE_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e", "": "inherit"}
+
+
+@dataclass
+class Row:
+    """One line of a report: a label, a value and an optional state (ok, warn, error)."""
+
+    label: str
+    value: str
+    state: str = ""
+
+
+@dataclass
+class Report:
+    """A titled table of sections of rows, displayed as HTML or text."""
+
+    title: str
+    sections: dict[str, list[Row]] = field(default_factory=dict)
+
+    def add(self, section: str, label: str, value: object, state: str = "") -> None:
+        self.sections.setdefault(section, []).append(Row(label, str(value), state))
+
+    def __repr__(self) -> str:
+        lines = [self.title]
+        for section, rows in self.sections.items():
+            lines.append(f"{section}:")
+            width = max(len(r.label) for r in rows)
+            for r in rows:
+                mark = {"ok": "✓ ", "warn": "! ", "error": "✗ "}.get(r.state, "")
+                lines.append(f"  {r.label:<{width}}  {mark}{r.value}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = []
+        for section, rows in self.sections.items():
+            body.append(
+                f'<tr><th colspan="2" style="text-align:left;padding-top:6px">'
+                f"{escape(section)}</th></tr>"
+            )
+            for r in rows:
+                colour = _STATE_COLOURS.get(r.state, "inherit")
+                body.append(
+                    f'<tr><td style="text-align:left;padding-right:12px">{escape(r.label)}</td>'
+                    f'<td style="text-align:left;color:{colour}"><code>{escape(r.value)}</code>'
+                    "</td></tr>"
+                )
+        return (
+            f'<div class="mlplat-report"><strong>{escape(self.title)}</strong>'
+            f'<table style="border-collapse:collapse">{"".join(body)}</table></div>'
+        )

@@ -1,0 +1,186 @@
+"""The local platform: one state directory, the servers it runs, and how they start and stop."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.platform.services import Service, ServiceError, free_port
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the platform keeps things under its state directory."""
+
+    root: Path
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow" / "mlflow.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "mlflow" / "artifacts"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def runtime(self) -> Path:
+        """Written while the platform runs: URLs, ports, pids."""
+        return self.root / "platform.json"
+
+    @property
+    def token(self) -> Path:
+        return self.root / "token"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "platform.lock"
+
+
+def read_runtime(state_dir: Path) -> dict[str, Any] | None:
+    """The running platform's URLs and pids, or None when it is not running."""
+    try:
+        return dict(json.loads(Layout(state_dir).runtime.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+class LocalPlatform:
+    """MLflow tracking server + JupyterLab under one state directory, on loopback ports."""
+
+    def __init__(
+        self,
+        config: MLPlat,
+        notebook_dir: Path,
+        lab_port: int = 0,
+        mlflow_port: int = 0,
+        lab_args: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.layout = Layout(config.resolved_state_dir)
+        self.notebook_dir = notebook_dir
+        self.lab_args = lab_args or []
+        previous = read_runtime(self.layout.root) or {}
+        self.mlflow_port = free_port(mlflow_port or previous.get("mlflow_port", 0))
+        self.lab_port = free_port(lab_port or previous.get("lab_port", 0))
+        self.services: list[Service] = []
+        self._lock: IO[str] | None = None
+
+    # -- state --------------------------------------------------------------------------------
+    def _acquire(self) -> None:
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        self._lock = self.layout.lock.open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ServiceError(
+                f"another platform is already running on {self.layout.root} "
+                "(stop it with `mlplat stop`)"
+            ) from None
+
+    def _token(self) -> str:
+        path = self.layout.token
+        if not path.exists():
+            path.write_text(secrets.token_hex(24))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    # -- services -----------------------------------------------------------------------------
+    @property
+    def tracking_uri(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def lab_url(self) -> str:
+        return f"http://127.0.0.1:{self.lab_port}/lab?token={self._token()}"
+
+    def mlflow_service(self) -> Service:
+        self.layout.artifacts.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.layout.mlflow_db}",
+            "--artifacts-destination", str(self.layout.artifacts),
+            "--default-artifact-root", "mlflow-artifacts:/",
+            "--serve-artifacts",
+            "--host", "127.0.0.1",
+            "--port", str(self.mlflow_port),
+            "--workers", "1",
+            # large artifacts: no idle cut-off while a multi-GiB body streams through
+            "--uvicorn-opts", "--timeout-keep-alive 600",
+        ]  # fmt: skip
+        env = {
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            # one user on one machine: no background job runner (saves ~10 processes, ~2 GB)
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        }
+        return Service(
+            "mlflow", command, f"{self.tracking_uri}/health", self.layout.logs / "mlflow.log", env
+        )
+
+    def lab_service(self) -> Service:
+        token = self._token()
+        command = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.lab_port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.notebook_dir}",
+            f"--IdentityProvider.token={token}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *self.lab_args,
+        ]  # fmt: skip
+        env = self.config.to_environment() | {
+            "MLP_TRACKING_URI": self.tracking_uri,
+            "MLP_STATE_DIR": str(self.layout.root),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+        ready = f"http://127.0.0.1:{self.lab_port}/api/status?token={token}"
+        return Service("jupyterlab", command, ready, self.layout.logs / "jupyterlab.log", env)
+
+    def start(self, timeout: float = 120) -> dict[str, Any]:
+        """Start every service in order and write the runtime file; stop all on failure."""
+        self._acquire()
+        self.services = [self.mlflow_service(), self.lab_service()]
+        timings = {}
+        try:
+            for service in self.services:
+                service.start()
+                timings[service.name] = round(service.wait_ready(timeout), 2)
+        except BaseException:
+            self.stop()
+            raise
+        runtime = {
+            "pid": os.getpid(),
+            "state_dir": str(self.layout.root),
+            "tracking_uri": self.tracking_uri,
+            "mlflow_port": self.mlflow_port,
+            "lab_port": self.lab_port,
+            "lab_url": self.lab_url,
+            "token": self._token(),
+            "notebook_dir": str(self.notebook_dir),
+            "pids": {s.name: s.process.pid for s in self.services if s.process},
+            "startup_seconds": timings,
+        }
+        self.layout.runtime.write_text(json.dumps(runtime, indent=2))
+        self.layout.runtime.chmod(0o600)
+        return runtime
+
+    def stop(self) -> None:
+        """Stop every service (reverse order) and release the state directory."""
+        for service in reversed(self.services):
+            service.stop()
+        self.layout.runtime.unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None

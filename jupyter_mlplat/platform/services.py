@@ -1,0 +1,97 @@
+"""Child processes of the local platform: start, wait until ready, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service did not start; the message carries the end of its log."""
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` if it is free on 127.0.0.1, else any free port."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise ServiceError("no free port on 127.0.0.1")
+
+
+@dataclass
+class Service:
+    """One server process, its readiness URL and its log file."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                start_new_session=True,  # its own process group: stopped as a whole
+            )
+
+    def wait_ready(self, timeout: float) -> float:
+        """Poll ``ready_url`` until it answers 200; return the seconds it took."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        return time.monotonic() - start
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise ServiceError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        _signal_group(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        _signal_group(self.process.pid, signal.SIGKILL)  # stragglers (server workers)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

@@ -1,0 +1,1 @@
+"""The Jupyter server extension: REST API, MLflow UI proxy and kernel provisioning."""

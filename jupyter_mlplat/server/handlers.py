@@ -1,0 +1,222 @@
+"""HTTP handlers. Thin: parse the request, call one service, render JSON.
+
+Every handler derives from :class:`MLPlatHandler`, which refuses unauthenticated requests
+(403) and maps service errors to HTTP statuses in one place.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
+from tornado import httpclient, httputil, web
+
+from jupyter_mlplat._version import __version__
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.tracking.health import Health
+
+
+class MLPlatHandler(ExtensionHandlerMixin, APIHandler):
+    """Base handler: authentication required, platform errors become ``{"message": ...}``."""
+
+    @property
+    def mlplat(self) -> MLPlat:
+        return self.settings["mlplat_config"]
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, MLPlatError) and not self._finished:
+            self.set_status(e.status)
+            self.finish({"message": str(e)})
+            return
+        super()._handle_request_exception(e)
+
+
+class StatusHandler(MLPlatHandler):
+    """``GET /mlplat/api/status``: what the platform is connected to."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        config = self.mlplat
+        health = await probe_async(config.tracking_uri) if config.tracking_uri else None
+        self.finish(
+            {
+                "version": __version__,
+                "user": config.resolved_user,
+                "tracking": {
+                    "uri": config.tracking_uri,
+                    "ui_path": "mlplat/mlflow/",
+                    "reachable": bool(health and health.ok),
+                    "detail": health.detail if health else "not configured",
+                    "experiment": config.experiment_for(),
+                    "autolog": config.autolog,
+                    "async_logging": config.async_logging,
+                    "artifact_proxy": config.artifact_proxy,
+                },
+                "spark": {"mode": config.spark_mode, "endpoint": config.spark_remote},
+                "catalog": {"backend": config.catalog_backend},
+                "deploy": {"target": config.deploy_target, "namespace": config.namespace},
+            }
+        )
+
+
+async def probe_async(tracking_uri: str, timeout: float = 2.0) -> Health:
+    """Non-blocking ``GET <tracking_uri>/health``."""
+    client = httpclient.AsyncHTTPClient()
+    try:
+        response = await client.fetch(
+            tracking_uri.rstrip("/") + "/health", request_timeout=timeout, raise_error=False
+        )
+    except OSError as err:
+        return Health(False, str(err))
+    if response.code == 200:
+        return Health(True, "HTTP 200")
+    return Health(False, str(response.error or f"HTTP {response.code}"))
+
+
+# Headers that describe one hop, or carry the Jupyter session: never forwarded to MLflow.
+_REQUEST_HEADERS_DROPPED = {
+    "host",
+    "cookie",
+    "authorization",
+    "origin",
+    "referer",
+    "x-xsrftoken",
+    "connection",
+    "keep-alive",
+    "te",
+    "upgrade",
+    "proxy-authorization",
+    "transfer-encoding",
+    "content-length",
+}
+_RESPONSE_HEADERS_DROPPED = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "set-cookie",
+    "server",
+    "date",
+    "x-frame-options",
+}
+
+
+class MLflowProxyHandler(MLPlatHandler):
+    """``/mlplat/mlflow/<path>``: the MLflow UI and its API, behind Jupyter authentication.
+
+    Works under any base URL (a JupyterHub user path). The response is streamed, so artifact
+    downloads from the UI do not collect in the server's memory.
+    """
+
+    @property
+    def content_security_policy(self) -> str:
+        """A page, not an API reply: the MLflow UI may run its scripts, framed by the lab only."""
+        return "frame-ancestors 'self'"
+
+    def check_xsrf_cookie(self) -> None:
+        """The MLflow UI sends no Jupyter XSRF token: require a same-origin request instead."""
+        if not hasattr(self, "_jupyter_current_user") or self.token_authenticated:
+            return
+        source = self.request.headers.get("Origin") or self.request.headers.get("Referer")
+        if not source or urlparse(source).netloc != self.request.host:
+            raise web.HTTPError(403, "cross-origin request to the MLflow proxy refused")
+
+    @web.authenticated
+    async def get(self, path: str) -> None:
+        if not path and not self.request.path.endswith("/"):
+            self.redirect(self.request.path + "/")  # the UI loads its files relative to "/"
+            return
+        await self._proxy(path)
+
+    @web.authenticated
+    async def head(self, path: str) -> None:
+        await self._proxy(path)
+
+    @web.authenticated
+    async def post(self, path: str) -> None:
+        await self._proxy(path)
+
+    @web.authenticated
+    async def put(self, path: str) -> None:
+        await self._proxy(path)
+
+    @web.authenticated
+    async def patch(self, path: str) -> None:
+        await self._proxy(path)
+
+    @web.authenticated
+    async def delete(self, path: str) -> None:
+        await self._proxy(path)
+
+    async def _proxy(self, path: str) -> None:
+        upstream = self.mlplat.resolved_ui_url
+        if not upstream:
+            raise web.HTTPError(503, "no MLflow server is configured (MLP_TRACKING_URI)")
+        if ".." in path.split("/"):
+            raise web.HTTPError(400, "invalid path")
+        url = url_path_join(upstream, path)
+        if self.request.query:
+            url += "?" + self.request.query
+        headers = httputil.HTTPHeaders()
+        for name, value in self.request.headers.get_all():
+            if name.lower() not in _REQUEST_HEADERS_DROPPED:
+                headers.add(name, value)
+        method = self.request.method or "GET"
+        has_body = method in {"POST", "PUT", "PATCH", "DELETE"}
+        request = httpclient.HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=self.request.body if has_body else None,
+            allow_nonstandard_methods=True,
+            follow_redirects=False,
+            decompress_response=False,
+            request_timeout=3600,
+            header_callback=self._on_header_line,
+            streaming_callback=self._on_chunk,
+        )
+        response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+        if response.code == 599:
+            raise web.HTTPError(502, f"MLflow is not reachable at {upstream}: {response.error}")
+        self.finish()
+
+    def _on_header_line(self, line: str) -> None:
+        line = line.rstrip("\r\n")
+        if line.startswith("HTTP/"):
+            start = httputil.parse_response_start_line(line)
+            self.set_status(start.code, start.reason)
+            self.clear_header("Content-Type")
+        elif line and ":" in line:
+            name, _, value = line.partition(":")
+            if name.strip().lower() in _RESPONSE_HEADERS_DROPPED:
+                return
+            if name.strip().lower() == "location":
+                value = self._rewrite_location(value.strip())
+            self.add_header(name.strip(), value.strip())
+
+    def _rewrite_location(self, location: str) -> str:
+        upstream = self.mlplat.resolved_ui_url
+        if location.startswith(upstream):
+            location = location[len(upstream) :]
+        if location.startswith("/"):
+            return url_path_join(self.base_url, "mlplat/mlflow", location)
+        return location
+
+    def _on_chunk(self, chunk: bytes) -> None:
+        self.write(chunk)
+        self.flush()
+
+
+#: Every route the extension serves, relative to the server's base URL.
+#: A test requests each one without credentials and expects 403.
+ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
+    (r"mlplat/api/status", StatusHandler),
+    (r"mlplat/mlflow/?(.*)", MLflowProxyHandler),
+]

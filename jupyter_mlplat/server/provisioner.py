@@ -1,0 +1,49 @@
+"""Kernel provisioner that starts every local kernel inside the platform.
+
+It gives the kernel the platform's environment (tracking server, experiment, ``MLP_*``
+settings), removes secrets, and loads the ``%mlp`` extension into IPython kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.tracking.settings import tracking_environment
+
+PROVISIONER_NAME = "mlplat-provisioner"
+EXTENSION_ARGUMENT = "--InteractiveShellApp.extra_extensions=jupyter_mlplat"
+
+
+def kernel_environment(config: MLPlat, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a platform kernel, built from the server's ``base`` environment."""
+    notebook = base.get("JPY_SESSION_NAME", "")
+    hidden = config.server_only_variables()
+    env = {k: v for k, v in base.items() if k not in hidden and not config.is_secret(k)}
+    env |= config.to_environment(for_kernel=True)
+    env["MLP_NOTEBOOK_PATH"] = notebook
+    env |= tracking_environment(config, notebook)
+    return env
+
+
+def is_ipython_kernel(argv: list[str]) -> bool:
+    """Whether a kernelspec's command starts an ipykernel."""
+    return any("ipykernel" in part for part in argv)
+
+
+class MLPlatProvisioner(LocalProvisioner):
+    """A local provisioner that starts kernels with the platform's environment."""
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        config = MLPlat(parent=self.parent)
+        kwargs["env"] = kernel_environment(config, kwargs.get("env") or os.environ)
+        if is_ipython_kernel(self.kernel_spec.argv):
+            extra = list(kwargs.get("extra_arguments") or [])
+            if EXTENSION_ARGUMENT not in extra:
+                extra.append(EXTENSION_ARGUMENT)
+            kwargs["extra_arguments"] = extra
+        return await super().pre_launch(**kwargs)

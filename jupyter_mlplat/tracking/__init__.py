@@ -1,0 +1,1 @@
+"""MLflow tracking: what a kernel needs to log to the platform's server with no setup code."""

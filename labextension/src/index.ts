@@ -1,0 +1,255 @@
+import {
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { type ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { mlplatIcon } from './icons';
+import { MLflowWidget } from './mlflow';
+import { StatusModel } from './model';
+import { StatusBarItem } from './statusbar';
+import { StatusPanel } from './statuspanel';
+import {
+  CATEGORY,
+  CommandIDs,
+  DEFAULT_MLFLOW_UI_PATH,
+  IStatusModel,
+  MLFLOW_WIDGET_ID,
+  PluginIDs
+} from './tokens';
+
+export * from './tokens';
+export { requestAPI } from './api';
+
+/**
+ * Launcher section rank: after "Notebook" (0) and "Console" (20), before "Other" (100).
+ */
+const LAUNCHER_CATEGORY_RANK = 50;
+
+/**
+ * Whether a command is being rendered by the launcher.
+ */
+function isLauncher(args: ReadonlyPartialJSONObject): boolean {
+  return args['isLauncher'] === true;
+}
+
+/**
+ * Status plugin: "ML Platform" side panel, `mlplat:open-status` and
+ * `mlplat:refresh-status`. Provides the shared status model.
+ */
+const statusPlugin: JupyterFrontEndPlugin<IStatusModel> = {
+  id: PluginIDs.status,
+  description:
+    'Left side panel summarising the ML platform status (MLflow tracking, Spark, catalog, deployment).',
+  autoStart: true,
+  provides: IStatusModel,
+  optional: [ISettingRegistry, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    settingRegistry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null
+  ): IStatusModel => {
+    const { commands, shell } = app;
+    const model = new StatusModel();
+
+    const panel = new StatusPanel({
+      model,
+      openMLflow: () => {
+        void commands.execute(CommandIDs.openMLflow);
+      }
+    });
+    shell.add(panel, 'left', { rank: 900 });
+    if (restorer) {
+      restorer.add(panel, panel.id);
+    }
+
+    commands.addCommand(CommandIDs.openStatus, {
+      label: args =>
+        isLauncher(args) ? 'Platform Status' : 'Show Platform Status',
+      caption: 'Show the ML Platform status panel',
+      icon: args => (args['isPalette'] ? undefined : mlplatIcon),
+      execute: () => {
+        shell.activateById(panel.id);
+        // Showing the panel refreshes it; refresh anyway if it was already open.
+        return model.refresh();
+      }
+    });
+
+    commands.addCommand(CommandIDs.refreshStatus, {
+      label: 'Refresh Platform Status',
+      caption: 'Fetch the ML platform status from the server again',
+      execute: () => model.refresh()
+    });
+
+    if (settingRegistry) {
+      const apply = (settings: ISettingRegistry.ISettings): void => {
+        model.refreshInterval = settings.get('refreshInterval')
+          .composite as number;
+      };
+      settingRegistry
+        .load(PluginIDs.status)
+        .then(settings => {
+          apply(settings);
+          settings.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.warn(
+            `[jupyter-mlplat] Failed to load settings for ${PluginIDs.status}.`,
+            reason
+          );
+        });
+    }
+
+    return model;
+  }
+};
+
+/**
+ * Status-bar plugin: "MLflow ●" item reflecting tracking-server reachability.
+ */
+const statusBarPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.statusBar,
+  description:
+    'Status-bar item showing whether the MLflow tracking server is reachable.',
+  autoStart: true,
+  requires: [IStatusModel, IStatusBar],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IStatusModel,
+    statusBar: IStatusBar
+  ): void => {
+    const item = new StatusBarItem({
+      model,
+      onClick: () => {
+        void app.commands.execute(CommandIDs.openStatus);
+      }
+    });
+    statusBar.registerStatusItem(PluginIDs.statusBar, {
+      item,
+      align: 'left',
+      rank: 900
+    });
+    // Keep the item fresh while the page is visible; fetch once right away.
+    model.watch(() => true);
+    void app.restored.then(() => model.refresh());
+  }
+};
+
+/**
+ * MLflow UI plugin: `mlplat:open-mlflow` opens the (proxied) MLflow tracking UI
+ * in a main-area tab.
+ */
+const mlflowPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.mlflowUI,
+  description:
+    'Opens the MLflow tracking UI, proxied by the server extension, inside JupyterLab.',
+  autoStart: true,
+  optional: [IStatusModel, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    statusModel: IStatusModel | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const { commands, shell } = app;
+    const tracker = new WidgetTracker<MLflowWidget>({
+      namespace: 'mlplat-mlflow'
+    });
+
+    const mlflowUrl = (): string => {
+      // The server tells where it proxies the UI; only accept a relative path
+      // so the frame always stays on the Jupyter origin and base URL.
+      const uiPath = statusModel?.status?.tracking?.ui_path;
+      const path =
+        typeof uiPath === 'string' && /^[\w.~-][\w./~-]*$/.test(uiPath)
+          ? uiPath
+          : DEFAULT_MLFLOW_UI_PATH;
+      return PageConfig.getBaseUrl() + (path.endsWith('/') ? path : `${path}/`);
+    };
+
+    commands.addCommand(CommandIDs.openMLflow, {
+      label: args => (isLauncher(args) ? 'MLflow UI' : 'Open MLflow UI'),
+      caption: 'Open the MLflow tracking UI in a JupyterLab tab',
+      icon: args => (args['isPalette'] ? undefined : mlplatIcon),
+      execute: async () => {
+        let widget = tracker.find(w => w.id === MLFLOW_WIDGET_ID);
+        if (!widget || widget.isDisposed) {
+          widget = new MLflowWidget(mlflowUrl());
+          await tracker.add(widget);
+        }
+        if (!widget.isAttached) {
+          shell.add(widget, 'main');
+        }
+        shell.activateById(widget.id);
+        return widget;
+      }
+    });
+
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openMLflow,
+        name: () => 'mlflow'
+      });
+    }
+  }
+};
+
+/**
+ * Launcher/palette plugin: "ML Platform" launcher section and palette category.
+ */
+const launcherPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.launcher,
+  description:
+    'Adds the "ML Platform" launcher section and command palette entries.',
+  autoStart: true,
+  optional: [ILauncher, ICommandPalette],
+  activate: (
+    _app: JupyterFrontEnd,
+    launcher: ILauncher | null,
+    palette: ICommandPalette | null
+  ): void => {
+    if (launcher) {
+      launcher.add({
+        command: CommandIDs.openMLflow,
+        category: CATEGORY,
+        categoryRank: LAUNCHER_CATEGORY_RANK,
+        rank: 1,
+        args: { isLauncher: true }
+      });
+      launcher.add({
+        command: CommandIDs.openStatus,
+        category: CATEGORY,
+        categoryRank: LAUNCHER_CATEGORY_RANK,
+        rank: 2,
+        args: { isLauncher: true }
+      });
+    }
+    if (palette) {
+      for (const command of [
+        CommandIDs.openMLflow,
+        CommandIDs.openStatus,
+        CommandIDs.refreshStatus
+      ]) {
+        palette.addItem({
+          command,
+          category: CATEGORY,
+          args: { isPalette: true }
+        });
+      }
+    }
+  }
+};
+
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  statusPlugin,
+  statusBarPlugin,
+  mlflowPlugin,
+  launcherPlugin
+];
+
+export default plugins;

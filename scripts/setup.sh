@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install everything jupyter-mlplat needs on a fresh Debian machine, from the locked versions.
+#   scripts/setup.sh          the platform (Python env from uv.lock, the lab extension)
+#   scripts/setup.sh --test   also the browser used by the UI tests
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(git xz-utils libkrb5-dev)
+[[ "${1:-}" == "--test" ]] && apt_packages+=(chromium chromium-driver)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "setup: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+uv_version=0.13.9
+if ! command -v uv >/dev/null || [[ "$(uv --version | cut -d' ' -f2)" != "$uv_version" ]]; then
+  python3 -m pip install --quiet --disable-pip-version-check "uv==$uv_version"
+fi
+
+# The JupyterLab extension: npm packages from package-lock.json, rebuilt when its sources change.
+built=jupyter_mlplat/labextension/static/style.js
+if [[ ! -d labextension/node_modules ]] || [[ labextension/package-lock.json -nt labextension/node_modules/.package-lock.json ]]; then
+  (cd labextension && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [[ ! -f $built ]] || [[ -n "$(find labextension/src labextension/style labextension/schema labextension/package.json -newer "$built" -print -quit)" ]]; then
+  (cd labextension && npm run --silent build:prod)
+fi
+
+# Python: exactly the locked versions, the project itself editable (its front-end is built above).
+SKIP_JUPYTER_BUILDER=1 uv sync --frozen --python 3.11 --quiet
+# what `jupyter labextension develop` does: the lab loads the extension straight from the build
+mkdir -p .venv/share/jupyter/labextensions
+ln -sfn "$PWD/jupyter_mlplat/labextension" .venv/share/jupyter/labextensions/jupyter-mlplat
+mkdir -p .venv/share/jupyter/lab/settings/overrides.d
+ln -sfn "$PWD/jupyter_mlplat/etc/lab_settings/jupyter-mlplat.json" .venv/share/jupyter/lab/settings/overrides.d/
+echo "setup: ready ($(.venv/bin/python -c 'import jupyter_mlplat; print("jupyter-mlplat", jupyter_mlplat.__version__)'))"

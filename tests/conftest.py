@@ -1,0 +1,111 @@
+"""Fixtures that start the real platform (MLflow + JupyterLab) on free loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.jupyter import JupyterServer
+
+ROOT = Path(__file__).resolve().parents[1]
+MLPLAT = [sys.executable, "-m", "jupyter_mlplat.platform.cli"]
+
+#: Planted in the platform's environment: a test checks that none of it reaches a kernel.
+FAKE_SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE",
+    "AWS_SECRET_ACCESS_KEY": "fake-secret-must-not-leak",
+    "AZURE_STORAGE_KEY": "fake-azure-key",
+}
+
+
+@dataclass
+class RunningPlatform:
+    """A platform started with ``mlplat up`` for the tests."""
+
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    notebook_dir: Path
+    runtime: dict
+
+    @property
+    def lab(self) -> JupyterServer:
+        return JupyterServer(f"http://127.0.0.1:{self.runtime['lab_port']}", self.runtime["token"])
+
+    @property
+    def tracking_uri(self) -> str:
+        return str(self.runtime["tracking_uri"])
+
+
+def isolated_env(base: Path) -> dict[str, str]:
+    """Environment of a platform under test: its own Jupyter/IPython dirs, planted secrets."""
+    env = dict(os.environ)
+    for name in ("MLFLOW_TRACKING_URI", "MLP_TRACKING_URI", "JUPYTERHUB_USER", "MLP_USER"):
+        env.pop(name, None)
+    env |= {
+        "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"),
+        "JUPYTER_DATA_DIR": str(base / "jupyter-data"),
+        "JUPYTER_RUNTIME_DIR": str(base / "jupyter-runtime"),
+        "IPYTHONDIR": str(base / "ipython"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLP_USER": "ada",
+        **FAKE_SECRETS,
+    }
+    return env
+
+
+def start_platform(base: Path, state_dir: Path, timeout: float = 180) -> RunningPlatform:
+    """Run ``mlplat up`` and wait until it has written its runtime file."""
+    notebook_dir = base / "notebooks"
+    notebook_dir.mkdir(parents=True, exist_ok=True)
+    log = (base / "mlplat-up.log").open("ab")
+    process = subprocess.Popen(
+        [*MLPLAT, "--state-dir", str(state_dir), "up", "--notebook-dir", str(notebook_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=isolated_env(base),
+        cwd=ROOT,
+    )
+    runtime_file = state_dir / "platform.json"
+    deadline = time.monotonic() + timeout
+    while not runtime_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError((base / "mlplat-up.log").read_text()[-4000:])
+        time.sleep(0.2)
+    return RunningPlatform(process, state_dir, notebook_dir, json.loads(runtime_file.read_text()))
+
+
+def stop_platform(platform: RunningPlatform) -> int:
+    """SIGTERM ``mlplat up`` (as Ctrl-C would) and return its exit code."""
+    platform.process.send_signal(signal.SIGTERM)
+    return platform.process.wait(60)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    """One platform for the whole session."""
+    base = tmp_path_factory.mktemp("platform")
+    running = start_platform(base, base / "state")
+    yield running
+    stop_platform(running)
+
+
+@pytest.fixture(scope="session")
+def lab(platform: RunningPlatform) -> JupyterServer:
+    return platform.lab
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(platform: RunningPlatform):
+    from mlflow import MlflowClient
+
+    return MlflowClient(platform.tracking_uri)

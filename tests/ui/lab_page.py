@@ -1,0 +1,84 @@
+"""Page object for JupyterLab with jupyter-mlplat: every selector the UI tests use lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, FrameLocator, Page, Playwright, expect
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright cannot download a browser here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def launch(playwright: Playwright) -> Browser:
+    """Headless Debian Chromium."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+class LabPage:
+    """JupyterLab as a user sees it."""
+
+    def __init__(self, page: Page, base_url: str, token: str) -> None:
+        self.page = page
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+
+    def open(self, path: str = "lab") -> None:
+        self.page.goto(f"{self.base_url}/{path}?token={self.token}")
+        self.page.locator(".jp-Launcher").first.wait_for(timeout=90_000)
+
+    # -- launcher ----------------------------------------------------------------------------
+    def launcher_section(self, title: str):
+        return self.page.locator(".jp-Launcher-section", has_text=title)
+
+    def launcher_card(self, section: str, label: str):
+        return self.launcher_section(section).locator(".jp-LauncherCard", has_text=label)
+
+    # -- platform status panel ---------------------------------------------------------------
+    def open_status_panel(self) -> None:
+        self.launcher_card("ML Platform", "Platform Status").click()
+        expect(self.status("mlplat-status")).to_be_visible()
+
+    def status(self, testid: str):
+        return self.page.get_by_test_id(testid)
+
+    # -- MLflow UI ---------------------------------------------------------------------------
+    def run_command(self, label: str) -> None:
+        """Run a command from the command palette."""
+        self.page.keyboard.press("Control+Shift+C")
+        palette = self.page.locator("#command-palette")
+        palette.locator("input").fill(label)
+        palette.locator(".lm-CommandPalette-item", has_text=label).first.click()
+
+    def open_mlflow(self) -> FrameLocator:
+        self.run_command("Open MLflow UI")
+        self.page.get_by_test_id("mlplat-mlflow").wait_for()
+        return self.page.frame_locator("[data-testid=mlplat-mlflow] iframe")
+
+    # -- notebooks ---------------------------------------------------------------------------
+    def new_notebook(self) -> None:
+        self.launcher_section("Notebook").locator(".jp-LauncherCard").first.click()
+        self.page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+        kernel_idle = self.page.locator("#jp-main-statusbar", has_text="| Idle")
+        expect(kernel_idle).to_be_visible(timeout=90_000)
+
+    def run_cell(self, code: str) -> None:
+        editor = self.page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").last
+        editor.click()
+        self.page.keyboard.insert_text(code)
+        self.page.keyboard.press("Shift+Enter")
+
+    def cell_outputs(self):
+        return self.page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output")
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path))

@@ -1,0 +1,94 @@
+"""The configuration object: precedence, parsing, and what reaches kernels."""
+
+from __future__ import annotations
+
+import pytest
+from traitlets.config import Config
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.server.provisioner import is_ipython_kernel, kernel_environment
+
+
+def test_environment_feeds_defaults():
+    config = MLPlat(
+        env={
+            "MLP_TRACKING_URI": "http://mlflow:5000",
+            "MLP_AUTOLOG": "false",
+            "MLP_SPARK_MODE": "kubernetes",
+            "MLP_AUTOLOG_TRIGGERS": "mlflow, torch",
+            "JUPYTERHUB_USER": "grace",
+        }
+    )
+    assert config.tracking_uri == "http://mlflow:5000"
+    assert config.autolog is False
+    assert config.spark_mode == "kubernetes"
+    assert config.autolog_triggers == ["mlflow", "torch"]
+    assert config.resolved_user == "grace"
+
+
+def test_config_files_win_over_environment():
+    c = Config()
+    c.MLPlat.tracking_uri = "http://from-config:5000"
+    config = MLPlat(config=c, env={"MLP_TRACKING_URI": "http://from-env:5000"})
+    assert config.tracking_uri == "http://from-config:5000"
+
+
+def test_first_named_variable_wins():
+    config = MLPlat(env={"MLP_TRACKING_URI": "http://a", "MLFLOW_TRACKING_URI": "http://b"})
+    assert config.tracking_uri == "http://a"
+    assert MLPlat(env={"MLFLOW_TRACKING_URI": "http://b"}).tracking_uri == "http://b"
+
+
+def test_bad_values_name_the_variable():
+    with pytest.raises(ValueError, match="MLP_SPARK_MODE='yarn'"):
+        MLPlat(env={"MLP_SPARK_MODE": "yarn"})
+    with pytest.raises(ValueError, match="MLP_AUTOLOG"):
+        MLPlat(env={"MLP_AUTOLOG": "perhaps"})
+
+
+def test_round_trip_through_environment():
+    original = MLPlat(env={"MLP_USER": "ada", "MLP_AUTOLOG": "false", "MLP_NAMESPACE": "team-a"})
+    copy = MLPlat(env=original.to_environment())
+    for name in original.trait_names(config=True):
+        assert getattr(copy, name) == getattr(original, name), name
+
+
+def test_experiment_template():
+    config = MLPlat(env={"MLP_USER": "ada", "MLP_EXPERIMENT": "/Users/{user}/{notebook}"})
+    assert config.experiment_for("/home/ada/work/churn.ipynb") == "/Users/ada/churn"
+    assert config.experiment_for("") == "/Users/ada/default"
+
+
+def test_kernel_environment_drops_secrets_and_server_state():
+    config = MLPlat(env={"MLP_TRACKING_URI": "http://127.0.0.1:5000", "MLP_USER": "ada"})
+    base = {
+        "PATH": "/usr/bin",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_ACCESS_KEY_ID": "y",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/k.json",
+        "JUPYTERHUB_API_TOKEN": "t",
+        "DB_PASSWORD": "p",
+        "MLP_STATE_DIR": "/srv/state",
+        "JPY_SESSION_NAME": "/home/ada/nb.ipynb",
+    }
+    env = kernel_environment(config, base)
+    for secret in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS"):
+        assert secret not in env
+    assert "JUPYTERHUB_API_TOKEN" not in env and "DB_PASSWORD" not in env
+    assert "MLP_STATE_DIR" not in env
+    assert env["PATH"] == "/usr/bin"
+    assert env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
+    assert env["MLFLOW_EXPERIMENT_NAME"] == "/Users/ada"
+    assert env["MLP_NOTEBOOK_PATH"] == "/home/ada/nb.ipynb"
+    assert env["MLFLOW_ENABLE_ASYNC_LOGGING"] == "true"
+
+
+def test_no_tracking_server_means_no_mlflow_target():
+    env = kernel_environment(MLPlat(env={}), {"PATH": "/bin"})
+    assert "MLFLOW_TRACKING_URI" not in env
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
+
+
+def test_only_ipython_kernels_get_the_extension():
+    assert is_ipython_kernel(["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    assert not is_ipython_kernel(["R", "--slave", "-e", "IRkernel::main()"])
