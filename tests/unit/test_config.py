@@ -92,3 +92,11 @@ def test_no_tracking_server_means_no_mlflow_target():
 def test_only_ipython_kernels_get_the_extension():
     assert is_ipython_kernel(["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     assert not is_ipython_kernel(["R", "--slave", "-e", "IRkernel::main()"])
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name, trait in MLPlat(env={}).traits(env=bool).items():
+        assert f"`{trait.metadata['env'][0]}` | `{name}`" in readme, name
