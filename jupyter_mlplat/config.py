@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, List, Unicode
+from traitlets import Bool, Enum, Int, List, Unicode
 from traitlets.config import Configurable
 
 #: Variables that carry storage credentials or other secrets; never passed to a kernel.
@@ -161,6 +161,60 @@ class MLPlat(Configurable):
         "MLP_SPARK_REMOTE",
         "SPARK_REMOTE",
     )
+    spark_progress_interval = env_trait(
+        Unicode("500ms", help="How often a running Spark Connect query reports progress."),
+        "MLP_SPARK_PROGRESS_INTERVAL",
+    )
+    spark_image = env_trait(
+        Unicode("apache/spark:4.0.1", help="Container image of Spark on Kubernetes sessions."),
+        "MLP_SPARK_IMAGE",
+    )
+    spark_service_account = env_trait(
+        Unicode("spark", help="Service account of Spark driver/executor pods on Kubernetes."),
+        "MLP_SPARK_SERVICE_ACCOUNT",
+    )
+    spark_executors_min = env_trait(
+        Int(0, help="Dynamic allocation: fewest executors of a Kubernetes session."),
+        "MLP_SPARK_EXECUTORS_MIN",
+    )
+    spark_executors_max = env_trait(
+        Int(4, help="Dynamic allocation: most executors of a Kubernetes session."),
+        "MLP_SPARK_EXECUTORS_MAX",
+    )
+    spark_executor_cores = env_trait(
+        Int(1, help="Cores per executor (Kubernetes)."), "MLP_SPARK_EXECUTOR_CORES"
+    )
+    spark_executor_memory = env_trait(
+        Unicode("2g", help="Memory per executor (Kubernetes)."), "MLP_SPARK_EXECUTOR_MEMORY"
+    )
+    spark_driver_cores = env_trait(
+        Int(1, help="Cores of the Spark Connect driver (Kubernetes)."), "MLP_SPARK_DRIVER_CORES"
+    )
+    spark_driver_memory = env_trait(
+        Unicode("2g", help="Memory of the Spark Connect driver (Kubernetes)."),
+        "MLP_SPARK_DRIVER_MEMORY",
+    )
+    spark_pod_template = env_trait(
+        Unicode("", help="Path of a YAML pod template merged into driver and executor pods."),
+        "MLP_SPARK_POD_TEMPLATE",
+    )
+    spark_conf = env_trait(
+        List(Unicode(), [], help="Extra Spark settings as key=value (comma-separated in env)."),
+        "MLP_SPARK_CONF",
+    )
+    spark_ready_timeout = env_trait(
+        Int(300, help="Seconds to wait for a Kubernetes Spark session to become ready."),
+        "MLP_SPARK_READY_TIMEOUT",
+    )
+    livy_auth = env_trait(
+        Enum(["None", "Basic_Access", "Kerberos"], "None", help="Livy authentication."),
+        "MLP_LIVY_AUTH",
+    )
+    livy_username = env_trait(Unicode("", help="Livy user (Basic_Access)."), "MLP_LIVY_USERNAME")
+    livy_password_file = env_trait(
+        Unicode("", help="File holding the Livy password (Basic_Access); read by the kernel."),
+        "MLP_LIVY_PASSWORD_FILE",
+    )
     catalog_backend = env_trait(
         Unicode("spark", help="Metadata catalog backend (entry point name)."),
         "MLP_CATALOG_BACKEND",
@@ -168,6 +222,14 @@ class MLPlat(Configurable):
     deploy_target = env_trait(
         Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
         "MLP_DEPLOY_TARGET",
+    )
+    catalog_refresh_seconds = env_trait(
+        Int(300, help="How often the catalog index refreshes itself (0: only on demand)."),
+        "MLP_CATALOG_REFRESH_SECONDS",
+    )
+    catalog_preview_max_rows = env_trait(
+        Int(1000, help="Largest row count a table preview may ask for."),
+        "MLP_CATALOG_PREVIEW_MAX_ROWS",
     )
     namespace = env_trait(
         Unicode("default", help="Kubernetes namespace of the user's resources."),
@@ -231,6 +293,11 @@ class MLPlat(Configurable):
     def resolved_ui_url(self) -> str:
         """Where the MLflow UI is proxied from."""
         return (self.tracking_ui_url or self.tracking_uri).rstrip("/")
+
+    @property
+    def catalog_index_path(self) -> Path:
+        """Where the server keeps its catalog search index."""
+        return self.resolved_state_dir / "catalog" / "index.sqlite"
 
     def experiment_for(self, notebook_path: str = "") -> str:
         """The default experiment for a kernel of ``notebook_path``."""

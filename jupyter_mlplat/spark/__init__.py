@@ -1,0 +1,1 @@
+"""Spark sessions: where ``spark`` comes from (backends), the lazy handle, per-cell progress."""

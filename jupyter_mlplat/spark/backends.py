@@ -1,0 +1,140 @@
+"""Where a kernel's Spark comes from. One backend per ``MLPlat.spark_mode``.
+
+A backend answers three questions: where is the Spark Connect endpoint (starting a session first
+if the mode needs one), what state is it in, and how to let go of what it created.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import InvalidInput, Unavailable
+
+
+@dataclass(frozen=True)
+class SparkEndpoint:
+    """A reachable Spark Connect server."""
+
+    remote: str  # sc://host:port[/;token=...]
+    ui_url: str = ""  # Spark UI, when known
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class SparkBackend(Protocol):
+    """What the lazy ``spark`` handle and the status surfaces need from a mode."""
+
+    name: str
+
+    def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
+        """The Connect endpoint, creating and waiting for a session if the mode needs one."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able description: ``{"state": "ready" | "starting" | "stopped" | ..., ...}``."""
+        ...
+
+    def shutdown(self) -> None:
+        """Delete whatever this backend created (idempotent)."""
+        ...
+
+
+class ConnectBackend:
+    """An existing Spark Connect endpoint (``local`` and ``connect`` modes)."""
+
+    def __init__(self, config: MLPlat, name: str = "connect") -> None:
+        self.name = name
+        self.config = config
+
+    def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
+        if not self.config.spark_remote:
+            raise Unavailable(
+                "no Spark Connect endpoint is configured (MLP_SPARK_REMOTE, e.g. sc://host:15002)"
+            )
+        return SparkEndpoint(self.config.spark_remote, ui_url=self._ui_url())
+
+    def state(self) -> dict[str, Any]:
+        remote = self.config.spark_remote
+        if not remote:
+            return {"state": "not-configured"}
+        host, port = _host_port(remote)
+        return {
+            "state": "ready" if _port_open(host, port) else "unreachable",
+            "endpoint": _without_token(remote),
+            "ui_url": self._ui_url(),
+        }
+
+    def shutdown(self) -> None:
+        """Nothing to delete: the endpoint is not ours."""
+
+    def _ui_url(self) -> str:
+        for item in self.config.spark_conf:
+            key, _, value = item.partition("=")
+            if key.strip() == "spark.ui.url":
+                return value.strip()
+        return ""
+
+
+class DisabledBackend:
+    """``spark_mode = none``."""
+
+    name = "none"
+
+    def __init__(self, config: MLPlat) -> None:
+        self.config = config
+
+    def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
+        raise Unavailable("Spark is turned off on this platform (MLP_SPARK_MODE=none)")
+
+    def state(self) -> dict[str, Any]:
+        return {"state": "disabled"}
+
+    def shutdown(self) -> None:
+        """Nothing to do."""
+
+
+#: spark_mode -> "module:Class" of its backend (imported only when that mode is used).
+BACKENDS = {
+    "local": "jupyter_mlplat.spark.backends:LocalBackend",
+    "connect": "jupyter_mlplat.spark.backends:ConnectBackend",
+    "kubernetes": "jupyter_mlplat.spark.kubernetes:KubernetesBackend",
+    "livy": "jupyter_mlplat.spark.livy:LivyBackend",
+    "none": "jupyter_mlplat.spark.backends:DisabledBackend",
+}
+
+
+class LocalBackend(ConnectBackend):
+    """The local platform's Spark Connect server (``mlplat up`` sets ``spark_remote``)."""
+
+    def __init__(self, config: MLPlat) -> None:
+        super().__init__(config, name="local")
+
+
+def backend_for(config: MLPlat) -> SparkBackend:
+    """The backend of ``config.spark_mode``."""
+    module, _, cls = BACKENDS[config.spark_mode].partition(":")
+    backend: SparkBackend = getattr(importlib.import_module(module), cls)(config)
+    return backend
+
+
+def _host_port(remote: str) -> tuple[str, int]:
+    parsed = urlparse(remote.replace("sc://", "http://", 1))
+    if not parsed.hostname:
+        raise InvalidInput(f"not a Spark Connect URL: {remote!r}")
+    return parsed.hostname, parsed.port or 15002
+
+
+def _without_token(remote: str) -> str:
+    return remote.split("/;", 1)[0].split(";", 1)[0]
+
+
+def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
