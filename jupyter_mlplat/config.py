@@ -161,6 +161,10 @@ class MLPlat(Configurable):
         "MLP_SPARK_REMOTE",
         "SPARK_REMOTE",
     )
+    spark_ui_url = env_trait(
+        Unicode("", help="Spark UI of the session, when the platform knows it."),
+        "MLP_SPARK_UI_URL",
+    )
     spark_progress_interval = env_trait(
         Unicode("500ms", help="How often a running Spark Connect query reports progress."),
         "MLP_SPARK_PROGRESS_INTERVAL",

@@ -14,16 +14,22 @@ def load_ipython_extension(shell: Any) -> None:
     """Register ``%mlp`` and wire MLflow configuration to the first import of MLflow."""
     from jupyter_mlplat.kernel.import_hooks import when_imported
     from jupyter_mlplat.kernel.magics import MLPMagics
+    from jupyter_mlplat.spark.session import LazySpark, SparkSessions, reattach_if_restarted
     from jupyter_mlplat.tracking.session import end_run_before_restart, on_import
 
     config = MLPlat()
-    shell.register_magics(MLPMagics(shell, config=config))
+    sessions = SparkSessions(config)
+    shell.register_magics(MLPMagics(shell, config=config, spark=sessions))
     if config.tracking_uri:
         when_imported(config.autolog_triggers, on_import(config))
+    if config.spark_mode not in {"none", "livy"} and "spark" not in shell.user_ns:
+        shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
 
     def before_cell(info: Any) -> None:
-        notice = end_run_before_restart(info.raw_cell or "")
+        cell = info.raw_cell or ""
+        notice = end_run_before_restart(cell)
         if notice:
             print(notice)
+        reattach_if_restarted(sessions, shell.user_ns, cell)
 
     shell.events.register("pre_run_cell", before_cell)

@@ -11,15 +11,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.kernel.commands import COMMANDS, usage
+from jupyter_mlplat.spark.session import SparkSessions
 
 
 @magics_class
 class MLPMagics(Magics):
     """``%mlp <command> [args]`` — run ``%mlp help`` for the list of commands."""
 
-    def __init__(self, shell: Any, config: MLPlat) -> None:
+    def __init__(self, shell: Any, config: MLPlat, spark: SparkSessions | None = None) -> None:
         super().__init__(shell)
         self.mlplat = config
+        self.spark = spark or SparkSessions(config)
 
     @line_cell_magic
     def mlp(self, line: str, cell: str | None = None) -> Any:

@@ -38,6 +38,7 @@ def up(args: argparse.Namespace) -> int:
         lab_port=args.port,
         mlflow_port=args.mlflow_port,
         lab_args=args.lab_args,
+        spark=not args.no_spark,
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,6 +55,7 @@ def up(args: argparse.Namespace) -> int:
                 "mlplat: the platform is up",
                 f"  JupyterLab  {runtime['lab_url']}",
                 f"  MLflow      {runtime['tracking_uri']}  (in the lab: ML Platform > MLflow UI)",
+                f"  Spark       {runtime['spark_remote'] or 'off'}",
                 f"  state       {runtime['state_dir']}",
                 "  Ctrl-C stops everything.",
             ]
@@ -121,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
     p_up.add_argument("--notebook-dir", default=".", help="JupyterLab's root directory")
     p_up.add_argument("--port", type=int, default=0, help="JupyterLab port (default: free)")
     p_up.add_argument("--mlflow-port", type=int, default=0, help="MLflow port (default: free)")
+    p_up.add_argument("--no-spark", action="store_true", help="do not start Spark Connect")
     p_up.add_argument("lab_args", nargs="*", help="extra JupyterLab options (after --)")
     p_up.set_defaults(run=up)
     p_status = sub.add_parser("status", help="show the running platform")

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -28,6 +29,11 @@ class Layout:
     @property
     def artifacts(self) -> Path:
         return self.root / "mlflow" / "artifacts"
+
+    @property
+    def spark(self) -> Path:
+        """Spark warehouse and Derby metastore."""
+        return self.root / "spark"
 
     @property
     def logs(self) -> Path:
@@ -62,9 +68,11 @@ class LocalPlatform:
         self,
         config: MLPlat,
         notebook_dir: Path,
+        *,
         lab_port: int = 0,
         mlflow_port: int = 0,
         lab_args: list[str] | None = None,
+        spark: bool = True,
     ) -> None:
         self.config = config
         self.layout = Layout(config.resolved_state_dir)
@@ -73,6 +81,9 @@ class LocalPlatform:
         previous = read_runtime(self.layout.root) or {}
         self.mlflow_port = free_port(mlflow_port or previous.get("mlflow_port", 0))
         self.lab_port = free_port(lab_port or previous.get("lab_port", 0))
+        self.spark = spark
+        self.spark_port = free_port(previous.get("spark_port", 0)) if spark else 0
+        self.spark_ui_port = free_port(previous.get("spark_ui_port", 0)) if spark else 0
         self.services: list[Service] = []
         self._lock: IO[str] | None = None
 
@@ -101,6 +112,10 @@ class LocalPlatform:
         return f"http://127.0.0.1:{self.mlflow_port}"
 
     @property
+    def spark_remote(self) -> str:
+        return f"sc://127.0.0.1:{self.spark_port}" if self.spark else ""
+
+    @property
     def lab_url(self) -> str:
         return f"http://127.0.0.1:{self.lab_port}/lab?token={self._token()}"
 
@@ -127,6 +142,25 @@ class LocalPlatform:
             "mlflow", command, f"{self.tracking_uri}/health", self.layout.logs / "mlflow.log", env
         )
 
+    def spark_service(self) -> Service:
+        from jupyter_mlplat.spark.local_server import connect_server
+
+        return connect_server(
+            self.layout.spark, self.spark_port, self.spark_ui_port, self.layout.logs / "spark.log"
+        )
+
+    def prepare_spark(self) -> list[str]:
+        """Warm the metastore (the first catalog call is slow) and create the demo database."""
+        from pyspark.sql import SparkSession
+
+        from jupyter_mlplat.spark.demo import seed
+
+        spark = SparkSession.builder.remote(self.spark_remote).getOrCreate()
+        try:
+            return seed(spark)
+        finally:
+            spark.stop()
+
     def lab_service(self) -> Service:
         token = self._token()
         command = [
@@ -144,6 +178,9 @@ class LocalPlatform:
             "MLP_TRACKING_URI": self.tracking_uri,
             "MLP_STATE_DIR": str(self.layout.root),
             "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLP_SPARK_MODE": "local" if self.spark else "none",
+            "MLP_SPARK_REMOTE": self.spark_remote,
+            "MLP_SPARK_UI_URL": f"http://127.0.0.1:{self.spark_ui_port}" if self.spark else "",
         }
         ready = f"http://127.0.0.1:{self.lab_port}/api/status?token={token}"
         return Service("jupyterlab", command, ready, self.layout.logs / "jupyterlab.log", env)
@@ -151,12 +188,20 @@ class LocalPlatform:
     def start(self, timeout: float = 120) -> dict[str, Any]:
         """Start every service in order and write the runtime file; stop all on failure."""
         self._acquire()
-        self.services = [self.mlflow_service(), self.lab_service()]
-        timings = {}
+        self.services = [self.mlflow_service()]
+        if self.spark:
+            self.services.append(self.spark_service())
+        self.services.append(self.lab_service())
+        timings: dict[str, float] = {}
         try:
-            for service in self.services:
+            for service in self.services:  # all start at once; then each is waited for
                 service.start()
+            for service in self.services:
                 timings[service.name] = round(service.wait_ready(timeout), 2)
+            if self.spark:
+                started = time.monotonic()
+                self.prepare_spark()
+                timings["spark-warm-up"] = round(time.monotonic() - started, 2)
         except BaseException:
             self.stop()
             raise
@@ -166,6 +211,9 @@ class LocalPlatform:
             "tracking_uri": self.tracking_uri,
             "mlflow_port": self.mlflow_port,
             "lab_port": self.lab_port,
+            "spark_remote": self.spark_remote,
+            "spark_port": self.spark_port,
+            "spark_ui_port": self.spark_ui_port,
             "lab_url": self.lab_url,
             "token": self._token(),
             "notebook_dir": str(self.notebook_dir),

@@ -33,7 +33,8 @@ def free_port(preferred: int = 0) -> int:
 
 @dataclass
 class Service:
-    """One server process, its readiness URL and its log file."""
+    """One server process, its readiness URL (``http://...`` answering 200, or ``tcp://host:port``
+    accepting connections) and its log file."""
 
     name: str
     command: list[str]
@@ -64,14 +65,24 @@ class Service:
                 raise ServiceError(
                     f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}"
                 )
-            try:
-                with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
-                        return time.monotonic() - start
-            except (urllib.error.URLError, OSError):
-                pass
+            if self._answers():
+                return time.monotonic() - start
             time.sleep(0.2)
         raise ServiceError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def _answers(self) -> bool:
+        if self.ready_url.startswith("tcp://"):
+            host, _, port = self.ready_url[len("tcp://") :].partition(":")
+            try:
+                with socket.create_connection((host, int(port)), timeout=1):
+                    return True
+            except OSError:
+                return False
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""

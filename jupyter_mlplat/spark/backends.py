@@ -72,11 +72,7 @@ class ConnectBackend:
         """Nothing to delete: the endpoint is not ours."""
 
     def _ui_url(self) -> str:
-        for item in self.config.spark_conf:
-            key, _, value = item.partition("=")
-            if key.strip() == "spark.ui.url":
-                return value.strip()
-        return ""
+        return self.config.spark_ui_url
 
 
 class DisabledBackend:

@@ -1,6 +1,9 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import catalogSvgstr from '../style/icons/catalog.svg';
+import columnSvgstr from '../style/icons/column.svg';
 import mlplatSvgstr from '../style/icons/mlplat.svg';
+import tableSvgstr from '../style/icons/table.svg';
 
 /**
  * Beaker icon used by the side panel, launcher items and the MLflow tab.
@@ -8,4 +11,28 @@ import mlplatSvgstr from '../style/icons/mlplat.svg';
 export const mlplatIcon = new LabIcon({
   name: 'jupyter-mlplat:beaker',
   svgstr: mlplatSvgstr
+});
+
+/**
+ * Database cylinder: the data catalog side panel, launcher card and databases.
+ */
+export const catalogIcon = new LabIcon({
+  name: 'jupyter-mlplat:catalog',
+  svgstr: catalogSvgstr
+});
+
+/**
+ * A table of the data catalog.
+ */
+export const catalogTableIcon = new LabIcon({
+  name: 'jupyter-mlplat:catalog-table',
+  svgstr: tableSvgstr
+});
+
+/**
+ * A column of a catalog table.
+ */
+export const catalogColumnIcon = new LabIcon({
+  name: 'jupyter-mlplat:catalog-column',
+  svgstr: columnSvgstr
 });

@@ -14,7 +14,8 @@ export const PluginIDs = {
   status: `${EXTENSION_ID}:status`,
   statusBar: `${EXTENSION_ID}:status-bar`,
   mlflowUI: `${EXTENSION_ID}:mlflow-ui`,
-  launcher: `${EXTENSION_ID}:launcher`
+  launcher: `${EXTENSION_ID}:launcher`,
+  catalog: `${EXTENSION_ID}:catalog`
 } as const;
 
 /**
@@ -26,7 +27,23 @@ export const CommandIDs = {
   /** Reveal the "ML Platform" status side panel. */
   openStatus: 'mlplat:open-status',
   /** Re-fetch the platform status from the server. */
-  refreshStatus: 'mlplat:refresh-status'
+  refreshStatus: 'mlplat:refresh-status',
+  /** Reveal the "Data Catalog" side panel. */
+  openCatalog: 'mlplat:open-catalog',
+  /** Ask the server to re-read the catalog, then reload the catalog tree. */
+  refreshCatalog: 'mlplat:catalog-refresh',
+  /**
+   * Insert a `spark.table(...)` snippet for a table below the active cell of
+   * the current notebook. Args: `database`, `table` (default: the table under
+   * the context menu, else the selected one).
+   */
+  catalogInsertSnippet: 'mlplat:catalog-insert-snippet',
+  /** Like `catalogInsertSnippet`, with a `spark.sql("SELECT ...")` snippet. */
+  catalogInsertSQL: 'mlplat:catalog-insert-sql',
+  /** Copy the qualified name (`db.table`) of a table to the clipboard. */
+  catalogCopyName: 'mlplat:catalog-copy-name',
+  /** Select a table in the catalog panel and show its details and preview. */
+  catalogShowDetails: 'mlplat:catalog-show-details'
 } as const;
 
 /**
@@ -38,6 +55,11 @@ export const CATEGORY = 'ML Platform';
  * DOM id of the status side panel.
  */
 export const STATUS_PANEL_ID = 'mlplat-status-panel';
+
+/**
+ * DOM id of the data catalog side panel.
+ */
+export const CATALOG_PANEL_ID = 'mlplat-catalog-panel';
 
 /**
  * DOM id of the MLflow UI main-area widget.
@@ -158,3 +180,139 @@ export const IStatusModel = new Token<IStatusModel>(
   `${EXTENSION_ID}:IStatusModel`,
   'Observable ML platform status (MLflow tracking, Spark, catalog, deployment) fetched from the jupyter-mlplat server extension.'
 );
+
+// ---- Data catalog REST payloads (`{baseUrl}mlplat/api/catalog/...`) --------
+
+/**
+ * A database of the data catalog.
+ */
+export interface ICatalogDatabase {
+  /** Database (schema) name. */
+  name: string;
+  /** Free-text description; may be empty. */
+  comment?: string | null;
+  /** Number of tables and views, when the server knows it. */
+  table_count?: number | null;
+}
+
+/**
+ * Payload of `GET catalog/databases`.
+ */
+export interface ICatalogDatabasesResponse {
+  databases: ICatalogDatabase[];
+}
+
+/**
+ * A table (or view) of the data catalog.
+ */
+export interface ICatalogTable {
+  /** Database the table belongs to. */
+  database: string;
+  /** Table name (without the database). */
+  name: string;
+  /** Free-text description; may be empty. */
+  comment?: string | null;
+  /** Table type, e.g. `MANAGED`, `EXTERNAL`, `VIEW`, `TEMPORARY`. */
+  type?: string | null;
+}
+
+/**
+ * Payload of `GET catalog/databases/<db>/tables`.
+ */
+export interface ICatalogTablesResponse {
+  database: string;
+  tables: ICatalogTable[];
+}
+
+/**
+ * How a search hit matched the query.
+ */
+export type CatalogMatchKind = 'name' | 'column' | 'comment' | 'fuzzy';
+
+/**
+ * A hit of `GET catalog/search`.
+ */
+export interface ICatalogSearchResult extends ICatalogTable {
+  /** What matched; unknown kinds from newer servers are shown as-is. */
+  match: CatalogMatchKind | string;
+  /** Relevance, higher is better (results come sorted). */
+  score: number;
+  /** Matching column when `match` is `column`, else empty. */
+  column?: string | null;
+}
+
+/**
+ * Payload of `GET catalog/search?q=<text>&limit=<n>`.
+ */
+export interface ICatalogSearchResponse {
+  /** The query the results are for. */
+  query: string;
+  results: ICatalogSearchResult[];
+  /** Server-side search time in milliseconds. */
+  took_ms?: number;
+}
+
+/**
+ * A column of a table, from `GET catalog/tables/<db>/<table>`.
+ */
+export interface ICatalogColumn {
+  name: string;
+  /** Spark SQL type, e.g. `double`, `array<string>`. */
+  type: string;
+  nullable?: boolean | null;
+  comment?: string | null;
+  /** Whether the table is partitioned by this column. */
+  partition?: boolean | null;
+}
+
+/**
+ * Payload of `GET catalog/tables/<db>/<table>` (describe).
+ */
+export interface ICatalogTableDetails {
+  database: string;
+  name: string;
+  /** `db.table`. */
+  qualified_name?: string;
+  comment?: string | null;
+  type?: string | null;
+  /** Storage format, e.g. `parquet`, `delta`. */
+  format?: string | null;
+  /** Storage location URI. */
+  location?: string | null;
+  /** Row count from the table statistics, `null` when unknown. */
+  row_count?: number | null;
+  partition_columns?: string[] | null;
+  columns: ICatalogColumn[];
+}
+
+/**
+ * A column of a data preview.
+ */
+export interface ICatalogPreviewColumn {
+  name: string;
+  type?: string | null;
+}
+
+/**
+ * Payload of `GET catalog/tables/<db>/<table>/preview?limit=<n>`.
+ */
+export interface ICatalogPreview {
+  columns: ICatalogPreviewColumn[];
+  /** Row-major JSON values; `null` for SQL NULL. */
+  rows: unknown[][];
+  /** Row limit that was applied. */
+  limit: number;
+  /** Whether the table has more rows than returned. */
+  truncated?: boolean;
+}
+
+/**
+ * Payload of `POST catalog/refresh`.
+ */
+export interface ICatalogRefreshResponse {
+  /** Number of databases after the refresh. */
+  databases: number;
+  /** Number of tables after the refresh. */
+  tables: number;
+  took_ms?: number;
+}

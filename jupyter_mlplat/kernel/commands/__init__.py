@@ -20,6 +20,9 @@ class Command:
 
 COMMANDS: dict[str, Command] = {
     "help": Command("jupyter_mlplat.kernel.commands.help", "list the commands, or explain one"),
+    "spark": Command(
+        "jupyter_mlplat.kernel.commands.spark", "Spark session: endpoint, UI link, executors"
+    ),
     "status": Command(
         "jupyter_mlplat.kernel.commands.status", "show tracking, experiment, tags and services"
     ),

@@ -1,0 +1,62 @@
+"""The local platform's Spark Connect server: pyspark's own distribution, bound to loopback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_mlplat.platform.services import Service
+
+
+def spark_home() -> Path:
+    """The Spark distribution inside the installed pyspark package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pyspark is not installed")
+    return Path(spec.origin).parent
+
+
+def connect_server(
+    state: Path, port: int, ui_port: int, log: Path, driver_memory: str = "1g"
+) -> Service:
+    """A Spark Connect server with a local master, a Hive metastore on Derby and a warehouse.
+
+    Everything lives under ``state``; all ports are bound to 127.0.0.1.
+    """
+    warehouse = state / "warehouse"
+    metastore = state / "metastore_db"
+    warehouse.mkdir(parents=True, exist_ok=True)
+    home = spark_home()
+    conf = {
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(port),
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.ui.port": str(ui_port),
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={metastore};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        # small data on a laptop: a handful of shuffle partitions, not 200
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.connect.progress.reportInterval": "500ms",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    command = [
+        str(home / "bin" / "spark-submit"),
+        "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--name", "Spark Connect server (jupyter-mlplat)",
+        "--master", "local[*]",
+        "--driver-memory", driver_memory,
+    ]  # fmt: skip
+    for key, value in conf.items():
+        command += ["--conf", f"{key}={value}"]
+    env = {"SPARK_HOME": str(home), "SPARK_LOG_DIR": str(log.parent)}
+    if "JAVA_HOME" not in os.environ and Path("/usr/lib/jvm/default-java").exists():
+        env["JAVA_HOME"] = "/usr/lib/jvm/default-java"
+    return Service("spark-connect", command, f"tcp://127.0.0.1:{port}", log, env, cwd=state)

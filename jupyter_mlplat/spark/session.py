@@ -1,0 +1,99 @@
+"""The ``spark`` of every kernel: attaches on first use, re-attaches after a server restart."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Any
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint, backend_for
+from jupyter_mlplat.spark.progress import ProgressReporter
+
+USES_SPARK = re.compile(r"\bspark\b")
+
+
+class SparkSessions:
+    """Creates, checks and replaces this kernel's Spark Connect session."""
+
+    def __init__(self, config: MLPlat, backend: SparkBackend | None = None) -> None:
+        self.config = config
+        self._backend = backend
+        self.session: Any = None
+        self.endpoint: SparkEndpoint | None = None
+        self.attach_seconds = 0.0
+
+    @property
+    def backend(self) -> SparkBackend:
+        if self._backend is None:
+            self._backend = backend_for(self.config)
+        return self._backend
+
+    def attach(self) -> Any:
+        """Connect to the configured Spark (starting a session if the mode needs one)."""
+        started = time.monotonic()
+        self.endpoint = self.backend.endpoint()
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(self.endpoint.remote).create()
+        session.conf.set(
+            "spark.connect.progress.reportInterval", self.config.spark_progress_interval
+        )
+        session.registerProgressHandler(ProgressReporter())  # type: ignore[arg-type]
+        self.session = session
+        self.attach_seconds = time.monotonic() - started
+        return session
+
+    def alive(self) -> bool:
+        """Whether the current session still answers (a cheap round trip)."""
+        if self.session is None:
+            return False
+        try:
+            self.session.version  # noqa: B018 - an RPC to the server
+            return True
+        except Exception:
+            return False
+
+
+class LazySpark:
+    """Stands in for ``spark`` until first used, then puts the real session in its place."""
+
+    def __init__(self, sessions: SparkSessions, namespace: dict[str, Any]) -> None:
+        self._sessions = sessions
+        self._namespace = namespace
+
+    def _attach(self) -> Any:
+        session = self._sessions.attach()
+        if self._namespace.get("spark") is self:
+            self._namespace["spark"] = session
+        return session
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._sessions.session or self._attach(), name)
+
+    def __repr__(self) -> str:
+        return f"<spark: not attached yet ({self._sessions.config.spark_mode}); used on first call>"
+
+
+def reattach_if_restarted(sessions: SparkSessions, namespace: dict[str, Any], cell: str) -> None:
+    """Before a cell that uses ``spark``: if its server went away, attach a new session."""
+    current = sessions.session
+    if current is None or not USES_SPARK.search(cell):
+        return
+    if namespace.get("spark") is not current or sessions.alive():
+        return
+    old_id = str(current.session_id)
+    try:
+        new = sessions.attach()
+    except Exception as err:
+        print(f"mlplat: the Spark session is gone and re-attaching failed: {err}", file=sys.stderr)
+        return
+    namespace["spark"] = new
+    print(
+        f"mlplat: the Spark server restarted; attached a new session ({new.session_id[:8]}, "
+        f"was {old_id[:8]}). DataFrames from before must be re-created.",
+        file=sys.stderr,
+    )
