@@ -16,6 +16,8 @@ import pytest
 
 from tests.support.jupyter import JupyterServer
 
+pytest_plugins = ["tests.support.kubelite"]
+
 ROOT = Path(__file__).resolve().parents[1]
 MLPLAT = [sys.executable, "-m", "jupyter_mlplat.platform.cli"]
 
@@ -62,7 +64,7 @@ def isolated_env(base: Path) -> dict[str, str]:
     return env
 
 
-def start_platform(base: Path, state_dir: Path, timeout: float = 180) -> RunningPlatform:
+def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> RunningPlatform:
     """Run ``mlplat up`` and wait until it has written its runtime file."""
     notebook_dir = base / "notebooks"
     notebook_dir.mkdir(parents=True, exist_ok=True)

@@ -64,10 +64,12 @@ def up(args: argparse.Namespace) -> int:
     )
     try:
         while not stopping.wait(1):
-            for service in platform.services:
-                if service.process is not None and service.process.poll() is not None:
-                    print(f"mlplat: {service.name} stopped unexpectedly:\n{service.log_tail()}")
-                    stopping.set()
+            try:
+                for note in platform.supervise():
+                    print(f"mlplat: {note}", flush=True)
+            except ServiceError as err:
+                print(f"mlplat: {err}", file=sys.stderr, flush=True)
+                stopping.set()
     finally:
         print("mlplat: stopping ...", flush=True)
         platform.stop()

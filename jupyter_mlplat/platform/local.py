@@ -85,6 +85,8 @@ class LocalPlatform:
         self.spark_port = free_port(previous.get("spark_port", 0)) if spark else 0
         self.spark_ui_port = free_port(previous.get("spark_ui_port", 0)) if spark else 0
         self.services: list[Service] = []
+        self._restarts: dict[str, int] = {}
+        self.runtime: dict[str, Any] = {}
         self._lock: IO[str] | None = None
 
     # -- state --------------------------------------------------------------------------------
@@ -220,9 +222,37 @@ class LocalPlatform:
             "pids": {s.name: s.process.pid for s in self.services if s.process},
             "startup_seconds": timings,
         }
-        self.layout.runtime.write_text(json.dumps(runtime, indent=2))
-        self.layout.runtime.chmod(0o600)
+        self.runtime = runtime
+        self._write_runtime()
         return runtime
+
+    def _write_runtime(self) -> None:
+        self.layout.runtime.write_text(json.dumps(self.runtime, indent=2))
+        self.layout.runtime.chmod(0o600)
+
+    def supervise(self, max_restarts: int = 3) -> list[str]:
+        """Restart services that died (at most ``max_restarts`` times each); say what happened.
+
+        Raises ``ServiceError`` when a service keeps dying.
+        """
+        notes = []
+        for service in self.services:
+            if service.process is None or service.process.poll() is None:
+                continue
+            count = self._restarts.get(service.name, 0) + 1
+            if count > max_restarts:
+                raise ServiceError(
+                    f"{service.name} died {count} times; last log lines:\n{service.log_tail()}"
+                )
+            self._restarts[service.name] = count
+            notes.append(
+                f"{service.name} exited with code {service.process.returncode}; "
+                f"restarting it ({count}/{max_restarts})"
+            )
+            service.start()
+            self.runtime["pids"][service.name] = service.process.pid if service.process else None
+            self._write_runtime()
+        return notes
 
     def stop(self) -> None:
         """Stop every service (reverse order) and release the state directory."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 from jupyter_client.provisioning import KernelProvisionerFactory
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import PeriodicCallback
 
+from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.server.handlers import ROUTES
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
+from jupyter_mlplat.server.routes import ROUTES
+from jupyter_mlplat.spark.backends import backend_for
 
 
 class MLPlatApp(ExtensionApp):
@@ -17,16 +23,47 @@ class MLPlatApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         config = MLPlat(parent=self)
-        self.settings["mlplat_config"] = config
+        self.mlplat = config
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlplat")
+        self.catalog = CatalogService.from_config(config)
+        self.spark_backend = backend_for(config)
+        self.settings.update(
+            mlplat_config=config,
+            mlplat_executor=self.executor,
+            mlplat_catalog=self.catalog,
+            mlplat_spark=self.spark_backend,
+        )
         if config.inject_kernels and self.serverapp is not None:
             factory = KernelProvisionerFactory.instance(parent=self.serverapp.kernel_manager)
             if factory.default_provisioner_name == "local-provisioner":
                 factory.default_provisioner_name = PROVISIONER_NAME
+        if config.catalog_refresh_seconds > 0:
+            self._refresher = PeriodicCallback(
+                self._refresh_catalog, config.catalog_refresh_seconds * 1000
+            )
+            self._refresher.start()
         self.log.info(
-            "jupyter_mlplat: tracking %s, kernels %s",
+            "jupyter_mlplat: tracking %s, spark %s, kernels %s",
             config.tracking_uri or "(not configured)",
+            config.spark_mode,
             "provisioned" if config.inject_kernels else "untouched",
         )
 
+    async def _refresh_catalog(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.catalog.refresh)
+        except Exception as err:  # the next round will try again
+            self.log.warning("jupyter_mlplat: catalog refresh failed: %s", err)
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
+
+    async def stop_extension(self) -> None:
+        """Release Spark sessions and delete what the Spark backend created."""
+        loop = asyncio.get_running_loop()
+        for release in (self.catalog.close, self.spark_backend.shutdown):
+            try:
+                await loop.run_in_executor(self.executor, release)
+            except Exception as err:
+                self.log.warning("jupyter_mlplat: %s failed at shutdown: %s", release, err)
+        self.executor.shutdown(wait=False)

@@ -6,6 +6,7 @@ Every handler derives from :class:`MLPlatHandler`, which refuses unauthenticated
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlparse
 
 from jupyter_server.base.handlers import APIHandler
@@ -46,6 +47,9 @@ class StatusHandler(MLPlatHandler):
     async def get(self) -> None:
         config = self.mlplat
         health = await probe_async(config.tracking_uri) if config.tracking_uri else None
+        spark = await asyncio.get_running_loop().run_in_executor(
+            self.settings["mlplat_executor"], self.settings["mlplat_spark"].state
+        )
         self.finish(
             {
                 "version": __version__,
@@ -60,7 +64,7 @@ class StatusHandler(MLPlatHandler):
                     "async_logging": config.async_logging,
                     "artifact_proxy": config.artifact_proxy,
                 },
-                "spark": {"mode": config.spark_mode, "endpoint": config.spark_remote},
+                "spark": {"mode": config.spark_mode, "endpoint": "", **spark},
                 "catalog": {"backend": config.catalog_backend},
                 "deploy": {"target": config.deploy_target, "namespace": config.namespace},
             }
@@ -214,8 +218,7 @@ class MLflowProxyHandler(MLPlatHandler):
         self.flush()
 
 
-#: Every route the extension serves, relative to the server's base URL.
-#: A test requests each one without credentials and expects 403.
+#: The routes of this module (all of them are in jupyter_mlplat.server.routes).
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     (r"mlplat/api/status", StatusHandler),
     (r"mlplat/mlflow/?(.*)", MLflowProxyHandler),

@@ -54,11 +54,19 @@ class OperationProgress:
         # skipped stages never complete: a finished operation is 100 %
         fraction = 1.0 if self.done else (completed / tasks if tasks else 0.0)
         colour = "#1a7f37" if self.done else "#0969da"
-        label = "done" if self.done else f"{self.inflight} running"
-        text = (
-            f"Spark: stages {stages_done}/{stages} · tasks {completed}/{tasks} · "
-            f"{_size(read)} read · {elapsed:.1f} s · {label}"
-        )
+        if self.done:
+            # AQE and reused shuffles leave stages that never run: count what ran
+            ran = sum(1 for v in self.stages.values() if v[3] or v[1])
+            skipped = f", {stages - ran} skipped" if stages > ran else ""
+            text = (
+                f"Spark: {ran} stages ran{skipped} · {completed} tasks · "
+                f"{_size(read)} read · {elapsed:.1f} s · done"
+            )
+        else:
+            text = (
+                f"Spark: stages {stages_done}/{stages} · tasks {completed}/{tasks} · "
+                f"{_size(read)} read · {elapsed:.1f} s · {self.inflight} running"
+            )
         return HTML(
             '<div class="mlplat-spark-progress" style="font-family:var(--jp-code-font-family,'
             'monospace);font-size:12px;margin:2px 0">'

@@ -50,8 +50,9 @@ class SparkSessions:
         if self.session is None:
             return False
         try:
-            self.session.version  # noqa: B018 - an RPC to the server
-            return True
+            # a config read is a real round trip (``version`` is cached by the client)
+            self.session.conf.get("spark.sql.session.timeZone")
+            return not self.session.is_stopped
         except Exception:
             return False
 
@@ -80,12 +81,12 @@ class LazySpark:
 
 def reattach_if_restarted(sessions: SparkSessions, namespace: dict[str, Any], cell: str) -> None:
     """Before a cell that uses ``spark``: if its server went away, attach a new session."""
-    current = sessions.session
+    current: Any = sessions.session
     if current is None or not USES_SPARK.search(cell):
         return
     if namespace.get("spark") is not current or sessions.alive():
         return
-    old_id = str(current.session_id)
+    old_id = str(getattr(current, "session_id", "?"))
     try:
         new = sessions.attach()
     except Exception as err:

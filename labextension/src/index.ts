@@ -3,14 +3,39 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  ICommandPalette,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ILauncher } from '@jupyterlab/launcher';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import { type ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { mlplatIcon } from './icons';
+import { errorMessage } from './api';
+import {
+  CatalogModel,
+  type ITableRef,
+  qualifiedName,
+  sqlSnippet,
+  tableSnippet
+} from './catalog/model';
+import {
+  enableCatalogDrops,
+  insertCodeBelowActiveCell
+} from './catalog/notebook';
+import {
+  CatalogPanel,
+  type ICatalogActions,
+  TABLE_ITEM_CLASS,
+  tableRefOf
+} from './catalog/panel';
+import { catalogIcon, mlplatIcon } from './icons';
 import { MLflowWidget } from './mlflow';
 import { StatusModel } from './model';
 import { StatusBarItem } from './statusbar';
@@ -26,6 +51,15 @@ import {
 
 export * from './tokens';
 export { requestAPI } from './api';
+export {
+  CatalogModel,
+  type ILoadable,
+  type ISearchState,
+  type ITableRef,
+  qualifiedName,
+  sqlSnippet,
+  tableSnippet
+} from './catalog/model';
 
 /**
  * Launcher section rank: after "Notebook" (0) and "Console" (20), before "Other" (100).
@@ -245,11 +279,175 @@ const launcherPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * A table given as command arguments (`database`, `table`), if any.
+ */
+function tableFromArgs(args: ReadonlyPartialJSONObject): ITableRef | null {
+  const { database, table } = args;
+  return typeof database === 'string' && typeof table === 'string'
+    ? { database, name: table }
+    : null;
+}
+
+/**
+ * Data catalog plugin: "Data Catalog" side panel (search, lazy tree, details
+ * and preview), table commands (insert snippet/SQL, copy name) with a tree
+ * context menu, drag-and-drop into notebooks, launcher card and palette items.
+ */
+const catalogPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.catalog,
+  description:
+    'Data catalog side panel: search and browse datalake databases, tables and columns, preview data and insert code into notebooks.',
+  autoStart: true,
+  optional: [INotebookTracker, ILayoutRestorer, ILauncher, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker | null,
+    restorer: ILayoutRestorer | null,
+    launcher: ILauncher | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const { commands, shell } = app;
+    const model = new CatalogModel();
+
+    const actions: ICatalogActions = {
+      insertSnippet: ref => {
+        insertCodeBelowActiveCell(app, tracker, tableSnippet(ref));
+      },
+      insertSQL: ref => {
+        insertCodeBelowActiveCell(app, tracker, sqlSnippet(ref));
+      },
+      copyName: ref => {
+        const name = qualifiedName(ref);
+        Clipboard.copyToSystem(name);
+        Notification.info(`Copied "${name}" to the clipboard`, {
+          autoClose: 2500
+        });
+      },
+      refresh: () => {
+        void commands.execute(CommandIDs.refreshCatalog);
+      }
+    };
+
+    const panel = new CatalogPanel({ model, actions });
+    shell.add(panel, 'left', { rank: 910 });
+    if (restorer) {
+      restorer.add(panel, panel.id);
+    }
+    if (tracker) {
+      enableCatalogDrops(tracker);
+    }
+
+    commands.addCommand(CommandIDs.openCatalog, {
+      label: args => (isLauncher(args) ? 'Data Catalog' : 'Open Data Catalog'),
+      caption: 'Browse and search the datalake catalog',
+      icon: args => (args['isPalette'] ? undefined : catalogIcon),
+      execute: () => {
+        shell.activateById(panel.id);
+        return model.loadDatabases();
+      }
+    });
+
+    commands.addCommand(CommandIDs.refreshCatalog, {
+      label: 'Refresh Data Catalog',
+      caption: 'Ask the server to re-read the catalog, then reload the panel',
+      icon: args => (args['isPalette'] ? undefined : refreshIcon),
+      execute: async () => {
+        try {
+          const reply = await model.refresh();
+          if (model.databases.status === 'error') {
+            return; // The panel shows why the reload failed.
+          }
+          const took =
+            typeof reply.took_ms === 'number'
+              ? ` in ${(reply.took_ms / 1000).toFixed(1)} s`
+              : '';
+          Notification.success(
+            `Catalog refreshed: ${reply.databases} databases, ${reply.tables} tables${took}`,
+            { autoClose: 3000 }
+          );
+        } catch (error) {
+          Notification.error(
+            `Could not refresh the catalog: ${errorMessage(error)}`,
+            { autoClose: 8000 }
+          );
+        }
+      }
+    });
+
+    // Table commands: from arguments, else the table under the context menu,
+    // else the selected table.
+    const targetTable = (args: ReadonlyPartialJSONObject): ITableRef | null =>
+      tableFromArgs(args) ??
+      tableRefOf(
+        app.contextMenuHitTest(node =>
+          node.classList.contains(TABLE_ITEM_CLASS)
+        ) ?? null
+      ) ??
+      model.selected;
+
+    const tableCommands: [string, string, (ref: ITableRef) => void][] = [
+      [CommandIDs.catalogShowDetails, 'Show Details', ref => model.select(ref)],
+      [
+        CommandIDs.catalogInsertSnippet,
+        'Insert Snippet in Notebook',
+        actions.insertSnippet
+      ],
+      [
+        CommandIDs.catalogInsertSQL,
+        'Insert SQL in Notebook',
+        actions.insertSQL
+      ],
+      [CommandIDs.catalogCopyName, 'Copy Qualified Name', actions.copyName]
+    ];
+    tableCommands.forEach(([id, label, run], rank) => {
+      commands.addCommand(id, {
+        label,
+        isEnabled: args => targetTable(args) !== null,
+        execute: args => {
+          const ref = targetTable(args);
+          if (ref) {
+            run(ref);
+          }
+        }
+      });
+      app.contextMenu.addItem({
+        command: id,
+        selector: `.${TABLE_ITEM_CLASS}`,
+        rank
+      });
+    });
+
+    if (launcher) {
+      launcher.add({
+        command: CommandIDs.openCatalog,
+        category: CATEGORY,
+        categoryRank: LAUNCHER_CATEGORY_RANK,
+        rank: 3,
+        args: { isLauncher: true }
+      });
+    }
+    if (palette) {
+      for (const command of [
+        CommandIDs.openCatalog,
+        CommandIDs.refreshCatalog
+      ]) {
+        palette.addItem({
+          command,
+          category: CATEGORY,
+          args: { isPalette: true }
+        });
+      }
+    }
+  }
+};
+
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   statusPlugin,
   statusBarPlugin,
   mlflowPlugin,
-  launcherPlugin
+  launcherPlugin,
+  catalogPlugin
 ];
 
 export default plugins;

@@ -266,7 +266,10 @@ export class StatusView extends Widget {
       ),
       section(
         'Catalog',
-        row('Backend', value(catalog.backend, { testid: 'mlplat-catalog' }))
+        row(
+          'Backend',
+          value(catalog.backend, { testid: 'mlplat-catalog-backend' })
+        )
       ),
       section(
         'Deployment',

@@ -233,8 +233,8 @@ export type CatalogMatchKind = 'name' | 'column' | 'comment' | 'fuzzy';
  * A hit of `GET catalog/search`.
  */
 export interface ICatalogSearchResult extends ICatalogTable {
-  /** What matched; unknown kinds from newer servers are shown as-is. */
-  match: CatalogMatchKind | string;
+  /** What matched (newer servers may add kinds; they are shown as-is). */
+  match: CatalogMatchKind;
   /** Relevance, higher is better (results come sorted). */
   score: number;
   /** Matching column when `match` is `column`, else empty. */

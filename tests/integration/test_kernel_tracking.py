@@ -138,4 +138,4 @@ def test_malformed_mlp_lines_give_one_line_errors_and_the_kernel_lives(kernel, l
     message = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(message) == 1 and message[0].startswith("UsageError: "), result.stderr
     assert "Traceback" not in result.stderr
-    assert run_ok(kernel, "1 + 1").data("text/plain") == ["2"]
+    assert run_ok(kernel, "1 + 1").value == "2"

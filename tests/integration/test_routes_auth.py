@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 
-from jupyter_mlplat.server.handlers import ROUTES
+from jupyter_mlplat.server.routes import ROUTES
 
 pytestmark = pytest.mark.integration
 

@@ -26,6 +26,14 @@ class CellResult:
     def data(self, mime: str) -> list[Any]:
         return [o["data"][mime] for o in self.outputs if mime in o.get("data", {})]
 
+    @property
+    def value(self) -> str | None:
+        """The ``text/plain`` of the cell's result (its last expression), if any."""
+        for message in self.messages:
+            if message["msg_type"] == "execute_result":
+                return str(message["content"]["data"]["text/plain"])
+        return None
+
 
 class JupyterServer:
     """REST + kernel websocket access to a Jupyter server at ``url`` with ``token``."""

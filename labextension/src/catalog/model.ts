@@ -111,6 +111,13 @@ export function tableKey(ref: ITableRef): string {
 }
 
 /**
+ * Unambiguous internal key of a table (names may contain dots).
+ */
+function refKey(ref: ITableRef): string {
+  return JSON.stringify([ref.database, ref.name]);
+}
+
+/**
  * Python snippet loading a table into a DataFrame:
  * `df = spark.table("db.table")` + `df.limit(10).toPandas()`.
  */
@@ -170,14 +177,14 @@ export class CatalogModel implements IDisposable {
    * The description (columns, format, ...) of a table (`idle` until loaded).
    */
   details(ref: ITableRef): ILoadable<ICatalogTableDetails> {
-    return this._details.get(tableKey(ref))?.state ?? IDLE;
+    return this._details.get(refKey(ref))?.state ?? IDLE;
   }
 
   /**
    * The current data preview of a table (`idle` until loaded).
    */
   preview(ref: ITableRef): ILoadable<ICatalogPreview> {
-    const key = tableKey(ref);
+    const key = refKey(ref);
     const limit = this._previewLimits.get(key) ?? DEFAULT_PREVIEW_LIMIT;
     return this._previews.get(`${key}\n${limit}`)?.state ?? IDLE;
   }
@@ -186,7 +193,7 @@ export class CatalogModel implements IDisposable {
    * Row limit of the current preview of a table.
    */
   previewLimit(ref: ITableRef): number {
-    return this._previewLimits.get(tableKey(ref)) ?? DEFAULT_PREVIEW_LIMIT;
+    return this._previewLimits.get(refKey(ref)) ?? DEFAULT_PREVIEW_LIMIT;
   }
 
   /**
@@ -221,7 +228,7 @@ export class CatalogModel implements IDisposable {
    * Whether a table is expanded (columns shown) in the tree.
    */
   isTableExpanded(ref: ITableRef): boolean {
-    return this._expandedTables.has(tableKey(ref));
+    return this._expandedTables.has(refKey(ref));
   }
 
   /**
@@ -250,16 +257,13 @@ export class CatalogModel implements IDisposable {
    * Fetch the tables of a database, unless already loaded (or `force`).
    */
   loadTables(database: string, force = false): Promise<void> {
-    return this._load(
-      entry(this._tables, database),
-      force,
-      async () =>
-        arrayField<ICatalogTable>(
-          await this._request<ICatalogTablesResponse>(
-            `catalog/databases/${segment(database)}/tables`
-          ),
-          'tables'
-        ).map(t => ({ ...t, database: t.database || database }))
+    return this._load(entry(this._tables, database), force, async () =>
+      arrayField<ICatalogTable>(
+        await this._request<ICatalogTablesResponse>(
+          `catalog/databases/${segment(database)}/tables`
+        ),
+        'tables'
+      ).map(t => ({ ...t, database: t.database || database }))
     );
   }
 
@@ -267,19 +271,15 @@ export class CatalogModel implements IDisposable {
    * Describe a table (columns, format, ...), unless already loaded (or `force`).
    */
   loadDetails(ref: ITableRef, force = false): Promise<void> {
-    return this._load(
-      entry(this._details, tableKey(ref)),
-      force,
-      async () => {
-        const reply = await this._request<ICatalogTableDetails>(
-          `catalog/tables/${segment(ref.database)}/${segment(ref.name)}`
-        );
-        return {
-          ...reply,
-          columns: arrayField(reply, 'columns')
-        } as ICatalogTableDetails;
-      }
-    );
+    return this._load(entry(this._details, refKey(ref)), force, async () => {
+      const reply = await this._request<ICatalogTableDetails>(
+        `catalog/tables/${segment(ref.database)}/${segment(ref.name)}`
+      );
+      return {
+        ...reply,
+        columns: arrayField(reply, 'columns')
+      };
+    });
   }
 
   /**
@@ -291,7 +291,7 @@ export class CatalogModel implements IDisposable {
     limit = this.previewLimit(ref),
     force = false
   ): Promise<void> {
-    const key = tableKey(ref);
+    const key = refKey(ref);
     if (this._previewLimits.get(key) !== limit) {
       this._previewLimits.set(key, limit);
       this._emit();
@@ -307,7 +307,7 @@ export class CatalogModel implements IDisposable {
           ...reply,
           columns: arrayField(reply, 'columns'),
           rows: arrayField(reply, 'rows')
-        } as ICatalogPreview;
+        };
       }
     );
   }
@@ -332,25 +332,16 @@ export class CatalogModel implements IDisposable {
    * Expand or collapse a table; expanding loads its columns.
    */
   setTableExpanded(ref: ITableRef, expanded: boolean): void {
-    const key = tableKey(ref);
+    const key = refKey(ref);
     if (expanded === this._expandedTables.has(key)) {
       return;
     }
     if (expanded) {
-      this._expandedTables.add(key);
+      this._expandedTables.set(key, { database: ref.database, name: ref.name });
       void this.loadDetails(ref);
     } else {
       this._expandedTables.delete(key);
     }
-    this._emit();
-  }
-
-  /**
-   * Collapse every database and table.
-   */
-  collapseAll(): void {
-    this._expandedDatabases.clear();
-    this._expandedTables.clear();
     this._emit();
   }
 
@@ -447,11 +438,8 @@ export class CatalogModel implements IDisposable {
     for (const database of this._expandedDatabases) {
       loads.push(this.loadTables(database, true));
     }
-    for (const key of this._expandedTables) {
-      const ref = this._tableRefs.get(key);
-      if (ref) {
-        loads.push(this.loadDetails(ref, true));
-      }
+    for (const ref of this._expandedTables.values()) {
+      loads.push(this.loadDetails(ref, true));
     }
     const selected = this._selected;
     if (selected) {
@@ -504,7 +492,7 @@ export class CatalogModel implements IDisposable {
       this._search = {
         ...this._search,
         status: 'ready',
-        results: arrayField<ICatalogSearchResult>(reply, 'results'),
+        results: arrayField<unknown>(reply, 'results').map(normalizeHit),
         resultsQuery: query,
         error: null,
         tookMs: typeof reply.took_ms === 'number' ? reply.took_ms : null
@@ -538,16 +526,6 @@ export class CatalogModel implements IDisposable {
   }
 
   private _clearCaches(): void {
-    // Remember which tables are expanded/selected to reload them.
-    for (const key of this._expandedTables) {
-      const details = this._details.get(key)?.state.value;
-      if (details) {
-        this._tableRefs.set(key, {
-          database: details.database,
-          name: details.name
-        });
-      }
-    }
     // Entries are replaced (not reset) so in-flight answers land nowhere.
     this._databases = { state: IDLE, pending: null, generation: 0 };
     this._tables.clear();
@@ -570,7 +548,11 @@ export class CatalogModel implements IDisposable {
     }
     const generation = ++target.generation;
     const current = (): boolean => target.generation === generation;
-    target.state = { status: 'loading', value: target.state.value, error: null };
+    target.state = {
+      status: 'loading',
+      value: target.state.value,
+      error: null
+    };
     const pending = fetch()
       .then(
         value => {
@@ -617,9 +599,8 @@ export class CatalogModel implements IDisposable {
   private _details = new Map<string, ICacheEntry<ICatalogTableDetails>>();
   private _previews = new Map<string, ICacheEntry<ICatalogPreview>>();
   private _previewLimits = new Map<string, number>();
-  private _tableRefs = new Map<string, ITableRef>();
   private _expandedDatabases = new Set<string>();
-  private _expandedTables = new Set<string>();
+  private _expandedTables = new Map<string, ITableRef>();
   private _selected: ITableRef | null = null;
   private _search: ISearchState = EMPTY_SEARCH;
   private _searchTimer: number | null = null;
@@ -696,4 +677,25 @@ function arrayField<T>(reply: unknown, key: string): T[] {
     throw new Error(`Unexpected reply from the server: no "${key}" list`);
   }
   return value as T[];
+}
+
+/**
+ * A search hit in the documented flat shape. Also accepts hits that nest the
+ * table as `{"table": {...}, "match", "score", "column"}`.
+ */
+function normalizeHit(hit: unknown): ICatalogSearchResult {
+  const record = (typeof hit === 'object' && hit !== null ? hit : {}) as Record<
+    string,
+    unknown
+  >;
+  const table = record['table'];
+  if (
+    typeof record['database'] !== 'string' &&
+    typeof table === 'object' &&
+    table !== null
+  ) {
+    const { table: _nested, ...rest } = record;
+    return { ...(table as ICatalogTable), ...rest } as ICatalogSearchResult;
+  }
+  return record as unknown as ICatalogSearchResult;
 }

@@ -1,0 +1,1 @@
+"""The datalake metadata catalog: backends that read a metastore, a search index, a service."""

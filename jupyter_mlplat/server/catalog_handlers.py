@@ -1,0 +1,107 @@
+"""REST surface of the catalog: ``/mlplat/api/catalog/...`` (see openapi.yaml)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tornado import web
+
+from jupyter_mlplat.catalog.index import SearchHit
+from jupyter_mlplat.catalog.service import CatalogService
+from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.server.handlers import MLPlatHandler
+
+T = TypeVar("T")
+
+
+class CatalogHandler(MLPlatHandler):
+    """Base: the catalog service, called off the event loop (Spark calls block)."""
+
+    @property
+    def catalog(self) -> CatalogService:
+        return self.settings["mlplat_catalog"]
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.settings["mlplat_executor"], function, *args
+        )
+
+    def int_argument(self, name: str, default: int) -> int:
+        raw = self.get_argument(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
+
+
+class DatabasesHandler(CatalogHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.finish({"databases": await self.call(self.catalog.databases)})
+
+
+class TablesHandler(CatalogHandler):
+    @web.authenticated
+    async def get(self, database: str) -> None:
+        tables = await self.call(self.catalog.tables, database)
+        self.finish({"database": database, "tables": [t.to_json() for t in tables]})
+
+
+class SearchHandler(CatalogHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        query = self.get_argument("q", "")
+        limit = self.int_argument("limit", 50)
+        started = time.monotonic()
+        hits = await self.call(self.catalog.search, query, limit)
+        self.finish(
+            {
+                "query": query,
+                "results": [search_result(h) for h in hits],
+                "took_ms": round((time.monotonic() - started) * 1000, 2),
+            }
+        )
+
+
+def search_result(hit: SearchHit) -> dict[str, Any]:
+    """A flat search result: the table's fields (no columns) and how it matched."""
+    table = {k: v for k, v in hit.table.to_json().items() if k != "columns"}
+    return table | {"match": hit.match, "score": hit.score, "column": hit.column}
+
+
+class TableHandler(CatalogHandler):
+    @web.authenticated
+    async def get(self, database: str, table: str) -> None:
+        entry = await self.call(self.catalog.describe, database, table)
+        self.finish(entry.to_json())
+
+
+class PreviewHandler(CatalogHandler):
+    @web.authenticated
+    async def get(self, database: str, table: str) -> None:
+        limit = self.int_argument("limit", 20)
+        preview = await self.call(self.catalog.preview, database, table, limit)
+        self.finish(preview.to_json())
+
+
+class RefreshHandler(CatalogHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.get_json_body() or {}
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object")
+        database = body.get("database")
+        self.finish(await self.call(self.catalog.refresh, database))
+
+
+ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
+    (r"mlplat/api/catalog/databases", DatabasesHandler),
+    (r"mlplat/api/catalog/databases/([^/]+)/tables", TablesHandler),
+    (r"mlplat/api/catalog/search", SearchHandler),
+    (r"mlplat/api/catalog/tables/([^/]+)/([^/]+)", TableHandler),
+    (r"mlplat/api/catalog/tables/([^/]+)/([^/]+)/preview", PreviewHandler),
+    (r"mlplat/api/catalog/refresh", RefreshHandler),
+]

@@ -1,0 +1,11 @@
+"""Every route the extension serves, relative to the server's base URL.
+
+A test requests each one without credentials and expects 403.
+"""
+
+from __future__ import annotations
+
+from jupyter_mlplat.server import catalog_handlers, handlers
+from jupyter_mlplat.server.handlers import MLPlatHandler
+
+ROUTES: list[tuple[str, type[MLPlatHandler]]] = [*handlers.ROUTES, *catalog_handlers.ROUTES]

@@ -1,0 +1,89 @@
+"""``spark`` in a fresh kernel with no setup: queries, progress bars, restarts of the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def kernel(lab, platform):
+    (platform.notebook_dir / "spark").mkdir(exist_ok=True)
+    with lab.kernel(lab.start_session("spark/explore.ipynb")) as connection:
+        yield connection
+
+
+def run_ok(kernel, code):
+    result = kernel.execute(code)
+    assert result.status == "ok", (result.stderr, result.error and result.error["traceback"])
+    return result
+
+
+def test_spark_is_ready_with_no_setup(kernel):
+    result = run_ok(kernel, "spark.sql('select count(*) as n from demo.iris').collect()[0].n")
+    assert result.value == "150"
+
+
+def test_multi_stage_job_shows_a_live_progress_bar(kernel):
+    result = run_ok(
+        kernel,
+        "spark.range(0, 2_000_000, 1, 8).selectExpr('id % 97 as k', 'id')"
+        ".groupBy('k').count().orderBy('k').collect()[:2]",
+    )
+    kinds = [m["msg_type"] for m in result.messages]
+    bars = [
+        m
+        for m in result.messages
+        if m["msg_type"] in {"display_data", "update_display_data"}
+        and "mlplat-spark-progress" in m["content"]["data"].get("text/html", "")
+    ]
+    assert bars and bars[0]["msg_type"] == "display_data"
+    assert any(m["msg_type"] == "update_display_data" for m in bars), kinds
+    display_ids = {m["content"]["transient"]["display_id"] for m in bars}
+    assert len(display_ids) == 1
+    final = bars[-1]["content"]["data"]["text/html"]
+    assert "done" in final and "width:100.0%" in final
+    ran = re.search(r"(\d+) stages ran", final)
+    assert ran and int(ran.group(1)) >= 2, final  # a shuffle: more than one stage
+    assert "running" in bars[0]["content"]["data"]["text/html"]
+
+
+def test_mlp_spark_reports_the_session(kernel):
+    html = "".join(run_ok(kernel, "%mlp spark").data("text/html"))
+    assert "ready" in html and "session id" in html and "Spark UI" in html
+
+
+def test_kernel_reattaches_after_the_spark_server_restarts(kernel, platform):
+    before = run_ok(kernel, "print(spark.session_id)").stdout.strip()
+    runtime = json.loads((platform.state_dir / "platform.json").read_text())
+    os.killpg(runtime["pids"]["spark-connect"], signal.SIGKILL)
+    wait_for_restart(platform, runtime)
+    result = run_ok(kernel, "spark.sql('select count(*) as n from demo.wine').collect()[0].n")
+    assert result.value == "178"
+    assert "Spark server restarted" in result.stderr
+    after = run_ok(kernel, "print(spark.session_id)").stdout.strip()
+    assert after != before
+
+
+def wait_for_restart(platform, runtime, timeout=120):
+    """mlplat up restarts the dead server on the same port."""
+    deadline = time.monotonic() + timeout
+    port = runtime["spark_port"]
+    while time.monotonic() < deadline:
+        current = json.loads((platform.state_dir / "platform.json").read_text())
+        if current["pids"]["spark-connect"] != runtime["pids"]["spark-connect"]:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                pass
+        time.sleep(0.5)
+    raise TimeoutError("the Spark Connect server was not restarted")
