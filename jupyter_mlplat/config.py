@@ -170,7 +170,7 @@ class MLPlat(Configurable):
         "MLP_SPARK_PROGRESS_INTERVAL",
     )
     spark_image = env_trait(
-        Unicode("apache/spark:4.0.1", help="Container image of Spark on Kubernetes sessions."),
+        Unicode("apache/spark:4.3.0", help="Container image of Spark on Kubernetes sessions."),
         "MLP_SPARK_IMAGE",
     )
     spark_service_account = env_trait(

@@ -227,6 +227,12 @@ _CANDIDATE = (
     "t.format, t.location, t.row_count, t.partition_columns, t.column_names"
 )
 
+# Tables whose lower-cased name contains a text (of up to SUFFIX_LENGTH characters).
+_CONTAINING = (
+    f"SELECT {_CANDIDATE} FROM name_suffixes s CROSS JOIN catalog_tables t "
+    "ON t.id = s.table_id WHERE s.suffix >= ? AND s.suffix < ? LIMIT ?"
+)
+
 
 class CatalogIndex:
     """The catalog's search index in a SQLite file (or ``":memory:"``)."""
@@ -900,19 +906,16 @@ class _Search:
         if not fuzzy_terms:
             return
         anchor = max(fuzzy_terms, key=len)
-        found: list[_Candidate] = []
+        found: dict[int, _Candidate] = {}
         for spelling, _ in spellings[anchor]:
-            found += self._candidates(
-                f"SELECT {_CANDIDATE} FROM name_suffixes s CROSS JOIN catalog_tables t "
-                "ON t.id = s.table_id WHERE s.suffix >= ? AND s.suffix < ? LIMIT ?",
-                (spelling[:SUFFIX_LENGTH], spelling[:SUFFIX_LENGTH] + _RANGE_END, self.fetch),
-            )
+            key = spelling[:SUFFIX_LENGTH]
+            for table in self._candidates(_CONTAINING, (key, key + _RANGE_END, self.fetch)):
+                found.setdefault(table.id, table)
             if len(found) >= self.fetch:
                 break
-        for table in found:
-            if table.id in self.seen:
+        for table in found.values():
+            if table.id in self.hits:  # (tables that failed exact matching may pass here)
                 continue
-            self.seen.add(table.id)
             distance = 0
             for term in self.terms:
                 if spellings[term]:
@@ -987,11 +990,7 @@ class _Search:
 
     def _add_containing(self, text: str, count: int) -> int:
         """Rank up to ``count`` tables whose names contain ``text``."""
-        return self._add(
-            f"SELECT {_CANDIDATE} FROM name_suffixes s CROSS JOIN catalog_tables t "
-            "ON t.id = s.table_id WHERE s.suffix >= ? AND s.suffix < ? LIMIT ?",
-            (text, text + _RANGE_END, count),
-        )
+        return self._add(_CONTAINING, (text, text + _RANGE_END, count))
 
     def _add(self, sql: str, parameters: tuple[Any, ...]) -> int:
         """Rank the tables ``sql`` selects (those failing a term are skipped); rows read."""

@@ -31,8 +31,9 @@ class LabPage:
         self.base_url = base_url.rstrip("/")
         self.token = token
 
-    def open(self, path: str = "lab") -> None:
-        self.page.goto(f"{self.base_url}/{path}?token={self.token}")
+    def open(self) -> None:
+        """The lab with a fresh workspace (a launcher, nothing else open)."""
+        self.page.goto(f"{self.base_url}/lab?reset&token={self.token}")
         self.page.locator(".jp-Launcher").first.wait_for(timeout=90_000)
 
     # -- launcher ----------------------------------------------------------------------------
@@ -53,6 +54,7 @@ class LabPage:
     # -- MLflow UI ---------------------------------------------------------------------------
     def run_command(self, label: str) -> None:
         """Run a command from the command palette."""
+        self.page.locator("#jp-main-statusbar").click()  # keyboard focus back from any iframe
         self.page.keyboard.press("Control+Shift+C")
         palette = self.page.locator("#command-palette")
         palette.locator("input").fill(label)
@@ -62,6 +64,33 @@ class LabPage:
         self.run_command("Open MLflow UI")
         self.page.get_by_test_id("mlplat-mlflow").wait_for()
         return self.page.frame_locator("[data-testid=mlplat-mlflow] iframe")
+
+    # -- data catalog ------------------------------------------------------------------------
+    def open_catalog(self) -> None:
+        self.run_command("Open Data Catalog")
+        expect(self.page.get_by_test_id("mlplat-catalog")).to_be_visible()
+
+    def catalog_search(self, text: str) -> None:
+        box = self.page.get_by_test_id("mlplat-catalog-search")
+        box.fill(text)
+
+    def catalog_result(self, qualified: str):
+        return self.page.get_by_test_id(f"mlplat-catalog-result-{qualified}")
+
+    def catalog_table(self, qualified: str):
+        return self.page.get_by_test_id(f"mlplat-catalog-table-{qualified}")
+
+    def expand_catalog_table(self, qualified: str) -> None:
+        self.catalog_table(qualified).locator(".jp-MLPlatCatalog-caret").first.click()
+
+    def catalog_column(self, qualified: str, column: str):
+        return self.page.get_by_test_id(f"mlplat-catalog-column-{qualified}.{column}")
+
+    def catalog(self, testid: str):
+        return self.page.get_by_test_id(f"mlplat-catalog-{testid}")
+
+    def activate_tab(self, title: str) -> None:
+        self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title).first.click()
 
     # -- notebooks ---------------------------------------------------------------------------
     def new_notebook(self) -> None:
@@ -74,6 +103,10 @@ class LabPage:
         editor = self.page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").last
         editor.click()
         self.page.keyboard.insert_text(code)
+        self.page.keyboard.press("Shift+Enter")
+
+    def run_active_cell(self) -> None:
+        self.page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active .cm-content").click()
         self.page.keyboard.press("Shift+Enter")
 
     def cell_outputs(self):

@@ -57,3 +57,25 @@ def test_notebook_cell_logs_a_run_visible_in_the_mlflow_ui(lab_page, mlflow_clie
     lab_page.page.get_by_role("tab", name="ML Platform").click()
     expect(lab_page.status("mlplat-tracking-state")).to_contain_text("reachable")
     lab_page.screenshot(SCREENSHOT)
+
+
+def test_catalog_panel_searches_previews_and_inserts_a_snippet(lab_page):
+    lab_page.activate_tab(".ipynb")
+    lab_page.open_catalog()
+    lab_page.catalog_search("iris")
+    lab_page.catalog_result("demo.iris").click(timeout=120_000)
+    expect(lab_page.catalog("details")).to_contain_text("demo.iris", timeout=60_000)
+    expect(lab_page.catalog("preview")).to_contain_text("sepal_length_cm", timeout=60_000)
+    lab_page.catalog_search("")  # back to the tree, with demo.iris revealed
+    lab_page.expand_catalog_table("demo.iris")
+    expect(lab_page.catalog_column("demo.iris", "sepal_length_cm")).to_be_visible(timeout=60_000)
+
+    lab_page.activate_tab(".ipynb")
+    lab_page.catalog("insert").click()
+    editor = lab_page.page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active .cm-content")
+    expect(editor).to_contain_text('spark.table("demo.iris")')
+    lab_page.run_active_cell()
+    table = lab_page.cell_outputs().filter(has_text="petal_width_cm").last
+    expect(table).to_be_visible(timeout=120_000)
+    expect(table.locator("tbody tr")).to_have_count(10)
+    lab_page.screenshot(ROOT / "docs" / "images" / "catalog.png")

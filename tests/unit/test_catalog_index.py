@@ -190,6 +190,9 @@ def test_fuzzy_typos(index):
     assert names(index.search("custmer_ordrs")) == ["sales.customer_orders_daily"]
     assert names(index.search("ordres")) == ["demo.orders", "sales.customer_orders_daily"]
     assert index.search("qqqqqq") == []
+    # A table exact matching looked at (for "iris") and rejected can still match fuzzily.
+    index.upsert_table(TableEntry("demo", "iris_customers"))
+    assert names(index.search("iris custmer")) == ["demo.iris_customers"]
 
 
 def test_exact_matches_come_before_fuzzy_ones(index):
