@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,12 +76,13 @@ def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> Running
         stderr=subprocess.STDOUT,
         env=isolated_env(base),
         cwd=ROOT,
+        start_new_session=True,  # on failure the whole group goes, servers included
     )
     runtime_file = state_dir / "platform.json"
     deadline = time.monotonic() + timeout
     while not runtime_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop_group(process)
             raise RuntimeError((base / "mlplat-up.log").read_text()[-4000:])
         time.sleep(0.2)
     return RunningPlatform(process, state_dir, notebook_dir, json.loads(runtime_file.read_text()))
@@ -89,7 +91,20 @@ def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> Running
 def stop_platform(platform: RunningPlatform) -> int:
     """SIGTERM ``mlplat up`` (as Ctrl-C would) and return its exit code."""
     platform.process.send_signal(signal.SIGTERM)
-    return platform.process.wait(60)
+    try:
+        return platform.process.wait(90)
+    finally:
+        stop_group(platform.process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``mlplat up`` however it is doing: SIGTERM lets it stop its servers, then KILL."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(90)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

@@ -615,9 +615,12 @@ class _IndexChanges:
             self.terms[vocabulary][side].extend((term, table_id) for term in terms)
 
     def apply(self, conn: sqlite3.Connection) -> None:
+        """Write the changes; in key order, which makes B-tree updates several times faster."""
         added, removed = self.suffixes
-        conn.executemany("DELETE FROM name_suffixes WHERE suffix = ? AND table_id = ?", removed)
-        conn.executemany("INSERT OR IGNORE INTO name_suffixes VALUES (?, ?)", added)
+        conn.executemany(
+            "DELETE FROM name_suffixes WHERE suffix = ? AND table_id = ?", sorted(removed)
+        )
+        conn.executemany("INSERT OR IGNORE INTO name_suffixes VALUES (?, ?)", sorted(added))
         for vocabulary, (added, removed) in self.terms.items():
             _apply_term_changes(conn, vocabulary, added, removed)
 
@@ -656,11 +659,11 @@ def _apply_term_changes(
     if vocabulary in _TERM_FIELDS:
         conn.executemany(
             f"DELETE FROM {vocabulary}_postings WHERE term_id = ? AND table_id = ?",
-            [(ids[term], table_id) for term, table_id in removed],
+            sorted((ids[term], table_id) for term, table_id in removed),
         )
         conn.executemany(
             f"INSERT OR IGNORE INTO {vocabulary}_postings (term_id, table_id) VALUES (?, ?)",
-            [(ids[term], table_id) for term, table_id in added],
+            sorted((ids[term], table_id) for term, table_id in added),
         )
     conn.executemany(f"DELETE FROM {vocabulary}_terms WHERE id = ?", [(i,) for _, i in dropped])
     if vocabulary == "name_word":

@@ -5,9 +5,27 @@ Loading it must stay cheap: nothing heavy (mlflow, pyspark, great_expectations) 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
+
+
+def _warm_spark_client(shell: Any) -> Any:
+    """After the first cell, import the Spark Connect client in the background (~1-3 s), so the
+    first use of ``spark`` does not pay for it; kernel start itself stays untouched."""
+
+    def warm(_result: Any) -> None:
+        shell.events.unregister("post_run_cell", warm)
+        threading.Thread(target=_import_spark_client, name="mlplat-warm", daemon=True).start()
+
+    return warm
+
+
+def _import_spark_client() -> None:
+    with contextlib.suppress(Exception):  # only a warm-up: the real import reports errors
+        import pyspark.sql.connect.session  # noqa: F401
 
 
 def load_ipython_extension(shell: Any) -> None:
@@ -24,6 +42,9 @@ def load_ipython_extension(shell: Any) -> None:
         when_imported(config.autolog_triggers, on_import(config))
     if config.spark_mode not in {"none", "livy"} and "spark" not in shell.user_ns:
         shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
+
+    if config.spark_mode in {"local", "connect", "kubernetes"}:
+        shell.events.register("post_run_cell", _warm_spark_client(shell))
 
     def before_cell(info: Any) -> None:
         cell = info.raw_cell or ""

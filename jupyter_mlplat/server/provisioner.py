@@ -13,6 +13,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.spark.backends import backend_for
 from jupyter_mlplat.tracking.settings import tracking_environment
 
 PROVISIONER_NAME = "mlplat-provisioner"
@@ -41,6 +42,10 @@ class MLPlatProvisioner(LocalProvisioner):
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         config = MLPlat(parent=self.parent)
         kwargs["env"] = kernel_environment(config, kwargs.get("env") or os.environ)
+        # a Spark mode may need files in place for the kernel (e.g. sparkmagic's config)
+        spark_hook = getattr(backend_for(config), "kernel_environment", None)
+        if spark_hook is not None:
+            kwargs["env"] |= spark_hook()
         if is_ipython_kernel(self.kernel_spec.argv):
             extra = list(kwargs.get("extra_arguments") or [])
             if EXTENSION_ARGUMENT not in extra:

@@ -133,5 +133,13 @@ class LivyBackend:
         except (OSError, ValueError) as err:
             return {"state": "unreachable", "endpoint": url, "error": str(err)}
 
+    def kernel_environment(self) -> dict[str, str]:
+        """Point the kernel's sparkmagic at a config written from this platform's settings."""
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        directory = Path(jupyter_runtime_dir()) / "mlplat-sparkmagic"
+        write_sparkmagic_config(self.config, directory)
+        return {"SPARKMAGIC_CONF_DIR": str(directory)}
+
     def shutdown(self) -> None:
         """Nothing to delete: sparkmagic ends its Livy sessions when the kernel exits."""

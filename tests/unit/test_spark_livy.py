@@ -213,3 +213,16 @@ def test_backend_has_no_spark_connect_endpoint():
     with pytest.raises(Unavailable, match=r"%%spark"):
         backend.endpoint()
     backend.shutdown()
+
+
+def test_livy_mode_gives_kernels_a_sparkmagic_config(tmp_path, monkeypatch):
+    import json
+
+    from jupyter_mlplat.spark.backends import backend_for
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    config = MLPlat(env={"MLP_SPARK_MODE": "livy", "MLP_SPARK_REMOTE": "http://livy.example:8998"})
+    env = backend_for(config).kernel_environment()
+    written = json.loads((tmp_path / "mlplat-sparkmagic" / "config.json").read_text())
+    assert env == {"SPARKMAGIC_CONF_DIR": str(tmp_path / "mlplat-sparkmagic")}
+    assert written["kernel_python_credentials"]["url"] == "http://livy.example:8998"
