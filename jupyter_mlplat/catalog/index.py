@@ -199,14 +199,6 @@ CREATE TABLE IF NOT EXISTS {field}_postings (
         for field in _TERM_FIELDS
     )
 )
-_SCHEMA_TABLES = (
-    "catalog_databases",
-    "catalog_tables",
-    "name_suffixes",
-    "word_variants",
-    *(f"{vocabulary}_terms" for vocabulary in _VOCABULARIES),
-    *(f"{field}_{kind}" for field in _TERM_FIELDS for kind in ("term_search", "postings")),
-)
 
 # Stored per table besides the key, in the order of ``_stored_values``.
 _STORED = (

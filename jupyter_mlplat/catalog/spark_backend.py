@@ -203,5 +203,11 @@ def _is_connection_error(err: BaseException) -> bool:
     text = str(err)
     return any(
         marker in text
-        for marker in ("UNAVAILABLE", "INVALID_HANDLE", "SESSION_CLOSED", "SESSION_NOT_FOUND")
+        for marker in (
+            "UNAVAILABLE",
+            "INVALID_HANDLE",
+            "SESSION_CLOSED",
+            "SESSION_NOT_FOUND",
+            "NO_ACTIVE_SESSION",  # the server restarted: our session is gone
+        )
     )

@@ -61,7 +61,7 @@ def test_mlp_spark_reports_the_session(kernel):
     assert "ready" in html and "session id" in html and "Spark UI" in html
 
 
-def test_kernel_reattaches_after_the_spark_server_restarts(kernel, platform):
+def test_kernel_and_catalog_reattach_after_the_spark_server_restarts(kernel, platform, lab):
     before = run_ok(kernel, "print(spark.session_id)").stdout.strip()
     runtime = json.loads((platform.state_dir / "platform.json").read_text())
     os.killpg(runtime["pids"]["spark-connect"], signal.SIGKILL)
@@ -71,6 +71,8 @@ def test_kernel_reattaches_after_the_spark_server_restarts(kernel, platform):
     assert "Spark server restarted" in result.stderr
     after = run_ok(kernel, "print(spark.session_id)").stdout.strip()
     assert after != before
+    preview = lab.api("GET", "mlplat/api/catalog/tables/demo/wine/preview", params={"limit": 3})
+    assert preview.status_code == 200, preview.text  # the server's own session came back too
 
 
 def wait_for_restart(platform, runtime, timeout=120):

@@ -114,7 +114,7 @@ def test_manifest_is_accepted_by_the_real_schema_without_pruning(spark_client, k
     spec = created["spec"]
     assert created["metadata"]["name"] == "spark-ada"
     assert created["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "jupyter-mlplat"
-    assert spec["sparkVersion"] == "4.0.1"  # from the image tag apache/spark:4.0.1
+    assert spec["sparkVersion"] == "4.3.0"  # from the default image tag apache/spark:4.3.0
     assert spec["dynamicAllocation"] == {
         "enabled": True,
         "initialExecutors": 1,

@@ -339,9 +339,10 @@ def test_index_of_an_older_layout_is_rebuilt(tmp_path):
         assert names(index.search("iris")) == ["demo.iris"]
 
 
-def test_concurrent_reads_during_writes(tmp_path):
-    """Readers see either the old or the new catalog, never a half-written one, and never wait."""
-    index = CatalogIndex(tmp_path / "index.sqlite")
+@pytest.mark.parametrize("in_memory", [False, True], ids=["file", "memory"])
+def test_concurrent_reads_during_writes(tmp_path, in_memory):
+    """Readers see either the old or the new catalog, never a half-written one."""
+    index = CatalogIndex(":memory:" if in_memory else tmp_path / "index.sqlite")
     small = [TableEntry("lake", f"orders_{i}") for i in range(200)]
     large = small + [TableEntry("lake", f"payments_{i}", comment="card") for i in range(2000)]
     index.replace_database("lake", small)
