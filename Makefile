@@ -19,3 +19,5 @@ lint:
 bench:         ## speed goals: each script prints ratios against a baseline of the same run
 	.venv/bin/python benchmarks/kernel_start.py
 	.venv/bin/python benchmarks/large_artifact.py
+	.venv/bin/python benchmarks/spark_attach.py
+	.venv/bin/python benchmarks/catalog_search.py
