@@ -31,6 +31,15 @@ def free_port(preferred: int = 0) -> int:
     raise ServiceError("no free port on 127.0.0.1")
 
 
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 @dataclass
 class Service:
     """One server process, its readiness URL (``http://...`` answering 200, or ``tcp://host:port``
@@ -73,11 +82,7 @@ class Service:
     def _answers(self) -> bool:
         if self.ready_url.startswith("tcp://"):
             host, _, port = self.ready_url[len("tcp://") :].partition(":")
-            try:
-                with socket.create_connection((host, int(port)), timeout=1):
-                    return True
-            except OSError:
-                return False
+            return port_open(host, int(port), timeout=1)
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
                 return bool(response.status == 200)

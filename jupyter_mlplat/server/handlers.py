@@ -17,7 +17,7 @@ from tornado import httpclient, httputil, web
 from jupyter_mlplat._version import __version__
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import MLPlatError
-from jupyter_mlplat.tracking.health import Health
+from jupyter_mlplat.tracking.health import probe
 
 
 class MLPlatHandler(ExtensionHandlerMixin, APIHandler):
@@ -46,10 +46,13 @@ class StatusHandler(MLPlatHandler):
     @web.authenticated
     async def get(self) -> None:
         config = self.mlplat
-        health = await probe_async(config.tracking_uri) if config.tracking_uri else None
-        spark = await asyncio.get_running_loop().run_in_executor(
-            self.settings["mlplat_executor"], self.settings["mlplat_spark"].state
+        loop, executor = asyncio.get_running_loop(), self.settings["mlplat_executor"]
+        health = (
+            await loop.run_in_executor(executor, probe, config.tracking_uri, 2.0)
+            if config.tracking_uri
+            else None
         )
+        spark = await loop.run_in_executor(executor, self.settings["mlplat_spark"].state)
         self.finish(
             {
                 "version": __version__,
@@ -69,20 +72,6 @@ class StatusHandler(MLPlatHandler):
                 "deploy": {"target": config.deploy_target, "namespace": config.namespace},
             }
         )
-
-
-async def probe_async(tracking_uri: str, timeout: float = 2.0) -> Health:
-    """Non-blocking ``GET <tracking_uri>/health``."""
-    client = httpclient.AsyncHTTPClient()
-    try:
-        response = await client.fetch(
-            tracking_uri.rstrip("/") + "/health", request_timeout=timeout, raise_error=False
-        )
-    except OSError as err:
-        return Health(False, str(err))
-    if response.code == 200:
-        return Health(True, "HTTP 200")
-    return Health(False, str(response.error or f"HTTP {response.code}"))
 
 
 # Headers that describe one hop, or carry the Jupyter session: never forwarded to MLflow.

@@ -7,13 +7,13 @@ if the mode needs one), what state is it in, and how to let go of what it create
 from __future__ import annotations
 
 import importlib
-import socket
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
+from jupyter_mlplat.platform.services import port_open
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ConnectBackend:
             return {"state": "not-configured"}
         host, port = _host_port(remote)
         return {
-            "state": "ready" if _port_open(host, port) else "unreachable",
+            "state": "ready" if port_open(host, port) else "unreachable",
             "endpoint": _without_token(remote),
             "ui_url": self._ui_url(),
         }
@@ -126,11 +126,3 @@ def _host_port(remote: str) -> tuple[str, int]:
 
 def _without_token(remote: str) -> str:
     return remote.split("/;", 1)[0].split(";", 1)[0]
-
-
-def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
