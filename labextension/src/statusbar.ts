@@ -1,15 +1,14 @@
-import { Widget } from '@lumino/widgets';
-
 import { dot, type DotState, h } from './dom';
+import { ModelView } from './modelview';
 import { type IStatusModel } from './tokens';
 
 /**
  * Compact status-bar item: "MLflow ●" (green: tracking server reachable,
  * red: unreachable or status error, grey: unknown/loading).
  */
-export class StatusBarItem extends Widget {
+export class StatusBarItem extends ModelView {
   constructor(options: StatusBarItem.IOptions) {
-    super();
+    super(options.model.changed);
     this._model = options.model;
     this.addClass('jp-MLPlatStatusBar');
     this.node.dataset.testid = 'mlplat-statusbar';
@@ -25,19 +24,10 @@ export class StatusBarItem extends Widget {
         }
       });
     }
-    this._model.changed.connect(this._render, this);
-    this._render();
+    this.render();
   }
 
-  override dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._model.changed.disconnect(this._render, this);
-    super.dispose();
-  }
-
-  private _render(): void {
+  render(): void {
     const { status, error } = this._model;
     const reachable = status?.tracking?.reachable;
     let state: DotState = 'unknown';

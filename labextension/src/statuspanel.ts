@@ -9,6 +9,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { type Child, dot, type DotState, h } from './dom';
 import { mlplatIcon } from './icons';
+import { ModelView } from './modelview';
 import {
   type IPlatformStatus,
   type IStatusModel,
@@ -69,34 +70,17 @@ export class StatusPanel extends SidePanel {
 /**
  * Renders an `IStatusModel`.
  */
-export class StatusView extends Widget {
+export class StatusView extends ModelView {
   constructor(options: StatusPanel.IOptions) {
-    super();
+    super(options.model.changed);
     this._model = options.model;
     this._openMLflow = options.openMLflow;
     this.addClass('jp-MLPlatStatus');
     this.node.dataset.testid = 'mlplat-status';
     this.node.setAttribute('aria-live', 'polite');
-    this._model.changed.connect(this.update, this);
     this.render();
   }
 
-  override dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._model.changed.disconnect(this.update, this);
-    super.dispose();
-  }
-
-  protected override onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this.render();
-  }
-
-  /**
-   * Rebuild the DOM from the model (synchronously).
-   */
   render(): void {
     const { status, error, loading, versionMismatch, lastUpdated } =
       this._model;

@@ -11,6 +11,7 @@ import { type Message } from '@lumino/messaging';
 import { type AccordionPanel, Widget } from '@lumino/widgets';
 
 import { type Child, h } from '../dom';
+import { ModelView } from '../modelview';
 import { catalogColumnIcon, catalogIcon, catalogTableIcon } from '../icons';
 import {
   CATALOG_PANEL_ID,
@@ -298,9 +299,9 @@ let idCounter = 0;
  * The upper section: state messages plus either the search results or the
  * database → table → column tree.
  */
-export class CatalogBrowser extends Widget {
+export class CatalogBrowser extends ModelView {
   constructor(options: CatalogPanel.IOptions) {
-    super();
+    super(options.model.changed);
     this._model = options.model;
     this._actions = options.actions;
     this.addClass('jp-MLPlatCatalog-browser');
@@ -338,7 +339,6 @@ export class CatalogBrowser extends Widget {
     }
     this._status.addEventListener('click', this._onStatusClick);
 
-    this._model.changed.connect(this.update, this);
     this.render();
   }
 
@@ -351,14 +351,6 @@ export class CatalogBrowser extends Widget {
    * The search box driving the result list (set by the panel).
    */
   searchBox: CatalogSearchBox | null = null;
-
-  override dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._model.changed.disconnect(this.update, this);
-    super.dispose();
-  }
 
   /**
    * Move the highlighted search result by `delta` (wrapping).
@@ -401,19 +393,11 @@ export class CatalogBrowser extends Widget {
     this.update();
   }
 
-  protected override onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this.render();
-  }
-
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.render();
   }
 
-  /**
-   * Rebuild the DOM from the model (synchronously).
-   */
   render(): void {
     const search = this._model.search;
     const searching = search.query.trim() !== '';
@@ -1007,34 +991,17 @@ export class CatalogBrowser extends Widget {
 /**
  * The lower section: details, actions and data preview of the selected table.
  */
-export class CatalogDetails extends Widget {
+export class CatalogDetails extends ModelView {
   constructor(options: CatalogPanel.IOptions) {
-    super();
+    super(options.model.changed);
     this._model = options.model;
     this._actions = options.actions;
     this.addClass('jp-MLPlatCatalog-detailsSection');
     this.title.label = 'Details';
     this.node.addEventListener('click', this._onClick);
-    this._model.changed.connect(this.update, this);
     this.render();
   }
 
-  override dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._model.changed.disconnect(this.update, this);
-    super.dispose();
-  }
-
-  protected override onUpdateRequest(msg: Message): void {
-    super.onUpdateRequest(msg);
-    this.render();
-  }
-
-  /**
-   * Rebuild the DOM from the model (synchronously).
-   */
   render(): void {
     const ref = this._model.selected;
     // Each table gets a fresh scroll position; re-renders of one keep theirs.
