@@ -227,6 +227,49 @@ class MLPlat(Configurable):
         Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
         "MLP_DEPLOY_TARGET",
     )
+    deploy_ready_timeout = env_trait(
+        Int(300, help="Seconds a deployment may take to become ready before it is rolled back."),
+        "MLP_DEPLOY_READY_TIMEOUT",
+    )
+    serving_env_dir = env_trait(
+        Unicode(
+            "",
+            help="Python environment that runs local model servers (MLServer + mlserver-mlflow); "
+            "created from the platform's serving lock on first deploy when missing "
+            "(default: <state_dir>/serving-env).",
+        ),
+        "MLP_SERVING_ENV_DIR",
+    ).tag(server_only=True)
+    kserve_mode = env_trait(
+        Enum(
+            ["auto", "serverless", "standard"],
+            "auto",
+            help="KServe deployment mode: Serverless (Knative, canaryTrafficPercent) or Standard "
+            "(raw deployment, spec.canary, KServe >= 0.20); auto reads the cluster's "
+            "inferenceservice-config.",
+        ),
+        "MLP_KSERVE_MODE",
+    )
+    kserve_service_account = env_trait(
+        Unicode(
+            "mlplat-models",
+            help="Service account of InferenceServices; it holds the storage access "
+            "(users never do).",
+        ),
+        "MLP_KSERVE_SERVICE_ACCOUNT",
+    )
+    quality_suites_dir = env_trait(
+        Unicode(
+            "quality/suites",
+            help="Where named expectation suites are saved, relative to the Jupyter root "
+            "(the project) unless absolute; pipelines read the same files.",
+        ),
+        "MLP_QUALITY_SUITES_DIR",
+    )
+    quality_failing_examples = env_trait(
+        Int(5, help="Failing example rows shown per expectation in a check report."),
+        "MLP_QUALITY_FAILING_EXAMPLES",
+    )
     catalog_refresh_seconds = env_trait(
         Int(300, help="How often the catalog index refreshes itself (0: only on demand)."),
         "MLP_CATALOG_REFRESH_SECONDS",

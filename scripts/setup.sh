@@ -36,7 +36,7 @@ fi
 # Python: exactly the locked versions, the project itself editable (its front-end is built above).
 # bytecode compiled up front: imports are 2-3x slower without it (this machine sets
 # PYTHONDONTWRITEBYTECODE, so Python would never cache it itself)
-SKIP_JUPYTER_BUILDER=1 uv sync --frozen --python 3.11 --compile-bytecode --quiet
+SKIP_JUPYTER_BUILDER=1 uv sync --frozen --all-extras --python 3.11 --compile-bytecode --quiet
 # what `jupyter labextension develop` does: the lab loads the extension straight from the build
 mkdir -p .venv/share/jupyter/labextensions
 ln -sfn "$PWD/jupyter_mlplat/labextension" .venv/share/jupyter/labextensions/jupyter-mlplat

@@ -19,6 +19,30 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
+    "check": Command(
+        "jupyter_mlplat.kernel.commands.check",
+        "validate a DataFrame against expectations or a saved suite",
+        takes_cell=True,
+    ),
+    "checks": Command(
+        "jupyter_mlplat.kernel.commands.checks", "recent data-quality results (filter, find)"
+    ),
+    "deploy": Command(
+        "jupyter_mlplat.kernel.commands.deploy", "deploy a registered model (local or KServe)"
+    ),
+    "deployments": Command(
+        "jupyter_mlplat.kernel.commands.deployments", "list deployments with state and endpoint"
+    ),
+    "undeploy": Command("jupyter_mlplat.kernel.commands.undeploy", "delete a deployment"),
+    "promote": Command(
+        "jupyter_mlplat.kernel.commands.promote", "send all traffic to a deployment's canary"
+    ),
+    "rollback": Command(
+        "jupyter_mlplat.kernel.commands.rollback", "return a deployment to its previous version"
+    ),
+    "predict": Command(
+        "jupyter_mlplat.kernel.commands.predict", "score a catalog table with a model on Spark"
+    ),
     "help": Command("jupyter_mlplat.kernel.commands.help", "list the commands, or explain one"),
     "spark": Command(
         "jupyter_mlplat.kernel.commands.spark", "Spark session: endpoint, UI link, executors"

@@ -1,0 +1,1 @@
+"""Model deployment: one service over two targets (local MLServer, KServe), plus batch scoring."""

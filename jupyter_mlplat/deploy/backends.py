@@ -1,0 +1,50 @@
+"""Deployment targets. One backend per ``target``; the service decides, backends apply.
+
+A backend turns a :class:`Deployment` record into running model servers and reports back.
+Every method is synchronous and may block (the REST surface calls it off the event loop);
+``progress`` receives short human-readable steps for the progress shown to the user.
+A backend never leaves a half-applied rollout: when ``apply`` fails it restores what served
+before (or removes what it created) and raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from jupyter_mlplat.deploy.models import Deployment
+
+Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
+
+
+def no_progress(step: str, fraction: float) -> None:
+    """A progress callback that ignores everything."""
+
+
+class DeployBackend(Protocol):
+    """What the deploy service needs from a target."""
+
+    name: str
+
+    def apply(
+        self, deployment: Deployment, previous: Deployment | None, progress: Progress
+    ) -> Deployment:
+        """Make the target serve ``deployment`` (stable + optional canary) and wait until ready.
+
+        ``previous`` is what served under this name before (None for a new deployment); on
+        failure the target is returned to it. Returns the record with state, endpoint and
+        details filled in.
+        """
+        ...
+
+    def status(self, deployment: Deployment) -> Deployment:
+        """The record refreshed from the target (state, endpoint, message)."""
+        ...
+
+    def delete(self, deployment: Deployment) -> None:
+        """Stop serving and remove everything created for ``deployment`` (idempotent)."""
+        ...
+
+    def restore(self, deployments: list[Deployment]) -> list[Deployment]:
+        """After a server restart: re-attach to (or restart) what was deployed."""
+        ...
