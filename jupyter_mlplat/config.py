@@ -227,6 +227,15 @@ class MLPlat(Configurable):
         Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
         "MLP_DEPLOY_TARGET",
     )
+    artifacts_destination = env_trait(
+        Unicode(
+            "",
+            help="Where the MLflow server keeps proxied artifacts (its --artifacts-destination, "
+            "e.g. s3://mlflow/artifacts): turns mlflow-artifacts: locations into storage URIs "
+            "KServe can load. Server side only.",
+        ),
+        "MLP_ARTIFACTS_DESTINATION",
+    ).tag(server_only=True)
     deploy_ready_timeout = env_trait(
         Int(300, help="Seconds a deployment may take to become ready before it is rolled back."),
         "MLP_DEPLOY_READY_TIMEOUT",

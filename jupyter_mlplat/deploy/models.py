@@ -47,7 +47,6 @@ class ModelRef:
     source: str  # the registry's source (models:/m-<id> or runs:/...)
     storage_uri: str  # where the artifacts really are (file://, s3://, gs://...)
     run_id: str = ""
-    flavors: tuple[str, ...] = ()
 
     @staticmethod
     def parse(uri: str) -> tuple[str, str | None, str | None]:

@@ -179,6 +179,7 @@ class LocalPlatform:
         env = self.config.to_environment() | {
             "MLP_TRACKING_URI": self.tracking_uri,
             "MLP_STATE_DIR": str(self.layout.root),
+            "MLP_ARTIFACTS_DESTINATION": self.layout.artifacts.as_uri(),
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "MLP_SPARK_MODE": "local" if self.spark else "none",
             "MLP_SPARK_REMOTE": self.spark_remote,
