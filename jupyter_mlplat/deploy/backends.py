@@ -9,10 +9,13 @@ before (or removes what it created) and raises.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Protocol
 
+from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.models import Deployment
+from jupyter_mlplat.errors import InvalidInput
 
 Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
 
@@ -48,3 +51,18 @@ class DeployBackend(Protocol):
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """After a server restart: re-attach to (or restart) what was deployed."""
         ...
+
+
+#: target → "module:Class"; each class is constructed as ``Class(config)``.
+BACKENDS = {
+    "local": "jupyter_mlplat.deploy.local:LocalBackend",
+    "kserve": "jupyter_mlplat.deploy.kserve:KServeBackend",
+}
+
+
+def backend_for(config: MLPlat, target: str) -> DeployBackend:
+    """The backend of ``target`` (imported on first use)."""
+    if target not in BACKENDS:
+        raise InvalidInput(f"unknown deploy target {target!r}: use {' or '.join(BACKENDS)}")
+    module, _, cls = BACKENDS[target].partition(":")
+    return getattr(importlib.import_module(module), cls)(config)
