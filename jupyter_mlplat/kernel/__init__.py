@@ -28,6 +28,19 @@ def _import_spark_client() -> None:
         import pyspark.sql.connect.session  # noqa: F401
 
 
+def _warm_quality_checks(shell: Any, notebook_path: str) -> Any:
+    """After the first cell, warm great_expectations in the background if this notebook runs
+    ``%%mlp check`` (read from its file): kernel start and other notebooks pay nothing."""
+
+    def warm(_result: Any) -> None:
+        shell.events.unregister("post_run_cell", warm)
+        from jupyter_mlplat.quality.warm import warm_in_background
+
+        warm_in_background(notebook_path)
+
+    return warm
+
+
 def load_ipython_extension(shell: Any) -> None:
     """Register ``%mlp`` and wire MLflow configuration to the first import of MLflow."""
     from jupyter_mlplat.kernel.import_hooks import when_imported
@@ -45,6 +58,9 @@ def load_ipython_extension(shell: Any) -> None:
 
     if config.spark_mode in {"local", "connect", "kubernetes"}:
         shell.events.register("post_run_cell", _warm_spark_client(shell))
+
+    if config.notebook_path:
+        shell.events.register("post_run_cell", _warm_quality_checks(shell, config.notebook_path))
 
     def before_cell(info: Any) -> None:
         cell = info.raw_cell or ""

@@ -1,0 +1,98 @@
+"""``%mlp checks [--dataset X] [--suite S] [--status passed|failed] [--limit N]``."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import urlparse
+
+from IPython.core.error import UsageError
+
+from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.kernel.commands import ArgumentParser
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser("checks")
+    parser.add_argument("--dataset")
+    parser.add_argument("--suite")
+    parser.add_argument("--status", choices=["passed", "failed"])
+    parser.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
+    """Recent data-quality results kept in MLflow, newest first."""
+    options = _parser().parse_args(args)
+    from jupyter_mlplat.quality.record import find_results
+
+    try:
+        records = find_results(
+            magics.mlplat, options.dataset, options.suite, options.status, options.limit
+        )
+    except MLPlatError as err:
+        raise UsageError(f"%mlp checks: {err}") from None
+    return ChecksTable(records, _base_path())
+
+
+def _base_path() -> str:
+    """The Jupyter server's base path (links to the proxied MLflow UI hang below it)."""
+    path = urlparse(os.environ.get("MLP_API_URL", "")).path or "/"
+    return path if path.endswith("/") else path + "/"
+
+
+@dataclass
+class ChecksTable:
+    """Check records as an HTML table (with links to the runs) or plain text."""
+
+    records: list[Any]
+    base_path: str = "/"
+
+    def __repr__(self) -> str:
+        if not self.records:
+            return "no data-quality results found"
+        lines = [f"{'when':<17} {'check':<20} {'dataset':<16} {'suite':<12} status  ratio  run"]
+        for r in self.records:
+            lines.append(
+                f"{_when(r.start_time):<17} {r.name:<20} {r.dataset:<16} {r.suite or '-':<12} "
+                f"{r.status:<7} {_ratio(r.success_ratio):>5}  {r.run_id}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.records:
+            return "<div class='mlplat-checks'>no data-quality results found</div>"
+        rows = []
+        for r in self.records:
+            colour = "#1a7f37" if r.status == "passed" else "#cf222e"
+            link = escape(self.base_path + r.path)
+            rows.append(
+                "<tr>"
+                f"<td>{escape(_when(r.start_time))}</td><td><code>{escape(r.name)}</code></td>"
+                f"<td>{escape(r.dataset)}</td><td>{escape(r.suite or '-')}</td>"
+                f"<td style='color:{colour}'>{escape(r.status)}</td>"
+                f"<td>{_ratio(r.success_ratio)}</td>"
+                f"<td>{'' if r.failed_count is None else int(r.failed_count)}</td>"
+                f"<td><a href='{link}' target='_blank'>{escape(r.run_name or r.run_id)}</a></td>"
+                "</tr>"
+            )
+        head = "".join(
+            f"<th style='text-align:left'>{h}</th>"
+            for h in ("when", "check", "dataset", "suite", "status", "passed", "failed", "run")
+        )
+        return (
+            "<div class='mlplat-checks'><table style='border-collapse:collapse'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+
+def _when(millis: int) -> str:
+    moment = datetime.datetime.fromtimestamp(millis / 1000, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
