@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from jupyter_client.provisioning import KernelProvisionerFactory
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.deploy.service import DeployService
+from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
 from jupyter_mlplat.spark.backends import backend_for
@@ -27,11 +30,17 @@ class MLPlatApp(ExtensionApp):
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlplat")
         self.catalog = CatalogService.from_config(config)
         self.spark_backend = backend_for(config)
+        self.deploy = DeployService(config)
+        runtime_dir = Path(self.serverapp.runtime_dir) if self.serverapp else Path.cwd()
+        self.kernel_api = kernel_api.KernelApi.create(runtime_dir, self.serverapp)
+        kernel_api.current = self.kernel_api
         self.settings.update(
             mlplat_config=config,
             mlplat_executor=self.executor,
             mlplat_catalog=self.catalog,
             mlplat_spark=self.spark_backend,
+            mlplat_deploy=self.deploy,
+            mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:
             factory = KernelProvisionerFactory.instance(parent=self.serverapp.kernel_manager)
@@ -42,6 +51,8 @@ class MLPlatApp(ExtensionApp):
                 self._refresh_catalog, config.catalog_refresh_seconds * 1000
             )
             self._refresher.start()
+        # the server's loop is not running yet: restore once it is
+        IOLoop.current().add_callback(self._restore_deployments)
         self.log.info(
             "jupyter_mlplat: tracking %s, spark %s, kernels %s",
             config.tracking_uri or "(not configured)",
@@ -55,6 +66,18 @@ class MLPlatApp(ExtensionApp):
         except Exception as err:  # the next round will try again
             self.log.warning("jupyter_mlplat: catalog refresh failed: %s", err)
 
+    async def _restore_deployments(self) -> None:
+        # local model servers outlive the Jupyter server: re-attach (or restart) them
+        try:
+            restored = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.deploy.restore
+            )
+        except Exception as err:
+            self.log.warning("jupyter_mlplat: restoring deployments failed: %s", err)
+            return
+        if restored:
+            self.log.info("jupyter_mlplat: %d deployment(s) restored", len(restored))
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
 
@@ -66,4 +89,6 @@ class MLPlatApp(ExtensionApp):
                 await loop.run_in_executor(self.executor, release)
             except Exception as err:
                 self.log.warning("jupyter_mlplat: %s failed at shutdown: %s", release, err)
+        # deployed model servers keep serving (`mlplat stop` / undeploy stop them)
+        self.kernel_api.close()
         self.executor.shutdown(wait=False)

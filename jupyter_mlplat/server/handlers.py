@@ -17,17 +17,28 @@ from tornado import httpclient, httputil, web
 from jupyter_mlplat._version import __version__
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.server.kernel_api import kernel_user
 from jupyter_mlplat.tracking.health import probe
 
 
 class MLPlatHandler(ExtensionHandlerMixin, APIHandler):
     """Base handler: authentication required, platform errors become ``{"message": ...}``."""
 
+    #: Also accept the kernels' scoped token (``Authorization: mlplat <token>``, see kernel_api).
+    kernel_api = False
+
     @property
     def mlplat(self) -> MLPlat:
         return self.settings["mlplat_config"]
 
     async def prepare(self) -> None:  # type: ignore[override]
+        kernel = kernel_user(self)
+        if kernel is not None:
+            # a header a browser cannot send cross-site without CORS: no XSRF check needed
+            if not self.check_host():
+                raise web.HTTPError(403)
+            self.current_user = self._jupyter_current_user = kernel
+            return
         await super().prepare()
         if self.current_user is None:
             raise web.HTTPError(403, "authentication required")

@@ -13,6 +13,7 @@ from typing import Any
 from jupyter_client.provisioning import LocalProvisioner
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.spark.backends import backend_for
 from jupyter_mlplat.tracking.settings import tracking_environment
 
@@ -46,6 +47,9 @@ class MLPlatProvisioner(LocalProvisioner):
         spark_hook = getattr(backend_for(config), "kernel_environment", None)
         if spark_hook is not None:
             kwargs["env"] |= spark_hook()
+        # the server's scoped API for the magics: its URL and the token file's path, no secret
+        if kernel_api.current is not None:
+            kwargs["env"] |= kernel_api.current.kernel_environment()
         if is_ipython_kernel(self.kernel_spec.argv):
             extra = list(kwargs.get("extra_arguments") or [])
             if EXTENSION_ARGUMENT not in extra:

@@ -5,7 +5,12 @@ A test requests each one without credentials and expects 403.
 
 from __future__ import annotations
 
-from jupyter_mlplat.server import catalog_handlers, handlers
+from jupyter_mlplat.server import catalog_handlers, deploy_handlers, handlers, registry_handlers
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
-ROUTES: list[tuple[str, type[MLPlatHandler]]] = [*handlers.ROUTES, *catalog_handlers.ROUTES]
+ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
+    *handlers.ROUTES,
+    *catalog_handlers.ROUTES,
+    *registry_handlers.ROUTES,
+    *deploy_handlers.ROUTES,
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from jupyter_mlplat.platform.services import Service
@@ -56,7 +57,14 @@ def connect_server(
     ]  # fmt: skip
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
-    env = {"SPARK_HOME": str(home), "SPARK_LOG_DIR": str(log.parent)}
+    env = {
+        "SPARK_HOME": str(home),
+        "SPARK_LOG_DIR": str(log.parent),
+        # Python UDFs (batch predictions with MLflow models) run in the platform's own Python,
+        # which has mlflow and the model libraries; PATH's python3 may have neither
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON") or sys.executable,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
     if "JAVA_HOME" not in os.environ and Path("/usr/lib/jvm/default-java").exists():
         env["JAVA_HOME"] = "/usr/lib/jvm/default-java"
     return Service("spark-connect", command, f"tcp://127.0.0.1:{port}", log, env, cwd=state)

@@ -1,0 +1,87 @@
+"""The kernel's client of the Jupyter server's platform API (deployments, registry).
+
+The server gives each kernel its URL (``MLP_API_URL``) and the path of a scoped token file
+(``MLP_API_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
+as one line: the server's ``message``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from IPython.core.error import UsageError
+
+
+class PlatformApi:
+    """Calls ``/mlplat/api/...`` on the server that started this kernel."""
+
+    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+        self.url = (url if url is not None else os.environ.get("MLP_API_URL", "")).rstrip("/")
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            path = os.environ.get("MLP_API_TOKEN_FILE", "")
+            try:
+                self._token = Path(path).read_text().strip() if path else ""
+            except OSError:
+                self._token = ""
+        return self._token
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        """JSON in, JSON out; a failure raises ``UsageError`` with the server's message."""
+        if not self.url or not self.token:
+            raise UsageError(
+                "this kernel was not started by the platform's Jupyter server "
+                "(MLP_API_URL / MLP_API_TOKEN_FILE are not set)"
+            )
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 (the server's own http(s) URL)
+            f"{self.url}/mlplat/api/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"mlplat {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                raw = response.read()
+        except urllib.error.HTTPError as err:
+            raise UsageError(_message(err)) from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise UsageError(f"the Jupyter server is unreachable at {self.url}: {reason}") from None
+        return json.loads(raw) if raw else None
+
+    # -- deployments --------------------------------------------------------------------------
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "deployments")["deployments"])
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"deployments/{quote(name, safe='')}"))
+
+    def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "deployments", request))
+
+    def undeploy(self, name: str) -> None:
+        self.call("DELETE", f"deployments/{quote(name, safe='')}")
+
+    def promote(self, name: str) -> dict[str, Any]:
+        return dict(self.call("POST", f"deployments/{quote(name, safe='')}/promote", {}))
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        return dict(self.call("POST", f"deployments/{quote(name, safe='')}/rollback", {}))
+
+
+def _message(err: urllib.error.HTTPError) -> str:
+    try:
+        message = json.loads(err.read() or b"{}").get("message")
+    except (ValueError, AttributeError, OSError):
+        message = None
+    return str(message or f"the server answered {err.code} {err.reason}")

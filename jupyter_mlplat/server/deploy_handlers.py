@@ -1,0 +1,89 @@
+"""REST surface of deployments: ``/mlplat/api/deployments/...`` (see openapi.yaml).
+
+The lab's deploy button and the ``%mlp`` magics (with the kernel token) call these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tornado import web
+
+from jupyter_mlplat.deploy.models import Deployment, DeployRequest
+from jupyter_mlplat.deploy.service import DeployService
+from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.server.handlers import MLPlatHandler
+
+T = TypeVar("T")
+
+
+class DeployHandler(MLPlatHandler):
+    """Base: the deploy service, called off the event loop (backends block)."""
+
+    kernel_api = True
+
+    @property
+    def deploy(self) -> DeployService:
+        return self.settings["mlplat_deploy"]
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.settings["mlplat_executor"], function, *args
+        )
+
+    def body(self) -> Any:
+        try:
+            return self.get_json_body()
+        except web.HTTPError:
+            raise InvalidInput("the request body is not valid JSON") from None
+
+    def accepted(self, deployment: Deployment) -> None:
+        self.set_status(202)
+        self.finish(deployment.to_json())
+
+
+class DeploymentsHandler(DeployHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        deployments = await self.call(self.deploy.list)
+        self.finish({"deployments": [d.to_json() for d in deployments]})
+
+    @web.authenticated
+    async def post(self) -> None:
+        request = DeployRequest.from_json(self.body())
+        self.accepted(await self.call(self.deploy.deploy, request))
+
+
+class DeploymentHandler(DeployHandler):
+    @web.authenticated
+    async def get(self, name: str) -> None:
+        deployment = await self.call(self.deploy.get, name)
+        self.finish(deployment.to_json())
+
+    @web.authenticated
+    async def delete(self, name: str) -> None:
+        await self.call(self.deploy.delete, name)
+        self.set_status(204)
+        self.finish()
+
+
+class PromoteHandler(DeployHandler):
+    @web.authenticated
+    async def post(self, name: str) -> None:
+        self.accepted(await self.call(self.deploy.promote, name))
+
+
+class RollbackHandler(DeployHandler):
+    @web.authenticated
+    async def post(self, name: str) -> None:
+        self.accepted(await self.call(self.deploy.rollback, name))
+
+
+ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
+    (r"mlplat/api/deployments", DeploymentsHandler),
+    (r"mlplat/api/deployments/([^/]+)", DeploymentHandler),
+    (r"mlplat/api/deployments/([^/]+)/promote", PromoteHandler),
+    (r"mlplat/api/deployments/([^/]+)/rollback", RollbackHandler),
+]
