@@ -5,8 +5,10 @@ import {
 } from '@jupyterlab/application';
 import {
   Clipboard,
+  Dialog,
   ICommandPalette,
   Notification,
+  showDialog,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
@@ -37,6 +39,10 @@ import {
 } from './catalog/panel';
 import { catalogIcon, mlplatIcon } from './icons';
 import { MLflowWidget } from './mlflow';
+import { deployWithDialog } from './models/dialog';
+import { modelsIcon } from './models/icon';
+import { ModelsModel } from './models/model';
+import { type IModelsActions, ModelsPanel } from './models/panel';
 import { StatusModel } from './model';
 import { StatusBarItem } from './statusbar';
 import { StatusPanel } from './statuspanel';
@@ -442,12 +448,204 @@ const catalogPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * Where the MLflow UI shows a run: only this shape is opened, so the frame
+ * stays on the proxied UI.
+ */
+const RUN_UI_PATH = /^mlplat\/mlflow\/#\/experiments\/[\w-]+\/runs\/[\w-]+$/;
+
+/**
+ * Ask before a deployment action; `true` when confirmed.
+ */
+async function confirmAction(
+  title: string,
+  body: string,
+  label: string,
+  warn = false
+): Promise<boolean> {
+  const result = await showDialog({
+    title,
+    body,
+    buttons: [
+      Dialog.cancelButton(),
+      warn ? Dialog.warnButton({ label }) : Dialog.okButton({ label })
+    ]
+  });
+  return result.button.accept;
+}
+
+/**
+ * Models plugin: "Models" side panel (registry search, versions with their
+ * runs and data-quality results, deploy dialog, deployments with promote,
+ * rollback and delete), `mlplat:open-models`, launcher card and palette items.
+ */
+const modelsPlugin: JupyterFrontEndPlugin<void> = {
+  id: PluginIDs.models,
+  description:
+    'Models side panel: search the MLflow model registry, inspect versions, deploy them and manage deployments.',
+  autoStart: true,
+  optional: [IStatusModel, ILayoutRestorer, ILauncher, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    statusModel: IStatusModel | null,
+    restorer: ILayoutRestorer | null,
+    launcher: ILauncher | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const { commands, shell } = app;
+    const model = new ModelsModel();
+
+    const act = async (
+      what: string,
+      run: () => Promise<unknown>
+    ): Promise<void> => {
+      try {
+        await run();
+      } catch (error) {
+        Notification.error(`Could not ${what}: ${errorMessage(error)}`, {
+          autoClose: 8000
+        });
+      }
+    };
+
+    const actions: IModelsActions = {
+      deploy: (name, version) => {
+        void act('deploy', async () => {
+          if (model.deployments.value === null) {
+            await model.loadDeployments();
+          }
+          const deployment = await deployWithDialog({
+            model: name,
+            version,
+            deployments: model.deployments.value ?? [],
+            defaultTarget: statusModel?.status?.deploy?.target ?? 'local',
+            deploy: request => model.deploy(request)
+          });
+          if (deployment) {
+            Notification.info(
+              `Deploying ${name} version ${version} as "${deployment.name}"…`,
+              { autoClose: 3000 }
+            );
+          }
+        });
+      },
+      openRun: uiPath => {
+        if (!RUN_UI_PATH.test(uiPath)) {
+          return;
+        }
+        void act('open the run', async () => {
+          const widget = (await commands.execute(
+            CommandIDs.openMLflow
+          )) as MLflowWidget;
+          widget.content.url = PageConfig.getBaseUrl() + uiPath;
+        });
+      },
+      promote: deployment => {
+        void act(`promote ${deployment.name}`, async () => {
+          const canary = deployment.canary;
+          if (
+            canary &&
+            (await confirmAction(
+              `Promote "${deployment.name}"?`,
+              `All the traffic goes to ${canary.name} version ${canary.version}.`,
+              'Promote'
+            ))
+          ) {
+            await model.promote(deployment.name);
+          }
+        });
+      },
+      rollback: deployment => {
+        void act(`roll back ${deployment.name}`, async () => {
+          const to = deployment.canary
+            ? deployment.stable
+            : deployment.previous;
+          if (
+            to &&
+            (await confirmAction(
+              `Roll back "${deployment.name}"?`,
+              `All the traffic goes back to ${to.name} version ${to.version}.`,
+              'Roll back'
+            ))
+          ) {
+            await model.rollback(deployment.name);
+          }
+        });
+      },
+      remove: deployment => {
+        void act(`delete ${deployment.name}`, async () => {
+          if (
+            await confirmAction(
+              `Delete "${deployment.name}"?`,
+              `The model server stops and ${deployment.endpoint || 'its endpoint'} goes away.`,
+              'Delete',
+              true
+            )
+          ) {
+            await model.remove(deployment.name);
+          }
+        });
+      },
+      copyEndpoint: deployment => {
+        Clipboard.copyToSystem(deployment.endpoint);
+        Notification.info(`Copied "${deployment.endpoint}" to the clipboard`, {
+          autoClose: 2500
+        });
+      },
+      refresh: () => {
+        void commands.execute(CommandIDs.refreshModels);
+      }
+    };
+
+    const panel = new ModelsPanel({ model, actions });
+    shell.add(panel, 'left', { rank: 920 });
+    if (restorer) {
+      restorer.add(panel, panel.id);
+    }
+
+    commands.addCommand(CommandIDs.openModels, {
+      label: args => (isLauncher(args) ? 'Models' : 'Open Models'),
+      caption: 'Search registered models, deploy them, manage deployments',
+      icon: args => (args['isPalette'] ? undefined : modelsIcon),
+      execute: () => {
+        shell.activateById(panel.id);
+      }
+    });
+    commands.addCommand(CommandIDs.refreshModels, {
+      label: 'Refresh Models',
+      caption: 'Reload registered models and deployments',
+      icon: args => (args['isPalette'] ? undefined : refreshIcon),
+      execute: () => model.reload()
+    });
+
+    if (launcher) {
+      launcher.add({
+        command: CommandIDs.openModels,
+        category: CATEGORY,
+        categoryRank: LAUNCHER_CATEGORY_RANK,
+        rank: 4,
+        args: { isLauncher: true }
+      });
+    }
+    if (palette) {
+      for (const command of [CommandIDs.openModels, CommandIDs.refreshModels]) {
+        palette.addItem({
+          command,
+          category: CATEGORY,
+          args: { isPalette: true }
+        });
+      }
+    }
+  }
+};
+
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   statusPlugin,
   statusBarPlugin,
   mlflowPlugin,
   launcherPlugin,
-  catalogPlugin
+  catalogPlugin,
+  modelsPlugin
 ];
 
 export default plugins;

@@ -15,7 +15,8 @@ export const PluginIDs = {
   statusBar: `${EXTENSION_ID}:status-bar`,
   mlflowUI: `${EXTENSION_ID}:mlflow-ui`,
   launcher: `${EXTENSION_ID}:launcher`,
-  catalog: `${EXTENSION_ID}:catalog`
+  catalog: `${EXTENSION_ID}:catalog`,
+  models: `${EXTENSION_ID}:models`
 } as const;
 
 /**
@@ -43,7 +44,11 @@ export const CommandIDs = {
   /** Copy the qualified name (`db.table`) of a table to the clipboard. */
   catalogCopyName: 'mlplat:catalog-copy-name',
   /** Select a table in the catalog panel and show its details and preview. */
-  catalogShowDetails: 'mlplat:catalog-show-details'
+  catalogShowDetails: 'mlplat:catalog-show-details',
+  /** Reveal the "Models" side panel (registry search, versions, deployments). */
+  openModels: 'mlplat:open-models',
+  /** Reload the models panel: search results, the open model, deployments. */
+  refreshModels: 'mlplat:models-refresh'
 } as const;
 
 /**
@@ -60,6 +65,11 @@ export const STATUS_PANEL_ID = 'mlplat-status-panel';
  * DOM id of the data catalog side panel.
  */
 export const CATALOG_PANEL_ID = 'mlplat-catalog-panel';
+
+/**
+ * DOM id of the models side panel.
+ */
+export const MODELS_PANEL_ID = 'mlplat-models-panel';
 
 /**
  * DOM id of the MLflow UI main-area widget.
@@ -315,4 +325,162 @@ export interface ICatalogRefreshResponse {
   /** Number of tables after the refresh. */
   tables: number;
   took_ms?: number;
+}
+
+// ---- Model registry REST payloads (`{baseUrl}mlplat/api/models/...`) -------
+
+/**
+ * A registered model, from `GET models?q=<text>&limit=<n>`.
+ */
+export interface IRegisteredModel {
+  name: string;
+  description: string;
+  tags: Record<string, string>;
+  /** Alias → version number. */
+  aliases: Record<string, string>;
+  /** Highest version number, `null` when the model has no version yet. */
+  latest_version: string | null;
+  /** Epoch seconds. */
+  created?: number | null;
+  updated?: number | null;
+  /** How a search hit matched (`name`, `tag`, `description`, `alias`). */
+  match?: string;
+}
+
+/**
+ * Payload of `GET models?q=<text>&limit=<n>`.
+ */
+export interface IModelsSearchResponse {
+  query: string;
+  models: IRegisteredModel[];
+}
+
+/**
+ * A version of a registered model.
+ */
+export interface IModelVersion {
+  version: string;
+  aliases: string[];
+  run_id: string;
+  /** Registry source, e.g. `models:/m-<id>`. */
+  source: string;
+  /** `READY`, `PENDING_REGISTRATION`, `FAILED_REGISTRATION`. */
+  status: string;
+  created?: number | null;
+  updated?: number | null;
+  tags: Record<string, string>;
+  description: string;
+}
+
+/**
+ * Payload of `GET models/<name>`: the model and its versions, newest first.
+ */
+export interface IRegisteredModelDetails extends IRegisteredModel {
+  versions: IModelVersion[];
+}
+
+/**
+ * The run that produced a model version.
+ */
+export interface IRunSummary {
+  id: string;
+  name: string;
+  experiment_id: string;
+  status?: string;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  /** Where the lab's MLflow UI shows the run, relative to the Jupyter base URL. */
+  ui_path: string;
+}
+
+/**
+ * A data-quality check logged by the run (`%%mlp check`).
+ */
+export interface IQualityResult {
+  name: string;
+  /** `passed` or `failed` (other values are shown as-is). */
+  status: string;
+  success_ratio: number | null;
+  failed_count: number | null;
+}
+
+/**
+ * Payload of `GET models/<name>/versions/<version>`.
+ */
+export interface IModelVersionDetails extends IModelVersion {
+  name: string;
+  /** `null` when the version has no (readable) run. */
+  run: IRunSummary | null;
+  quality: IQualityResult[];
+  /** Names of the caller's deployments serving this version. */
+  deployments: string[];
+}
+
+// ---- Deployments REST payloads (`{baseUrl}mlplat/api/deployments/...`) ------
+
+/**
+ * Lifecycle of a deployment.
+ */
+export type DeploymentState = 'deploying' | 'ready' | 'failed' | 'stopped';
+
+/**
+ * Deploy targets.
+ */
+export type DeployTarget = 'local' | 'kserve';
+
+/**
+ * A model version serving under a deployment, with its share of traffic.
+ */
+export interface IRevision {
+  /** Percent of the traffic. */
+  traffic: number;
+  uri: string;
+  name: string;
+  version: string;
+  source?: string;
+  storage_uri?: string;
+  run_id?: string;
+}
+
+/**
+ * A deployment (`Deployment.to_json` on the server).
+ */
+export interface IDeployment {
+  name: string;
+  owner: string;
+  /** `local` or `kserve` (see `DeployTarget`). */
+  target: string;
+  /** `deploying`, `ready`, `failed` or `stopped` (see `DeploymentState`). */
+  state: string;
+  /** V2 inference base URL: `POST {endpoint}/v2/models/{name}/infer`. */
+  endpoint: string;
+  message: string;
+  stable: IRevision;
+  canary: IRevision | null;
+  previous: IRevision | null;
+  created: number;
+  updated: number;
+  details: {
+    progress?: { step?: string; fraction?: number };
+    [key: string]: unknown;
+  };
+}
+
+/**
+ * Payload of `GET deployments`.
+ */
+export interface IDeploymentsResponse {
+  deployments: IDeployment[];
+}
+
+/**
+ * Body of `POST deployments`.
+ */
+export interface IDeployRequest {
+  /** `models:/<name>/<version>` or `models:/<name>@<alias>`. */
+  model_uri: string;
+  name?: string;
+  target?: DeployTarget;
+  /** Percent of traffic for the new version (1-99); omitted: full rollout. */
+  canary?: number;
 }

@@ -89,6 +89,66 @@ class LabPage:
     def catalog(self, testid: str):
         return self.page.get_by_test_id(f"mlplat-catalog-{testid}")
 
+    # -- models panel --------------------------------------------------------------------------
+    def open_models(self) -> None:
+        self.run_command("Open Models")
+        expect(self.page.get_by_test_id("mlplat-models")).to_be_visible()
+
+    def models_search(self, text: str) -> None:
+        self.page.get_by_test_id("mlplat-models-search").fill(text)
+
+    def model(self, name: str):
+        return self.page.get_by_test_id(f"mlplat-model-{name}")
+
+    def open_model(self, name: str) -> None:
+        self.model(name).locator(".jp-MLPlatModels-modelHead").click()
+
+    def model_version(self, name: str, version: str):
+        return self.page.get_by_test_id(f"mlplat-model-version-{name}-{version}")
+
+    def expand_model_version(self, name: str, version: str) -> None:
+        self.model_version(name, version).locator(".jp-MLPlatModels-versionToggle").click()
+
+    def model_details(self, name: str, version: str):
+        return self.page.get_by_test_id(f"mlplat-model-details-{name}-{version}")
+
+    def deploy_button(self, name: str, version: str):
+        return self.page.get_by_test_id(f"mlplat-deploy-{name}-{version}")
+
+    def deploy_dialog(self):
+        return self.page.get_by_test_id("mlplat-deploy-dialog")
+
+    def deploy_field(self, field: str):
+        """``target``, ``name`` or ``canary`` of the deploy dialog (the status panel also has a
+        ``mlplat-deploy-target``)."""
+        return self.deploy_dialog().get_by_test_id(f"mlplat-deploy-{field}")
+
+    def submit_deploy(self) -> None:
+        self.deploy_dialog().locator("button.jp-mod-accept").click()
+
+    def deployment(self, name: str):
+        return self.page.get_by_test_id(f"mlplat-deployment-{name}")
+
+    def deployment_state(self, name: str):
+        return self.page.get_by_test_id(f"mlplat-deployment-state-{name}")
+
+    def deployment_action(self, name: str, action: str):
+        """``promote``, ``rollback``, ``delete`` or ``copy`` of a deployment."""
+        return self.page.get_by_test_id(f"mlplat-deployment-{action}-{name}")
+
+    def widen_left_panel(self, width: int) -> None:
+        """Drag the handle between the left side panel and the main area to ``width`` px."""
+        handle = self.page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+        box = handle.bounding_box()
+        assert box is not None
+        self.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        self.page.mouse.down()
+        self.page.mouse.move(width, box["y"] + box["height"] / 2, steps=5)
+        self.page.mouse.up()
+
+    def confirm_dialog(self) -> None:
+        self.page.locator(".jp-Dialog button.jp-mod-accept").click()
+
     def activate_tab(self, title: str) -> None:
         self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=title).first.click()
 

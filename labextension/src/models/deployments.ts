@@ -1,0 +1,277 @@
+import { type Child, h } from '../dom';
+import { ModelView } from '../modelview';
+import { type IDeployment, type IRevision } from '../tokens';
+import { type ModelsModel } from './model';
+
+/**
+ * What the deployments list can do (implemented by the plugin: confirmation
+ * dialogs, notifications, clipboard).
+ */
+export interface IDeploymentActions {
+  promote(deployment: IDeployment): void;
+  rollback(deployment: IDeployment): void;
+  remove(deployment: IDeployment): void;
+  copyEndpoint(deployment: IDeployment): void;
+}
+
+/**
+ * The caller's deployments: state badge, progress while deploying, endpoint,
+ * traffic split, promote / rollback / delete.
+ */
+export class DeploymentsView extends ModelView {
+  constructor(options: { model: ModelsModel; actions: IDeploymentActions }) {
+    super(options.model.changed);
+    this._model = options.model;
+    this._actions = options.actions;
+    this.addClass('jp-MLPlatDeployments');
+    this.node.dataset.testid = 'mlplat-deployments';
+    this.title.label = 'Deployments';
+    this.node.addEventListener('click', this._onClick);
+    this.render();
+  }
+
+  render(): void {
+    const state = this._model.deployments;
+    const list = state.value ?? [];
+    const children: (Node | string)[] = [];
+    if (state.status === 'error') {
+      children.push(
+        h(
+          'div',
+          {
+            className: 'jp-MLPlatModels-error',
+            testid: 'mlplat-deployments-error',
+            attrs: { role: 'alert' }
+          },
+          `Could not load the deployments: ${state.error ?? 'unknown error'}`
+        )
+      );
+    } else if (state.status === 'loading' && state.value === null) {
+      children.push(loading('Loading deployments…'));
+    } else if (state.value !== null && list.length === 0) {
+      children.push(
+        h(
+          'div',
+          {
+            className: 'jp-MLPlatModels-empty',
+            testid: 'mlplat-deployments-empty'
+          },
+          'No deployments yet: use Deploy on a model version.'
+        )
+      );
+    }
+    if (list.length > 0) {
+      children.push(
+        h(
+          'ul',
+          { className: 'jp-MLPlatDeployments-list' },
+          ...list.map(d => this._deployment(d))
+        )
+      );
+    }
+    this.node.replaceChildren(...children);
+  }
+
+  override dispose(): void {
+    this.node.removeEventListener('click', this._onClick);
+    super.dispose();
+  }
+
+  private _deployment(d: IDeployment): HTMLElement {
+    const fraction = Number(d.details?.progress?.fraction ?? 0);
+    const step = d.details?.progress?.step ?? 'Starting…';
+    const hasCanary = d.canary !== null && d.canary !== undefined;
+    return h(
+      'li',
+      {
+        className: 'jp-MLPlatDeployments-item',
+        testid: `mlplat-deployment-${d.name}`,
+        attrs: { 'data-name': d.name, 'data-state': d.state }
+      },
+      h(
+        'div',
+        { className: 'jp-MLPlatDeployments-head' },
+        h('span', { className: 'jp-MLPlatDeployments-name' }, d.name),
+        h(
+          'span',
+          { className: 'jp-MLPlatModels-chip', title: 'Target' },
+          d.target
+        ),
+        h(
+          'span',
+          {
+            className: 'jp-MLPlatDeployments-state',
+            testid: `mlplat-deployment-state-${d.name}`,
+            attrs: { 'data-state': d.state }
+          },
+          d.state
+        )
+      ),
+      d.state === 'deploying'
+        ? h(
+            'div',
+            {
+              className: 'jp-MLPlatDeployments-progress',
+              testid: `mlplat-deployment-progress-${d.name}`
+            },
+            h('progress', {
+              attrs: {
+                max: '1',
+                value: String(Math.min(Math.max(fraction, 0), 1)),
+                'aria-label': `Deploying ${d.name}`
+              }
+            }),
+            h('span', { className: 'jp-MLPlatModels-muted' }, step)
+          )
+        : null,
+      d.message && d.state !== 'deploying'
+        ? h(
+            'div',
+            {
+              className: `jp-MLPlatDeployments-message${d.state === 'failed' ? ' jp-mod-error' : ''}`
+            },
+            d.message
+          )
+        : null,
+      h('div', { className: 'jp-MLPlatDeployments-traffic' }, ...traffic(d)),
+      d.endpoint
+        ? h(
+            'div',
+            { className: 'jp-MLPlatDeployments-endpoint' },
+            h(
+              'code',
+              { testid: `mlplat-deployment-endpoint-${d.name}` },
+              d.endpoint
+            ),
+            button('copy', 'Copy', `mlplat-deployment-copy-${d.name}`, {
+              title: 'Copy the endpoint URL'
+            })
+          )
+        : null,
+      h(
+        'div',
+        { className: 'jp-MLPlatDeployments-actions' },
+        hasCanary
+          ? button(
+              'promote',
+              'Promote',
+              `mlplat-deployment-promote-${d.name}`,
+              {
+                title: 'Send all the traffic to the canary version'
+              }
+            )
+          : null,
+        hasCanary || d.previous
+          ? button(
+              'rollback',
+              'Roll back',
+              `mlplat-deployment-rollback-${d.name}`,
+              {
+                title: hasCanary
+                  ? 'Drop the canary: all the traffic back to the stable version'
+                  : 'Serve the version from before the last promote again'
+              }
+            )
+          : null,
+        button('delete', 'Delete', `mlplat-deployment-delete-${d.name}`, {
+          title: 'Stop serving and remove this deployment',
+          danger: true
+        })
+      )
+    );
+  }
+
+  private _onClick = (event: MouseEvent): void => {
+    const target = event.target instanceof Element ? event.target : null;
+    const action = target
+      ?.closest<HTMLElement>('[data-action]')
+      ?.getAttribute('data-action');
+    const name = target
+      ?.closest<HTMLElement>('.jp-MLPlatDeployments-item')
+      ?.getAttribute('data-name');
+    const deployment = (this._model.deployments.value ?? []).find(
+      d => d.name === name
+    );
+    if (!action || !deployment) {
+      return;
+    }
+    switch (action) {
+      case 'promote':
+        this._actions.promote(deployment);
+        break;
+      case 'rollback':
+        this._actions.rollback(deployment);
+        break;
+      case 'delete':
+        this._actions.remove(deployment);
+        break;
+      case 'copy':
+        this._actions.copyEndpoint(deployment);
+        break;
+    }
+  };
+
+  private _model: ModelsModel;
+  private _actions: IDeploymentActions;
+}
+
+/**
+ * "stable v1 90% · canary v2 10%".
+ */
+function traffic(d: IDeployment): Child[] {
+  const part = (role: string, r: IRevision): HTMLElement =>
+    h(
+      'span',
+      {
+        className: `jp-MLPlatDeployments-revision jp-mod-${role}`,
+        title: r.uri
+      },
+      `${role} ${r.name} v${r.version} · ${r.traffic}%`
+    );
+  return [part('stable', d.stable), d.canary ? part('canary', d.canary) : null];
+}
+
+/**
+ * A button dispatching `action` through the view's click handler.
+ */
+export function button(
+  action: string,
+  label: string,
+  testid: string,
+  options: { title?: string; primary?: boolean; danger?: boolean } = {}
+): HTMLButtonElement {
+  const modifier = options.primary
+    ? ' jp-mod-accept'
+    : options.danger
+      ? ' jp-mod-warn'
+      : '';
+  return h(
+    'button',
+    {
+      className: `jp-MLPlatModels-button${modifier}`,
+      testid,
+      title: options.title,
+      attrs: { type: 'button', 'data-action': action }
+    },
+    label
+  );
+}
+
+/**
+ * A spinner with a message.
+ */
+export function loading(message: string, testid?: string): HTMLElement {
+  return h(
+    'div',
+    {
+      className: 'jp-MLPlatModels-loading',
+      testid,
+      attrs: { role: 'status' }
+    },
+    h('span', {
+      className: 'jp-MLPlatModels-spinner',
+      attrs: { 'aria-hidden': 'true' }
+    }),
+    message
+  );
+}
