@@ -1,9 +1,13 @@
 # The two commands: `make up` runs the platform, `make test` runs every check.
-.PHONY: up test setup lint bench
+.PHONY: up hub test setup lint bench
 
 up:            ## set up (if needed) and start the whole local platform
 	bash scripts/setup.sh
 	.venv/bin/mlplat up $(ARGS)
+
+hub:           ## set up (if needed) and start MLflow, Spark and a local multi-user JupyterHub
+	bash scripts/setup.sh
+	.venv/bin/mlplat hub $(ARGS)
 
 test:          ## set up (if needed) and run linters + the whole test suite
 	bash scripts/setup.sh --test
@@ -21,3 +25,7 @@ bench:         ## speed goals: each script prints ratios against a baseline of t
 	.venv/bin/python benchmarks/large_artifact.py
 	.venv/bin/python benchmarks/spark_attach.py
 	.venv/bin/python benchmarks/catalog_search.py
+	.venv/bin/python benchmarks/quality_check.py
+	.venv/bin/python benchmarks/hub_login.py
+	.venv/bin/python benchmarks/batch_predict.py
+	.venv/bin/python benchmarks/deploy_local.py

@@ -33,6 +33,12 @@ if [[ ! -f $built ]] || [[ -n "$(find labextension/src labextension/style labext
   (cd labextension && npm run --silent build:prod)
 fi
 
+# configurable-http-proxy for the local multi-user hub (`mlplat hub`), from its package-lock.json
+proxy=spawner_config/local
+if [[ ! -d $proxy/node_modules ]] || [[ $proxy/package-lock.json -nt $proxy/node_modules/.package-lock.json ]]; then
+  (cd $proxy && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # Python: exactly the locked versions, the project itself editable (its front-end is built above).
 # bytecode compiled up front: imports are 2-3x slower without it (this machine sets
 # PYTHONDONTWRITEBYTECODE, so Python would never cache it itself)
@@ -42,4 +48,8 @@ mkdir -p .venv/share/jupyter/labextensions
 ln -sfn "$PWD/jupyter_mlplat/labextension" .venv/share/jupyter/labextensions/jupyter-mlplat
 mkdir -p .venv/share/jupyter/lab/settings/overrides.d
 ln -sfn "$PWD/jupyter_mlplat/etc/lab_settings/jupyter-mlplat.json" .venv/share/jupyter/lab/settings/overrides.d/
+# the local model servers' environment (MLServer), so the first deploy does not build it;
+# the tests use their own copy under .cache/
+.venv/bin/mlplat serving-env >/dev/null
+[[ "${1:-}" == "--test" ]] && MLP_SERVING_ENV_DIR="$PWD/.cache/serving-env" .venv/bin/mlplat serving-env >/dev/null
 echo "setup: ready ($(.venv/bin/python -c 'import jupyter_mlplat; print("jupyter-mlplat", jupyter_mlplat.__version__)'))"

@@ -60,6 +60,8 @@ def isolated_env(base: Path) -> dict[str, str]:
         "IPYTHONDIR": str(base / "ipython"),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLP_USER": "ada",
+        # the local model servers' environment: built once, reused by every run (gitignored)
+        "MLP_SERVING_ENV_DIR": str(ROOT / ".cache" / "serving-env"),
         **FAKE_SECRETS,
     }
     return env

@@ -73,6 +73,7 @@ class LocalPlatform:
         mlflow_port: int = 0,
         lab_args: list[str] | None = None,
         spark: bool = True,
+        lab: bool = True,
     ) -> None:
         self.config = config
         self.layout = Layout(config.resolved_state_dir)
@@ -82,6 +83,7 @@ class LocalPlatform:
         self.mlflow_port = free_port(mlflow_port or previous.get("mlflow_port", 0))
         self.lab_port = free_port(lab_port or previous.get("lab_port", 0))
         self.spark = spark
+        self.lab = lab  # False: MLflow and Spark only (the local hub runs the labs)
         self.spark_port = free_port(previous.get("spark_port", 0)) if spark else 0
         self.spark_ui_port = free_port(previous.get("spark_ui_port", 0)) if spark else 0
         self.services: list[Service] = []
@@ -194,7 +196,8 @@ class LocalPlatform:
         self.services = [self.mlflow_service()]
         if self.spark:
             self.services.append(self.spark_service())
-        self.services.append(self.lab_service())
+        if self.lab:
+            self.services.append(self.lab_service())
         timings: dict[str, float] = {}
         try:
             for service in self.services:  # all start at once; then each is waited for
@@ -217,7 +220,7 @@ class LocalPlatform:
             "spark_remote": self.spark_remote,
             "spark_port": self.spark_port,
             "spark_ui_port": self.spark_ui_port,
-            "lab_url": self.lab_url,
+            "lab_url": self.lab_url if self.lab else "",
             "token": self._token(),
             "notebook_dir": str(self.notebook_dir),
             "pids": {s.name: s.process.pid for s in self.services if s.process},

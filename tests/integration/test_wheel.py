@@ -23,6 +23,14 @@ def run(*args: str | Path, **kwargs) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)  # no colours
 
 
+def export_requirements(path: Path, *options: str) -> Path:
+    """The locked versions of ``uv.lock`` as a requirements file (the project itself left out)."""
+    uv = shutil.which("uv")
+    assert uv, "uv is installed by scripts/setup.sh"
+    run(uv, "export", "--frozen", "--no-dev", "--no-emit-project", *options, "-o", path, cwd=ROOT)
+    return path
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
@@ -48,8 +56,7 @@ def test_pip_install_into_a_fresh_venv_enables_the_extensions(wheel, tmp_path):
     uv = shutil.which("uv")
     run(uv, "venv", "--quiet", "--python", "3.11", venv)
     # the locked versions, then the wheel itself: a plain install, no node involved
-    requirements = tmp_path / "requirements.txt"
-    run(uv, "export", "--frozen", "--no-dev", "--no-emit-project", "-o", requirements, cwd=ROOT)
+    requirements = export_requirements(tmp_path / "requirements.txt")
     env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{os.environ['PATH']}"}
     run(uv, "pip", "install", "--quiet", "-r", requirements, wheel, env=env)
     jupyter_env = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
