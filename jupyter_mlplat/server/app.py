@@ -12,6 +12,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 
 from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
@@ -40,6 +41,7 @@ class MLPlatApp(ExtensionApp):
             mlplat_catalog=self.catalog,
             mlplat_spark=self.spark_backend,
             mlplat_deploy=self.deploy,
+            mlplat_registry=Registry(config),
             mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:

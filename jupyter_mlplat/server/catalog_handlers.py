@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from tornado import web
 
@@ -14,8 +12,6 @@ from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
-T = TypeVar("T")
-
 
 class CatalogHandler(MLPlatHandler):
     """Base: the catalog service, called off the event loop (Spark calls block)."""
@@ -23,18 +19,6 @@ class CatalogHandler(MLPlatHandler):
     @property
     def catalog(self) -> CatalogService:
         return self.settings["mlplat_catalog"]
-
-    async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.settings["mlplat_executor"], function, *args
-        )
-
-    def int_argument(self, name: str, default: int) -> int:
-        raw = self.get_argument(name, str(default))
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
 
 
 class DatabasesHandler(CatalogHandler):

@@ -5,9 +5,7 @@ The lab's deploy button and the ``%mlp`` magics (with the kernel token) call the
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from tornado import web
 
@@ -15,8 +13,6 @@ from jupyter_mlplat.deploy.models import Deployment, DeployRequest
 from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.server.handlers import MLPlatHandler
-
-T = TypeVar("T")
 
 
 class DeployHandler(MLPlatHandler):
@@ -27,11 +23,6 @@ class DeployHandler(MLPlatHandler):
     @property
     def deploy(self) -> DeployService:
         return self.settings["mlplat_deploy"]
-
-    async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.settings["mlplat_executor"], function, *args
-        )
 
     def body(self) -> Any:
         try:

@@ -7,6 +7,8 @@ Every handler derives from :class:`MLPlatHandler`, which refuses unauthenticated
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from jupyter_server.base.handlers import APIHandler
@@ -16,9 +18,11 @@ from tornado import httpclient, httputil, web
 
 from jupyter_mlplat._version import __version__
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.errors import InvalidInput, MLPlatError
 from jupyter_mlplat.server.kernel_api import kernel_user
 from jupyter_mlplat.tracking.health import probe
+
+T = TypeVar("T")
 
 
 class MLPlatHandler(ExtensionHandlerMixin, APIHandler):
@@ -42,6 +46,20 @@ class MLPlatHandler(ExtensionHandlerMixin, APIHandler):
         await super().prepare()
         if self.current_user is None:
             raise web.HTTPError(403, "authentication required")
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking service call (MLflow, Spark, Kubernetes) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.settings["mlplat_executor"], function, *args
+        )
+
+    def int_argument(self, name: str, default: int) -> int:
+        """A whole-number query argument; a clear 400 otherwise."""
+        raw = self.get_argument(name, str(default))
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, MLPlatError) and not self._finished:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from tornado import web
 
+from jupyter_mlplat.deploy.models import Deployment
 from jupyter_mlplat.deploy.registry import Registry
-from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.server.handlers import MLPlatHandler
-
-T = TypeVar("T")
 
 
 class RegistryHandler(MLPlatHandler):
@@ -20,30 +16,11 @@ class RegistryHandler(MLPlatHandler):
 
     @property
     def registry(self) -> Registry:
-        registry = self.settings.get("mlplat_registry")
-        if registry is None:
-            registry = self.settings["mlplat_registry"] = Registry(self.mlplat)
-        return registry
+        return self.settings["mlplat_registry"]
 
-    async def call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.settings["mlplat_executor"], function, *args
-        )
-
-    def int_argument(self, name: str, default: int) -> int:
-        raw = self.get_argument(name, str(default))
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
-
-    def caller_deployments(self) -> list[Any]:
-        """The caller's deployment records (none while no deploy service is configured)."""
-        service = self.settings.get("mlplat_deploy")
-        if service is None:
-            return []
-        user = self.mlplat.resolved_user
-        return [d for d in service.list() if getattr(d, "owner", user) == user]
+    def caller_deployments(self) -> list[Deployment]:
+        """The caller's deployment records (the service only lists its owner's)."""
+        return self.settings["mlplat_deploy"].list()
 
 
 class ModelsHandler(RegistryHandler):
