@@ -270,8 +270,9 @@ class MLPlat(Configurable):
     quality_suites_dir = env_trait(
         Unicode(
             "quality/suites",
-            help="Where named expectation suites are saved, relative to the Jupyter root "
-            "(the project) unless absolute; pipelines read the same files.",
+            help="Where named expectation suites are saved: absolute, or relative to the project "
+            "(the nearest folder above the working directory that has it, else the git or "
+            "pyproject.toml root); notebooks and pipelines find the same files.",
         ),
         "MLP_QUALITY_SUITES_DIR",
     )

@@ -50,6 +50,9 @@ mkdir -p .venv/share/jupyter/lab/settings/overrides.d
 ln -sfn "$PWD/jupyter_mlplat/etc/lab_settings/jupyter-mlplat.json" .venv/share/jupyter/lab/settings/overrides.d/
 # the local model servers' environment (MLServer), so the first deploy does not build it;
 # the tests use their own copy under .cache/
-.venv/bin/mlplat serving-env >/dev/null
-[[ "${1:-}" == "--test" ]] && MLP_SERVING_ENV_DIR="$PWD/.cache/serving-env" .venv/bin/mlplat serving-env >/dev/null
+if [[ "${1:-}" == "--test" ]]; then
+  MLP_SERVING_ENV_DIR="$PWD/.cache/serving-env" .venv/bin/mlplat serving-env >/dev/null
+else
+  .venv/bin/mlplat serving-env >/dev/null
+fi
 echo "setup: ready ($(.venv/bin/python -c 'import jupyter_mlplat; print("jupyter-mlplat", jupyter_mlplat.__version__)'))"

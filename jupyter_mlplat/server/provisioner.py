@@ -21,10 +21,15 @@ PROVISIONER_NAME = "mlplat-provisioner"
 EXTENSION_ARGUMENT = "--InteractiveShellApp.extra_extensions=jupyter_mlplat"
 
 
+#: Flags pyspark sets in its own process once it has made a Connect session (the server's
+#: catalog has one): a kernel inheriting them could no longer start a classic local session.
+PROCESS_STATE_VARIABLES = {"SPARK_CONNECT_MODE_ENABLED"}
+
+
 def kernel_environment(config: MLPlat, base: Mapping[str, str]) -> dict[str, str]:
     """The environment of a platform kernel, built from the server's ``base`` environment."""
     notebook = base.get("JPY_SESSION_NAME", "")
-    hidden = config.server_only_variables()
+    hidden = config.server_only_variables() | PROCESS_STATE_VARIABLES
     env = {k: v for k, v in base.items() if k not in hidden and not config.is_secret(k)}
     env |= config.to_environment(for_kernel=True)
     env["MLP_NOTEBOOK_PATH"] = notebook

@@ -70,8 +70,10 @@ def test_kernel_environment_drops_secrets_and_server_state():
         "DB_PASSWORD": "p",
         "MLP_STATE_DIR": "/srv/state",
         "JPY_SESSION_NAME": "/home/ada/nb.ipynb",
+        "SPARK_CONNECT_MODE_ENABLED": "1",  # set in the server once its catalog used Connect
     }
     env = kernel_environment(config, base)
+    assert "SPARK_CONNECT_MODE_ENABLED" not in env
     for secret in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "GOOGLE_APPLICATION_CREDENTIALS"):
         assert secret not in env
     assert "JUPYTERHUB_API_TOKEN" not in env and "DB_PASSWORD" not in env
