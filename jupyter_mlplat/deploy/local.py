@@ -43,8 +43,10 @@ CANARY_NOTE = (
     "local canary: unversioned requests go to the stable version; the canary answers at "
     "/v2/models/{name}/versions/{version}/infer (no weighted traffic split locally)"
 )
-# MLServer's own processes: one is enough for small models on a shared machine; with 0 the
-# model runs in the server's event loop (faster at concurrency 1, worse p99 under load).
+# MLServer's inference processes: one is enough for small models on a shared machine. With 0
+# the model runs in the server's own process: faster at concurrency 1 here (1.68x vs 0.99x
+# `mlflow models serve`, benchmarks/deploy_local.py), but a local canary (two versions of one
+# model in one server) then never became ready in the tests.
 PARALLEL_WORKERS = 1
 
 
