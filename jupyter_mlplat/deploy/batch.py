@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 from jupyter_mlplat.catalog.service import identifier
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.deploy.backends import Progress, no_progress
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 
-Progress = Callable[[str, float], None]  # (step, fraction done 0..1)
 WriteMode = Literal["error", "overwrite"]
 _ERROR_LINE = re.compile(r"^\s*([\w.]+(?:Error|Exception)): (.+)$")
 
@@ -43,10 +43,6 @@ class BatchResult:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-
-def no_progress(step: str, fraction: float) -> None:
-    """A progress callback that ignores everything."""
 
 
 def table_name(value: str, what: str) -> str:

@@ -24,18 +24,16 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.backends import Progress
+from jupyter_mlplat.deploy.backends import Progress, no_progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
-from jupyter_mlplat.platform.services import free_port
+from jupyter_mlplat.platform.services import free_port, http_ok, signal_group
 
 LOCK_FILE = Path(__file__).parent / "serving" / "requirements.txt"
 ENV_MARKER = ".mlplat-serving-lock"
@@ -239,7 +237,7 @@ class LocalBackend:
             if deployment.details.get("server_dir"):
                 shutil.rmtree(deployment.details["server_dir"], ignore_errors=True)
             try:
-                restored.append(self.apply(deployment, None, _ignore))
+                restored.append(self.apply(deployment, None, no_progress))
             except Exception as err:
                 deployment.state = "failed"
                 deployment.message = f"could not restart after a restart: {err}"
@@ -336,10 +334,6 @@ class LocalBackend:
             shutil.rmtree(server_dir, ignore_errors=True)
 
 
-def _ignore(step: str, fraction: float) -> None:
-    """No progress to show (restores at server start)."""
-
-
 def _other_free_port(taken: int) -> int:
     for _ in range(20):
         port = free_port()
@@ -349,11 +343,7 @@ def _other_free_port(taken: int) -> int:
 
 
 def _get(port: int, path: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    return http_ok(f"http://127.0.0.1:{port}{path}")
 
 
 def _ready(port: int, name: str) -> bool:
@@ -377,13 +367,11 @@ def _alive(pid: int) -> bool:
 
 def _stop_group(pid: int, timeout: float = 15) -> None:
     """SIGTERM the server's process group, SIGKILL what is left after ``timeout``."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
+    signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

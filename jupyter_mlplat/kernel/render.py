@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 from html import escape
 
 _STATE_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e", "": "inherit"}
+#: Bar colours: running, finished well, failed.
+RUNNING, DONE, FAILED = "#0969da", "#1a7f37", "#cf222e"
+
+
+def progress_bar(kind: str, fraction: float, text: str, colour: str = RUNNING) -> str:
+    """HTML of a progress bar with a caption (class ``mlplat-<kind>-progress``), for a display
+    that is updated in place while long work runs (Spark operations, deploys)."""
+    return (
+        f'<div class="mlplat-{kind}-progress" style="font-family:var(--jp-code-font-family,'
+        'monospace);font-size:12px;margin:2px 0">'
+        '<div style="background:#d0d7de;border-radius:3px;height:8px;width:320px">'
+        f'<div style="background:{colour};height:8px;border-radius:3px;'
+        f'width:{fraction * 100:.1f}%"></div></div>'
+        f"<span>{escape(text)}</span></div>"
+    )
 
 
 @dataclass

@@ -83,31 +83,42 @@ class Service:
         if self.ready_url.startswith("tcp://"):
             host, _, port = self.ready_url[len("tcp://") :].partition(":")
             return port_open(host, int(port), timeout=1)
-        try:
-            with urllib.request.urlopen(self.ready_url, timeout=2) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        return http_ok(self.ready_url)
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
         if self.process is None or self.process.poll() is not None:
             return
-        _signal_group(self.process.pid, signal.SIGTERM)
+        signal_group(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            _signal_group(self.process.pid, signal.SIGKILL)
+            signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
-        _signal_group(self.process.pid, signal.SIGKILL)  # stragglers (server workers)
+        signal_group(self.process.pid, signal.SIGKILL)  # stragglers (server workers)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def http_ok(url: str, timeout: float = 2) -> bool:
+    """Whether ``url`` answers 200 (a readiness probe: any failure is just "not yet")."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last ``lines`` of a server's log, for error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a process group, if it still exists."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 from IPython.display import HTML, DisplayHandle, display
+
+from jupyter_mlplat.kernel.render import DONE, RUNNING, progress_bar
 
 
 @dataclass
@@ -53,7 +54,7 @@ class OperationProgress:
         elapsed = time.monotonic() - self.started
         # skipped stages never complete: a finished operation is 100 %
         fraction = 1.0 if self.done else (completed / tasks if tasks else 0.0)
-        colour = "#1a7f37" if self.done else "#0969da"
+        colour = DONE if self.done else RUNNING
         if self.done:
             # AQE and reused shuffles leave stages that never run: count what ran
             ran = sum(1 for v in self.stages.values() if v[3] or v[1])
@@ -67,14 +68,7 @@ class OperationProgress:
                 f"Spark: stages {stages_done}/{stages} · tasks {completed}/{tasks} · "
                 f"{_size(read)} read · {elapsed:.1f} s · {self.inflight} running"
             )
-        return HTML(
-            '<div class="mlplat-spark-progress" style="font-family:var(--jp-code-font-family,'
-            'monospace);font-size:12px;margin:2px 0">'
-            f'<div style="background:#d0d7de;border-radius:3px;height:8px;width:320px">'
-            f'<div style="background:{colour};height:8px;border-radius:3px;'
-            f'width:{fraction * 100:.1f}%"></div></div>'
-            f"<span>{escape(text)}</span></div>"
-        )
+        return HTML(progress_bar("spark", fraction, text, colour))
 
 
 class ProgressReporter:

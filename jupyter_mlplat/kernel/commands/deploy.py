@@ -17,6 +17,7 @@ from IPython.core.error import UsageError
 
 from jupyter_mlplat.kernel.commands import ArgumentParser
 from jupyter_mlplat.kernel.platform_api import PlatformApi
+from jupyter_mlplat.kernel.render import DONE, FAILED, RUNNING, progress_bar
 
 POLL_SECONDS = 0.5
 
@@ -110,17 +111,10 @@ class ProgressBar:
         if state != "deploying":
             fraction = 1.0
             step = deployment.get("message") or state if state == "failed" else state
-        colour = {"ready": "#1a7f37", "failed": "#cf222e"}.get(state, "#0969da")
+        colour = {"ready": DONE, "failed": FAILED}.get(state, RUNNING)
         elapsed = time.monotonic() - self.started
         text = f"deploy {self.name}: {step} · {elapsed:.0f} s"
-        return HTML(
-            '<div class="mlplat-deploy-progress" style="font-family:var(--jp-code-font-family,'
-            'monospace);font-size:12px;margin:2px 0">'
-            '<div style="background:#d0d7de;border-radius:3px;height:8px;width:320px">'
-            f'<div style="background:{colour};height:8px;border-radius:3px;'
-            f'width:{fraction * 100:.1f}%"></div></div>'
-            f"<span>{escape(text)}</span></div>"
-        )
+        return HTML(progress_bar("deploy", fraction, text, colour))
 
 
 def revision_text(revision: dict[str, Any] | None) -> str:
