@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from jupyter_mlplat.platform.services import Service, free_port
+from jupyter_mlplat.infra.processes import Service, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ from jupyter_client.provisioning import KernelProvisionerFactory
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.platform.local import LocalPlatform
-from jupyter_mlplat.platform.services import Service
+from jupyter_mlplat.infra.processes import Service
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 
 KERNEL = "python3"

@@ -35,7 +35,7 @@ import psutil
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.platform.local import LocalPlatform
-from jupyter_mlplat.platform.services import Service
+from jupyter_mlplat.infra.processes import Service
 from jupyter_mlplat.server.provisioner import kernel_environment
 
 MB = 10**6

@@ -155,7 +155,7 @@ def connect_frame(rows: int) -> tuple[Any, Any, Any]:
 
     from pyspark.sql import SparkSession
 
-    from jupyter_mlplat.platform.services import free_port
+    from jupyter_mlplat.infra.processes import free_port
     from jupyter_mlplat.spark.local_server import connect_server
 
     state = Path(tempfile.mkdtemp(prefix="mlplat-bench-quality-"))

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jupyter_mlplat.platform.services import free_port
+from jupyter_mlplat.infra.processes import free_port
 from jupyter_mlplat.spark.local_server import connect_server, spark_home
 
 QUERY = "spark.range(1000).selectExpr('sum(id)').collect()"

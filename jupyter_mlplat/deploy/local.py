@@ -33,7 +33,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.backends import Progress, no_progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
-from jupyter_mlplat.platform.services import free_port, http_ok, signal_group
+from jupyter_mlplat.infra.processes import free_port, http_ok, signal_group
 
 LOCK_FILE = Path(__file__).parent / "serving" / "requirements.txt"
 ENV_MARKER = ".mlplat-serving-lock"

@@ -25,7 +25,7 @@ from jupyter_mlplat.hub.environment import (
     user_environment,
     user_settings,
 )
-from jupyter_mlplat.platform.services import Service, ServiceError, free_port
+from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The hub's REST API client: the ``mlplat`` service (stopping servers, benchmarks).

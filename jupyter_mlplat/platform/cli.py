@@ -20,7 +20,7 @@ from pathlib import Path
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.platform.local import LocalPlatform, read_runtime
-from jupyter_mlplat.platform.services import ServiceError
+from jupyter_mlplat.infra.processes import ServiceError
 from jupyter_mlplat.tracking.health import probe
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.platform.services import Service, ServiceError, free_port
+from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
-from jupyter_mlplat.platform.services import port_open
+from jupyter_mlplat.infra.processes import port_open
 
 
 @dataclass(frozen=True)

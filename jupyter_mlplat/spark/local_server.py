@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from jupyter_mlplat.platform.services import Service
+from jupyter_mlplat.infra.processes import Service
 
 
 def spark_home() -> Path:

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from jupyter_mlplat.platform.services import port_open
+from jupyter_mlplat.infra.processes import port_open
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import requests
 from playwright.sync_api import Page, expect, sync_playwright
 
 from jupyter_mlplat.hub.client import wait_for_lab
-from jupyter_mlplat.platform.services import Service, free_port
+from jupyter_mlplat.infra.processes import Service, free_port
 from tests.conftest import ROOT, RunningPlatform, isolated_env
 from tests.ui.lab_page import LabPage, launch
 

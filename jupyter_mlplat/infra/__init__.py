@@ -1,0 +1,1 @@
+"""Shared infrastructure under the services: child processes, ports, HTTP probes, Kubernetes."""
