@@ -81,13 +81,30 @@ class Kubelite:
             self._client = self.dynamic_client()
         return self._client
 
-    def dynamic_client(self) -> Any:
-        """A new ``DynamicClient`` for this server (its discovery cache in the data dir)."""
-        from kubernetes import config, dynamic
+    def dynamic_client(self, act_as: str = "") -> Any:
+        """A new ``DynamicClient`` for this server (its discovery cache in the data dir).
+
+        ``act_as`` impersonates a user (``system:serviceaccount:NS:NAME`` for a service account):
+        the server runs with ``--authorization-mode RBAC``, so that client gets exactly the
+        permissions RBAC grants that user, and 403 elsewhere.
+        """
+        from kubernetes import dynamic
+
+        cache = self.data_dir / f"discovery-{uuid.uuid4().hex[:8]}.json"
+        return dynamic.DynamicClient(self.api_client(act_as), cache_file=str(cache))
+
+    def api_client(self, act_as: str = "") -> Any:
+        """A ``kubernetes.client.ApiClient`` for this server, optionally impersonating a user."""
+        from kubernetes import config
 
         api_client = config.new_client_from_config(config_file=str(self.kubeconfig))
-        cache = self.data_dir / f"discovery-{uuid.uuid4().hex[:8]}.json"
-        return dynamic.DynamicClient(api_client, cache_file=str(cache))
+        if act_as:
+            api_client.set_default_header("Impersonate-User", act_as)
+        return api_client
+
+    def as_service_account(self, namespace: str, name: str) -> Any:
+        """A ``DynamicClient`` acting as the service account ``namespace/name`` (RBAC applies)."""
+        return self.dynamic_client(act_as=f"system:serviceaccount:{namespace}:{name}")
 
     # -- CRDs -------------------------------------------------------------------------------
     def install_crds(self, paths: list[Path]) -> None:
@@ -153,7 +170,12 @@ def start_kubelite(data_dir: Path, timeout: float = 60) -> Kubelite:
     log = data_dir.parent / f"{data_dir.name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(kubelite_binary()), "--data-dir", str(data_dir), "--secure-port", "0"],
+            # RBAC enforced as on a real cluster; the admin kubeconfig is in system:masters
+            [
+                str(kubelite_binary()),
+                *("--data-dir", str(data_dir), "--secure-port", "0"),
+                *("--authorization-mode", "RBAC"),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
