@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, Unicode
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode
 from traitlets.config import Configurable
 
 #: Variables that carry storage credentials or other secrets; never passed to a kernel.
@@ -49,6 +49,54 @@ DEFAULT_SECRET_PATTERNS = [
     "*_SECRET_KEY",
     "*_PASSWORD",
 ]
+
+
+#: The built-in backends of each kind: configured name -> ``module:Class`` (imported on first
+#: use). Other packages add backends as entry points of ``jupyter_mlplat.<kind>_backends``; a
+#: setting may also name a class directly as ``package.module:Class``.
+BUILTIN_BACKENDS: dict[str, dict[str, str]] = {
+    "spark": {
+        "local": "jupyter_mlplat.spark.backends:LocalBackend",
+        "connect": "jupyter_mlplat.spark.backends:ConnectBackend",
+        "kubernetes": "jupyter_mlplat.spark.kubernetes:KubernetesBackend",
+        "livy": "jupyter_mlplat.spark.livy:LivyBackend",
+        "none": "jupyter_mlplat.spark.backends:DisabledBackend",
+    },
+    "deploy": {
+        "local": "jupyter_mlplat.deploy.local:LocalBackend",
+        "kserve": "jupyter_mlplat.deploy.kserve:KServeBackend",
+    },
+    "catalog": {"spark": "jupyter_mlplat.catalog.spark_backend:SparkCatalogBackend"},
+}
+
+
+def backend_entry_points(kind: str) -> list[Any]:
+    """Installed entry points that add backends of ``kind`` (a 15-30 ms scan: only on demand)."""
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=f"jupyter_mlplat.{kind}_backends"))
+
+
+class BackendName(Unicode):
+    """A setting that names a backend of one kind: built-in, entry point or ``module:Class``."""
+
+    def __init__(self, kind: str, default_value: str, **kwargs: Any) -> None:
+        self.kind = kind
+        names = ", ".join(BUILTIN_BACKENDS[kind])
+        kwargs["help"] = (
+            f"{kwargs.get('help', '')} Built in: {names}; or an entry point of "
+            f"jupyter_mlplat.{kind}_backends, or package.module:Class."
+        )
+        super().__init__(default_value, **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> str:
+        name = super().validate(obj, value)
+        known = BUILTIN_BACKENDS[self.kind]
+        if name in known or ":" in name:
+            return str(name)
+        if any(ep.name == name for ep in backend_entry_points(self.kind)):
+            return str(name)
+        raise TraitError(f"unknown {self.kind} backend {name!r} (built in: {', '.join(known)})")
 
 
 def env_trait(trait: Any, *names: str) -> Any:
@@ -148,8 +196,8 @@ class MLPlat(Configurable):
         "MLP_KERNEL_ENV_DENYLIST",
     )
     spark_mode = env_trait(
-        Enum(
-            ["local", "connect", "kubernetes", "livy", "none"],
+        BackendName(
+            "spark",
             "local",
             help="Where `spark` comes from: the local Spark Connect server, an existing Connect "
             "endpoint, a per-user Spark on Kubernetes session, a Livy endpoint, or none.",
@@ -220,11 +268,11 @@ class MLPlat(Configurable):
         "MLP_LIVY_PASSWORD_FILE",
     )
     catalog_backend = env_trait(
-        Unicode("spark", help="Metadata catalog backend (entry point name)."),
+        BackendName("catalog", "spark", help="Metadata catalog backend."),
         "MLP_CATALOG_BACKEND",
     )
     deploy_target = env_trait(
-        Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
+        BackendName("deploy", "local", help="Where models are deployed by default."),
         "MLP_DEPLOY_TARGET",
     )
     artifacts_destination = env_trait(

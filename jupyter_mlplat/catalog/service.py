@@ -5,32 +5,16 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
+from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
 from jupyter_mlplat.catalog.index import CatalogIndex, SearchHit, TableEntry
-from jupyter_mlplat.catalog.spark_backend import Preview, SparkCatalogBackend
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound
 
 #: Names a user may ask for: plain identifiers only, so nothing else ever reaches SQL.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SEARCH_RESULTS = 500
-
-
-class CatalogBackend(Protocol):
-    """What a metastore must answer."""
-
-    name: str
-
-    def databases(self) -> list[tuple[str, str]]: ...
-    def tables(self, database: str) -> list[TableEntry]: ...
-    def describe(self, database: str, table: str) -> TableEntry: ...
-    def preview(self, database: str, table: str, limit: int) -> Preview: ...
-    def close(self) -> None: ...
-
-
-#: catalog_backend -> backend class.
-BACKENDS: dict[str, type[Any]] = {"spark": SparkCatalogBackend}
 
 
 def identifier(value: str, what: str) -> str:
@@ -52,14 +36,10 @@ class CatalogService:
     @classmethod
     def from_config(cls, config: MLPlat) -> CatalogService:
         """The configured backend over an index in the state directory."""
-        if config.catalog_backend not in BACKENDS:
-            raise InvalidInput(
-                f"unknown catalog backend {config.catalog_backend!r} "
-                f"(available: {', '.join(sorted(BACKENDS))})"
-            )
+        backend = CatalogBackend.create(config.catalog_backend, config)
         path = config.catalog_index_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(config, BACKENDS[config.catalog_backend](config), CatalogIndex(path))
+        return cls(config, backend, CatalogIndex(path))
 
     # -- index --------------------------------------------------------------------------------
     def refresh(self, database: str | None = None, describe_budget: int = 200) -> dict[str, Any]:

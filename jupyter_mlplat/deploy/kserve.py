@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.backends import Progress
+from jupyter_mlplat.deploy.backends import DeployBackend, Progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 from jupyter_mlplat.spark.kubernetes import user_label
@@ -62,7 +62,7 @@ FAILED_REASONS = {"RevisionFailed", "ProgressDeadlineExceeded", "InvalidSpec", "
 Mode = Literal["serverless", "standard"]
 
 
-class KServeBackend:
+class KServeBackend(DeployBackend):
     """``deploy_target = kserve``: InferenceServices in the user's namespace."""
 
     name = "kserve"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from jupyter_mlplat.errors import InvalidInput
 
-Target = Literal["local", "kserve"]
+Target = str  # a deploy backend's name (``config.BUILTIN_BACKENDS["deploy"]`` or a plugin's)
 State = Literal["deploying", "ready", "failed", "stopped"]
 
 #: Deployment names become Kubernetes object names and URL path parts: DNS-1035 labels.
@@ -125,8 +125,8 @@ class DeployRequest:
             raise InvalidInput("model_uri is required (models:/<name>@<alias>)")
         ModelRef.parse(uri)
         target = body.get("target")
-        if target not in (None, "local", "kserve"):
-            raise InvalidInput(f"target must be 'local' or 'kserve', not {target!r}")
+        if target is not None and not isinstance(target, str):
+            raise InvalidInput(f"target must be a deploy target's name, not {target!r}")
         name = body.get("name") or ""
         if not isinstance(name, str):
             raise InvalidInput("name must be a string")

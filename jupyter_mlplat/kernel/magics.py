@@ -11,6 +11,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.kernel.commands import COMMANDS, usage
+from jupyter_mlplat.kernel.spark_progress import ProgressReporter
 from jupyter_mlplat.spark.session import SparkSessions
 
 
@@ -21,7 +22,7 @@ class MLPMagics(Magics):
     def __init__(self, shell: Any, config: MLPlat, spark: SparkSessions | None = None) -> None:
         super().__init__(shell)
         self.mlplat = config
-        self.spark = spark or SparkSessions(config)
+        self.spark = spark or SparkSessions(config, progress=ProgressReporter)
 
     @line_cell_magic
     def mlp(self, line: str, cell: str | None = None) -> Any:

@@ -26,7 +26,7 @@ import yaml
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
-from jupyter_mlplat.spark.backends import SparkEndpoint
+from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint
 
 if TYPE_CHECKING:
     from kubernetes.dynamic import DynamicClient
@@ -47,7 +47,7 @@ FINAL_STATES = {"Failed", "Completed"}
 Progress = Callable[[str], None]
 
 
-class KubernetesBackend:
+class KubernetesBackend(SparkBackend):
     """``spark_mode = kubernetes``: get-or-create the user's SparkConnect and wait until ready."""
 
     name = "kubernetes"

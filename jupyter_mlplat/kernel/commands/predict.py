@@ -27,7 +27,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
     """Score the table, showing the step and Spark's own progress bar while it runs."""
     options = parser().parse_args(args)
     config = magics.mlplat
-    if config.spark_mode in {"none", "livy"}:
+    if not magics.spark.provides_session:
         raise UsageError(
             f"%mlp predict needs a Spark Connect session (spark_mode is {config.spark_mode!r})"
         )
