@@ -83,6 +83,8 @@ class Deployment:
     state: State = "deploying"
     endpoint: str = ""  # V2 base URL: POST {endpoint}/v2/models/{name}/infer
     message: str = ""
+    #: The last rollout failed and what served before was restored (``message`` says why).
+    reverted: bool = False
     created: float = 0.0
     updated: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)  # target-specific (pid, port, mode...)
@@ -95,6 +97,7 @@ class Deployment:
             "state": self.state,
             "endpoint": self.endpoint,
             "message": self.message,
+            "reverted": self.reverted,
             "stable": self.stable.to_json(),
             "canary": self.canary.to_json() if self.canary else None,
             "previous": self.previous.to_json() if self.previous else None,

@@ -79,6 +79,7 @@ def deployment_from_json(data: dict[str, Any]) -> Deployment:
         state=data.get("state", "deploying"),
         endpoint=data.get("endpoint", ""),
         message=data.get("message", ""),
+        reverted=bool(data.get("reverted", False)),
         created=float(data.get("created", 0.0)),
         updated=float(data.get("updated", 0.0)),
         details=dict(data.get("details") or {}),
@@ -283,6 +284,7 @@ class DeployService:
             target_record.details.pop("progress", None)
             result = backend.apply(target_record, existing, progress)
             result.state = "ready"
+            result.reverted = False
             result.details["progress"] = {"step": "ready", "fraction": 1.0}
             result.updated = time.time()
             self._save(result)
@@ -295,6 +297,7 @@ class DeployService:
                         f"canary rollout of version {record.canary.model.version} failed "
                     )
                 existing.message += f"and was reverted: {reason}"
+                existing.reverted = True
                 existing.updated = time.time()
                 self._save(existing)
             else:

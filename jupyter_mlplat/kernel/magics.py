@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import COMMANDS, usage
 from jupyter_mlplat.kernel.spark_progress import ProgressReporter
 from jupyter_mlplat.spark.session import SparkSessions
@@ -40,4 +41,8 @@ class MLPMagics(Magics):
         if cell is not None and not command.takes_cell:
             raise UsageError(f"%mlp {name} is a line magic: use %mlp, not %%mlp")
         module = importlib.import_module(command.module)
-        return module.run(self, args, cell)
+        try:
+            return module.run(self, args, cell)
+        except MLPlatError as err:  # the one place platform errors become one clean line
+            magic = "%%mlp" if cell is not None else "%mlp"
+            raise UsageError(f"{magic} {name}: {err}") from None

@@ -50,3 +50,15 @@ def test_status_without_tracking_server_says_so(shell):
     text = repr(report)
     assert "not configured" in text and "user ada" in text
     assert "<table" in report._repr_html_()
+
+
+def test_platform_errors_become_one_line_in_the_router(shell):
+    """A service error reaches the user once, as ``%mlp <command>: <message>``."""
+    ip = shell
+    ip.register_magics(MLPMagics(ip, config=MLPlat(env={"MLP_SPARK_MODE": "none"})))
+    try:
+        with pytest.raises(UsageError, match=r"^%mlp spark: Spark is turned off") as err:
+            ip.run_line_magic("mlp", "spark attach")
+        assert "\n" not in str(err.value)
+    finally:
+        ip.register_magics(MLPMagics(ip, config=MLPlat(env={"MLP_USER": "ada"})))

@@ -9,9 +9,6 @@ from html import escape
 from typing import Any
 from urllib.parse import urlparse
 
-from IPython.core.error import UsageError
-
-from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 
@@ -29,12 +26,9 @@ def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
     options = _parser().parse_args(args)
     from jupyter_mlplat.quality.record import find_results
 
-    try:
-        records = find_results(
-            magics.mlplat, options.dataset, options.suite, options.status, options.limit
-        )
-    except MLPlatError as err:
-        raise UsageError(f"%mlp checks: {err}") from None
+    records = find_results(
+        magics.mlplat, options.dataset, options.suite, options.status, options.limit
+    )
     return ChecksTable(records, _base_path())
 
 

@@ -55,7 +55,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
         )
     except MLPlatError as err:
         progress(f"failed: {err}", 1.0)
-        raise UsageError(f"%mlp predict: {err}") from None
+        raise
     report = Report("Batch prediction")
     report.add("Result", "output table", result.output, "ok")
     report.add("Result", "rows", f"{result.rows:,}")
