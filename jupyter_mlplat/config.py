@@ -51,6 +51,11 @@ DEFAULT_SECRET_PATTERNS = [
 ]
 
 
+#: How a kernel finds its Jupyter server's platform API: the server sets both per kernel (the
+#: URL, and the path of a token file that opens only the routes meant for kernels).
+API_URL_VARIABLE = "MLP_API_URL"
+API_TOKEN_FILE_VARIABLE = "MLP_API_TOKEN_FILE"  # noqa: S105 (a variable's name, not a secret)
+
 #: The built-in backends of each kind: configured name -> ``module:Class`` (imported on first
 #: use). Other packages add backends as entry points of ``jupyter_mlplat.<kind>_backends``; a
 #: setting may also name a class directly as ``package.module:Class``.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE, API_URL_VARIABLE
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 
 #: HTTP status -> the platform error it stands for (the inverse of the REST surface's mapping).
@@ -31,13 +32,13 @@ class PlatformApi:
     """Calls ``/mlplat/api/...`` on the server that started this kernel."""
 
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
-        self.url = (url if url is not None else os.environ.get("MLP_API_URL", "")).rstrip("/")
+        self.url = (url if url is not None else os.environ.get(API_URL_VARIABLE, "")).rstrip("/")
         self._token = token
 
     @property
     def token(self) -> str:
         if self._token is None:
-            path = os.environ.get("MLP_API_TOKEN_FILE", "")
+            path = os.environ.get(API_TOKEN_FILE_VARIABLE, "")
             try:
                 self._token = Path(path).read_text().strip() if path else ""
             except OSError:
@@ -49,7 +50,7 @@ class PlatformApi:
         if not self.url or not self.token:
             raise Unavailable(
                 "this kernel was not started by the platform's Jupyter server "
-                "(MLP_API_URL / MLP_API_TOKEN_FILE are not set)"
+                f"({API_URL_VARIABLE} / {API_TOKEN_FILE_VARIABLE} are not set)"
             )
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 (the server's own http(s) URL)

@@ -19,9 +19,9 @@ from typing import Any
 
 from jupyter_server.auth.identity import User
 
+from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE, API_URL_VARIABLE
+
 SCHEME = "mlplat"
-TOKEN_FILE_VARIABLE = "MLP_API_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
-URL_VARIABLE = "MLP_API_URL"
 
 
 @dataclass
@@ -56,7 +56,7 @@ class KernelApi:
 
     def kernel_environment(self) -> dict[str, str]:
         """What a kernel needs to call the server: a URL and the token file's path."""
-        return {URL_VARIABLE: self.url(), TOKEN_FILE_VARIABLE: str(self.token_file)}
+        return {API_URL_VARIABLE: self.url(), API_TOKEN_FILE_VARIABLE: str(self.token_file)}
 
     def accepts(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header carries this token."""

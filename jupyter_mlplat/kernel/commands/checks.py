@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlparse
 
+from jupyter_mlplat.config import API_URL_VARIABLE
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 
@@ -34,7 +35,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
 
 def _base_path() -> str:
     """The Jupyter server's base path (links to the proxied MLflow UI hang below it)."""
-    path = urlparse(os.environ.get("MLP_API_URL", "")).path or "/"
+    path = urlparse(os.environ.get(API_URL_VARIABLE, "")).path or "/"
     return path if path.endswith("/") else path + "/"
 
 
