@@ -19,8 +19,13 @@ from typing import Any
 
 from jupyter_server.auth.identity import User
 
+from jupyter_mlplat.infra.files import write_private
+
 SCHEME = "mlplat"
-TOKEN_FILE_VARIABLE = "MLP_API_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
+#: Not ``*API_TOKEN*``: MLflow records variables with that in their name as credentials "used
+#: during model inference" when any HTTP call (proxy lookup reads every variable) runs while
+#: ``log_model`` validates its input example, and warns about it.
+TOKEN_FILE_VARIABLE = "MLP_KERNEL_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
 URL_VARIABLE = "MLP_API_URL"
 
 
@@ -37,10 +42,7 @@ class KernelApi:
         runtime_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
         path = runtime_dir / f"mlplat-kernel-api-{os.getpid()}.token"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(token)
-        path.chmod(0o600)
+        write_private(path, token)
         return cls(token, path, serverapp)
 
     def url(self) -> str:
