@@ -1,7 +1,7 @@
 """The kernel's client of the Jupyter server's platform API (deployments, registry).
 
 The server gives each kernel its URL (``MLP_API_URL``) and the path of a scoped token file
-(``MLP_API_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
+(``MLP_KERNEL_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
 as one line: the server's ``message``.
 """
 
@@ -28,7 +28,7 @@ class PlatformApi:
     @property
     def token(self) -> str:
         if self._token is None:
-            path = os.environ.get("MLP_API_TOKEN_FILE", "")
+            path = os.environ.get("MLP_KERNEL_TOKEN_FILE", "")
             try:
                 self._token = Path(path).read_text().strip() if path else ""
             except OSError:
@@ -40,7 +40,7 @@ class PlatformApi:
         if not self.url or not self.token:
             raise UsageError(
                 "this kernel was not started by the platform's Jupyter server "
-                "(MLP_API_URL / MLP_API_TOKEN_FILE are not set)"
+                "(MLP_API_URL / MLP_KERNEL_TOKEN_FILE are not set)"
             )
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 (the server's own http(s) URL)
