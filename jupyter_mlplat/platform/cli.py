@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.platform.local import LocalPlatform, read_runtime
 from jupyter_mlplat.infra.processes import ServiceError
+from jupyter_mlplat.platform.local import LocalPlatform, read_runtime
 from jupyter_mlplat.tracking.health import probe
 
 
