@@ -53,8 +53,11 @@ DEFAULT_SECRET_PATTERNS = [
 
 #: How a kernel finds its Jupyter server's platform API: the server sets both per kernel (the
 #: URL, and the path of a token file that opens only the routes meant for kernels).
+#: Not ``*API_TOKEN*``: MLflow records variables with that in their name as credentials "used
+#: during model inference" when any HTTP call (a proxy lookup reads every variable) runs while
+#: ``log_model`` validates its input example, and warns about it.
 API_URL_VARIABLE = "MLP_API_URL"
-API_TOKEN_FILE_VARIABLE = "MLP_API_TOKEN_FILE"  # noqa: S105 (a variable's name, not a secret)
+API_TOKEN_FILE_VARIABLE = "MLP_KERNEL_TOKEN_FILE"  # noqa: S105 (a variable's name, not a secret)
 
 #: The built-in backends of each kind: configured name -> ``module:Class`` (imported on first
 #: use). Other packages add backends as entry points of ``jupyter_mlplat.<kind>_backends``; a

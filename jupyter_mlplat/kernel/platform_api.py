@@ -1,7 +1,7 @@
 """The kernel's client of the Jupyter server's platform API (deployments, registry).
 
 The server gives each kernel its URL (``MLP_API_URL``) and the path of a scoped token file
-(``MLP_API_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
+(``MLP_KERNEL_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
 as the platform error of the HTTP status with the server's one-line ``message`` (the ``%mlp``
 router shows it).
 """

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.infra.files import write_private
 from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 
 
@@ -106,8 +107,7 @@ class LocalPlatform:
     def _token(self) -> str:
         path = self.layout.token
         if not path.exists():
-            path.write_text(secrets.token_hex(24))
-            path.chmod(0o600)
+            write_private(path, secrets.token_hex(24))
         return path.read_text().strip()
 
     # -- services -----------------------------------------------------------------------------
@@ -231,8 +231,7 @@ class LocalPlatform:
         return runtime
 
     def _write_runtime(self) -> None:
-        self.layout.runtime.write_text(json.dumps(self.runtime, indent=2))
-        self.layout.runtime.chmod(0o600)
+        write_private(self.layout.runtime, json.dumps(self.runtime, indent=2))
 
     def supervise(self, max_restarts: int = 3) -> list[str]:
         """Restart services that died (at most ``max_restarts`` times each); say what happened.

@@ -49,7 +49,7 @@ def test_deploy_arguments_fail_in_one_line(args, message):
 
 def test_a_kernel_outside_the_platform_gets_one_line(monkeypatch):
     monkeypatch.delenv("MLP_API_URL", raising=False)
-    monkeypatch.delenv("MLP_API_TOKEN_FILE", raising=False)
+    monkeypatch.delenv("MLP_KERNEL_TOKEN_FILE", raising=False)
     with pytest.raises(Unavailable, match="not started by the platform"):
         PlatformApi().deployments()
 
@@ -122,6 +122,6 @@ def test_kernel_token_file_is_private_and_checked_in_constant_time(tmp_path: Pat
     assert api.accepts(f"mlplat {api.token}")
     assert not api.accepts(f"token {api.token}")
     assert not api.accepts("mlplat nope") and not api.accepts(None)
-    assert api.kernel_environment()["MLP_API_TOKEN_FILE"] == str(api.token_file)
+    assert api.kernel_environment()["MLP_KERNEL_TOKEN_FILE"] == str(api.token_file)
     api.close()
     assert not api.token_file.exists()
