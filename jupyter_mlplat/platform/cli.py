@@ -41,6 +41,7 @@ def up(args: argparse.Namespace) -> int:
         mlflow_port=args.mlflow_port,
         lab_args=args.lab_args,
         spark=not args.no_spark,
+        pipelines=not args.no_pipelines,
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,6 +59,9 @@ def up(args: argparse.Namespace) -> int:
                 f"  JupyterLab  {runtime['lab_url']}",
                 f"  MLflow      {runtime['tracking_uri']}  (in the lab: ML Platform > MLflow UI)",
                 f"  Spark       {runtime['spark_remote'] or 'off'}",
+                f"  Pipelines   {platform.pipelines_dir} (Airflow starts when it has a DAG file)"
+                if platform.pipelines
+                else "  Pipelines   off",
                 f"  state       {runtime['state_dir']}",
                 "  Ctrl-C stops everything.",
             ]
@@ -181,7 +185,9 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runtime, indent=2))
     else:
-        for key in ("lab_url", "tracking_uri", "tracking_reachable", "state_dir", "pid"):
+        runtime.setdefault("airflow_url", "")
+        keys = ("lab_url", "tracking_uri", "tracking_reachable", "airflow_url", "state_dir", "pid")
+        for key in keys:
             print(f"{key:20} {runtime[key]}")
     return 0
 
@@ -220,6 +226,12 @@ def parser() -> argparse.ArgumentParser:
     p_up.add_argument("--port", type=int, default=0, help="JupyterLab port (default: free)")
     p_up.add_argument("--mlflow-port", type=int, default=0, help="MLflow port (default: free)")
     p_up.add_argument("--no-spark", action="store_true", help="do not start Spark Connect")
+    p_up.add_argument(
+        "--no-pipelines",
+        action="store_true",
+        help="never start the embedded Airflow (by default it starts once the project's "
+        "pipelines folder has a DAG file)",
+    )
     p_up.add_argument("lab_args", nargs="*", help="extra JupyterLab options (after --)")
     p_up.set_defaults(run=up)
     p_hub = sub.add_parser("hub", help="start a local multi-user JupyterHub")
