@@ -102,7 +102,7 @@ class PipelinesService:
         return {
             "dag_id": dag["dag_id"],
             "owner": owner or ",".join(dag.get("owners") or []),
-            "schedule": dag.get("timetable_summary") or dag.get("timetable_description") or "",
+            "schedule": dag.get("timetable_summary"),
             "next_run": dag.get("next_dagrun_run_after"),
             "paused": bool(dag.get("is_paused")),
             "file": dag.get("relative_fileloc") or dag.get("fileloc") or "",
