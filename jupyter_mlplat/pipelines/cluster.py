@@ -18,7 +18,7 @@ Values and the pod template: ``spawner_config/cluster/airflow/``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
@@ -44,8 +44,11 @@ TASK_VARIABLES = (
 )
 
 
-def pipeline_configmap(namespace: str, user: str, filename: str, source: str) -> dict[str, Any]:
-    """The ConfigMap that publishes one DAG file of ``user`` from ``namespace``."""
+def pipeline_configmap(
+    namespace: str, user: str, filename: str, source: str, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ConfigMap that publishes one DAG file of ``user`` from ``namespace`` (with ``extra``
+    files beside it, such as a template's feature-config YAML)."""
     name = PurePosixPath(filename).name
     if not name.endswith(".py") or name != filename:
         raise InvalidInput(f"a pipeline is one .py file, not {filename!r}")
@@ -59,7 +62,7 @@ def pipeline_configmap(namespace: str, user: str, filename: str, source: str) ->
             # the sidecar's target folder: the namespace, nothing else (admission policy)
             "annotations": {FOLDER_ANNOTATION: namespace},
         },
-        "data": {name: source},
+        "data": {**(extra or {}), name: source},
     }
 
 
@@ -77,6 +80,23 @@ def platform_env_configmap(namespace: str, config: MLPlat) -> dict[str, Any]:
         },
         "data": data,
     }
+
+
+def pipeline_manifests(config: MLPlat, dag_file: Path) -> list[dict[str, Any]]:
+    """The ConfigMaps that publish ``dag_file`` (and the files named like it: ``train.yaml``
+    beside ``train.py``) and the user's task environment to their namespace."""
+    if not dag_file.is_file():
+        raise InvalidInput(f"no pipeline file {dag_file}")
+    extra = {
+        p.name: p.read_text()
+        for p in sorted(dag_file.parent.glob(f"{dag_file.stem}.*"))
+        if p != dag_file and p.suffix in (".yaml", ".yml", ".json")
+    }
+    namespace, user = config.namespace, config.resolved_user
+    return [
+        pipeline_configmap(namespace, user, dag_file.name, dag_file.read_text(), extra),
+        platform_env_configmap(namespace, config),
+    ]
 
 
 def publish(client: Any, manifests: list[dict[str, Any]]) -> None:

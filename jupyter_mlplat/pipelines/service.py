@@ -116,8 +116,8 @@ class PipelinesService:
         result = []
         for error in errors:
             filename = error.get("filename", "")
-            if self.config.airflow_shared and f"/{self.user}/" not in f"/{filename}":
-                continue  # another user's folder on a shared Airflow
+            if self.config.airflow_shared and not filename.startswith(f"{self.config.namespace}/"):
+                continue  # published from another namespace (cluster.py's folder layout)
             trace = error.get("stack_trace", "")
             lines = [ln.strip() for ln in trace.splitlines() if ln.strip()]
             result.append(

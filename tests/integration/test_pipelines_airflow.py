@@ -114,11 +114,17 @@ def bobs():
 
 bobs()
 """,
-    "bad_import.py": """
+    # on a shared Airflow, import errors show for files published from the user's namespace
+    "mlplat-ada/bad_import.py": """
 from airflow.sdk import dag
 
 x = 1
 raise ImportError("no module named feature_store")  # line 5
+""",
+    "mlplat-bob/bad_too.py": """
+from airflow.sdk import dag
+
+raise ImportError("bob's problem")
 """,
 }
 
@@ -129,12 +135,14 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     notebooks = base / "notebooks"
     (notebooks / "pipelines").mkdir(parents=True)
     for name, body in DAGS.items():
-        text = body if name == "bad_import.py" else HEADER + body
-        (notebooks / "pipelines" / name).write_text(text)
+        path = notebooks / "pipelines" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(body if "/" in name else HEADER + body)
     catalog = base / "catalog.json"
     catalog.write_text(json.dumps({"demo": {"iris": {"rows": 150, "columns": ["a", "b"]}}}))
     env = isolated_env(base) | {
         "MLP_AIRFLOW_SHARED": "true",
+        "MLP_NAMESPACE": f"mlplat-{USER}",
         "MLP_CATALOG_BACKEND": "tests.support.catalog_file:FileCatalog",
         "MLP_TEST_CATALOG_FILE": str(catalog),
         "MLP_CATALOG_REFRESH_SECONDS": "0",
@@ -208,8 +216,8 @@ def test_list_shows_own_pipelines_and_import_errors(platform: RunningPlatform) -
     assert train["owner"] == USER and train["file"] == "train.py" and not train["paused"]
     minute = next(p for p in body["pipelines"] if p["dag_id"] == "every_minute")
     assert minute["schedule"] == "* * * * *" and minute["next_run"]
-    (error,) = body["import_errors"]
-    assert error["file"].endswith("bad_import.py") and error["line"] == 5
+    (error,) = body["import_errors"]  # not bob's
+    assert error["file"] == "mlplat-ada/bad_import.py" and error["line"] == 5
     assert "feature_store" in error["message"]
 
 

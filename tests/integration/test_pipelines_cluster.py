@@ -121,7 +121,9 @@ def user_namespace(kubelite) -> str:
     return namespace
 
 
-def test_user_publishes_a_pipeline_into_their_folder_only(kubelite, user_namespace) -> None:
+def test_user_publishes_a_pipeline_into_their_folder_only(
+    kubelite, user_namespace, tmp_path: Path
+) -> None:
     from kubernetes.dynamic.exceptions import ApiException
 
     namespace = user_namespace
@@ -129,21 +131,23 @@ def test_user_publishes_a_pipeline_into_their_folder_only(kubelite, user_namespa
     config = MLPlat(
         env={
             "MLP_USER": "ada",
+            "MLP_NAMESPACE": namespace,
             "MLP_TRACKING_URI": "http://mlflow.mlflow.svc:5000",
             "MLP_SPARK_MODE": "kubernetes",
             "AWS_SECRET_ACCESS_KEY": "nope",
         }
     )
     source = "from airflow.sdk import dag\n"
-    manifests = [
-        cluster.pipeline_configmap(namespace, "ada", "train.py", source),
-        cluster.platform_env_configmap(namespace, config),
-    ]
+    (tmp_path / "train.py").write_text(source)
+    (tmp_path / "train.yaml").write_text("table: demo.iris\n")
+    (tmp_path / "other.py").write_text("")
+    manifests = cluster.pipeline_manifests(config, tmp_path / "train.py")
     cluster.publish(user, manifests)
     cluster.publish(user, manifests)  # publishing again replaces
     configmaps = kubelite.client.resources.get(api_version="v1", kind="ConfigMap")
     published = configmaps.get(name="pipeline-train", namespace=namespace)
     assert published.data["train.py"] == source
+    assert dict(published.data) == {"train.py": source, "train.yaml": "table: demo.iris\n"}
     assert published.metadata.annotations[cluster.FOLDER_ANNOTATION] == namespace
     env = configmaps.get(name=cluster.PLATFORM_ENV_CONFIGMAP, namespace=namespace).data
     assert env.MLP_TRACKING_URI == "http://mlflow.mlflow.svc:5000" and env.MLP_USER == "ada"

@@ -154,3 +154,27 @@ def test_cluster_manifests() -> None:
     assert cluster.folder_namespace("/d/mlplat-ada/train.py", "/d") == "mlplat-ada"
     assert cluster.folder_namespace("/d/team/train.py", "/d") is None
     assert cluster.folder_namespace("/elsewhere/mlplat-ada/x.py", "/d") is None
+
+
+def test_cluster_policy_sends_published_tasks_to_their_namespace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sdk = pytest.importorskip("airflow.sdk")
+    monkeypatch.setattr(cluster, "_pod", dict)  # the V1Pod conversion is the provider's
+    with sdk.DAG("train", schedule=None, tags=["owner:bob", "ml"]) as dag:
+        sdk.task(lambda: 1, task_id="fit")()
+    dag.fileloc = "/opt/airflow/dags/mlplat-ada/train.py"
+    cluster.dag_policy(dag, "/opt/airflow/dags")
+    assert set(dag.tags) == {"owner:ada", "ml"}  # the folder says who owns it, not the file
+    (task,) = dag.tasks
+    assert task.owner == "ada"
+    pod = task.executor_config["pod_override"]
+    assert pod["metadata"]["namespace"] == "mlplat-ada"
+    assert pod["spec"]["serviceAccountName"] == "mlplat-notebook"
+    assert pod["spec"]["volumes"] == [{"name": "pipeline", "configMap": {"name": "pipeline-train"}}]
+
+    with sdk.DAG("team", schedule=None) as team:
+        sdk.task(lambda: 1, task_id="x")()
+    team.fileloc = "/opt/airflow/dags/team.py"
+    cluster.dag_policy(team, "/opt/airflow/dags")
+    assert not team.tasks[0].executor_config
