@@ -32,6 +32,7 @@ def dummy_kubeconfig(tmp_path_factory):
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUBECONFIG", str(path))
+        patch.setenv("POD_NAMESPACE", "jhub")  # the hub's namespace, as z2jh sets it
         patch.syspath_prepend(str(SPAWNER_CONFIG))
         yield path
 
