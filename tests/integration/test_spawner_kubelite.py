@@ -218,15 +218,14 @@ def test_the_notebook_account_works_in_its_own_namespace_only(cluster):
     sessions = notebook.resources.get(api_version=manifest["apiVersion"], kind="SparkConnect")
     created = sessions.create(body=manifest, namespace=namespace)
     assert created.spec.server.template.spec.serviceAccountName == "spark"
-    assert (
-        admission(
-            "sparkconnects",
-            created.to_dict(),
-            f"system:serviceaccount:{namespace}:mlplat-notebook",
-            namespace,
-        )
-        == []
-    )
+    requester = f"system:serviceaccount:{namespace}:mlplat-notebook"
+    assert admission("sparkconnects", created.to_dict(), requester, namespace) == []
+    # RBAC lets it ask for a session that runs as the serving identity: the policy refuses it
+    borrowed = {**manifest, "metadata": {**manifest["metadata"], "name": "borrow"}}
+    borrowed["spec"] = {**manifest["spec"], "server": {**manifest["spec"]["server"]}}
+    borrowed["spec"]["server"]["template"] = {"spec": {"serviceAccountName": "mlplat-models"}}
+    produced = sessions.create(body=borrowed, namespace=namespace, dry_run="All")
+    assert admission("sparkconnects", produced.to_dict(), requester, namespace)
     notebook.resources.get(api_version="v1", kind="Pod").get(namespace=namespace)
 
     # no pods, Secrets or RBAC of its own
@@ -284,6 +283,18 @@ def test_the_notebook_account_works_in_its_own_namespace_only(cluster):
     found = config_maps.get(name="inferenceservice-config", namespace="kserve")
     assert "Standard" in found.data["deploy"]
     forbidden(lambda: config_maps.get(namespace="kserve"))
+
+
+def test_an_unlabelled_namespace_is_not_used(cluster):
+    """The hub may not relabel namespaces; one without the user-namespace label (from before,
+    or made by hand) would escape the admission policy, so the spawn stops with the fix."""
+    name = user("fay")
+    admin = cluster.client
+    create(admin, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"mlplat-{name}"}})
+    with pytest.raises(RuntimeError, match=f"kubectl label namespace mlplat-{name} mlplat.io/user"):
+        spawn_as_hub(cluster, name)
+    accounts = admin.resources.get(api_version="v1", kind="ServiceAccount")
+    assert not accounts.get(namespace=f"mlplat-{name}").items  # nothing created in it
 
 
 def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_is_refused(cluster):
