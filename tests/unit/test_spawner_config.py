@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from pathlib import Path
@@ -304,6 +305,15 @@ def test_plain_config_file_and_z2jh_values_load(monkeypatch):
 POLICY = ("cluster", "serving-identity-policy.yaml")
 
 
+@functools.cache
+def cel_program(expression: str):
+    """A compiled CEL expression (compiling is the slow part of cel-python)."""
+    import celpy
+
+    env = celpy.Environment()
+    return env.program(env.compile(expression))
+
+
 def admission(resource: str, obj: dict, username: str, namespace: str = "mlplat-ada"):
     """The shipped policy's verdict on creating ``obj`` (of ``resource``, e.g. "pods") as
     ``username`` in a user namespace: the denial messages ([] = allowed), None = not matched."""
@@ -315,10 +325,9 @@ def admission(resource: str, obj: dict, username: str, namespace: str = "mlplat-
         if d["kind"] == "ValidatingAdmissionPolicy"
         and resource in d["spec"]["matchConstraints"]["resourceRules"][0]["resources"]
     )
-    env = celpy.Environment()
 
     def evaluate(expression: str, activation: dict):
-        result = env.program(env.compile(expression)).evaluate(activation)
+        result = cel_program(expression).evaluate(activation)
         # an evaluation error would be a denial (failurePolicy: Fail), never a quiet pass
         assert not isinstance(result, celpy.CELEvalError), (expression, result)
         return result
@@ -463,3 +472,51 @@ def test_a_user_cannot_run_anything_of_their_own_as_the_serving_identity():
     # a custom container of the user's own is fine when it runs as default
     allowed = isvc({"containers": container})
     assert admission("inferenceservices", allowed, notebook) == []
+
+
+def test_nothing_a_user_starts_mounts_or_reads_a_secret_of_the_namespace():
+    """A pod may mount any Secret of its namespace (the serving identity's S3 key among them):
+    that would undo "no Secrets for users", so the policy refuses it wherever a user shapes a
+    pod."""
+    notebook, spark = USER_SA + "mlplat-notebook", USER_SA + "spark"
+    key = {"secretKeyRef": {"name": "mlplat-models-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    secret_env = {"name": "steal", "image": "x", "env": [{"name": "K", "valueFrom": key}]}
+    secret_env_from = {"name": "steal", "image": "x", "envFrom": [{"secretRef": {"name": "s"}}]}
+    volume = {"name": "v", "secret": {"secretName": "mlplat-models-s3"}}
+    projected = {"name": "v", "projected": {"sources": [{"secret": {"name": "mlplat-models-s3"}}]}}
+    plain = {"name": "executor", "image": "apache/spark:4.0.0"}
+    pod_specs = [
+        {"containers": [secret_env]},
+        {"containers": [plain], "initContainers": [secret_env_from]},
+        {"containers": [plain], "volumes": [volume]},
+        {"containers": [plain], "volumes": [projected]},
+    ]
+    for spec in pod_specs:
+        assert admission("pods", {"spec": {"serviceAccountName": "spark", **spec}}, spark), spec
+        template = {"template": {"spec": spec}}
+        for part in ("server", "executor"):
+            connect = {"spec": {"sparkVersion": "4.0.0", part: template}}
+            assert admission("sparkconnects", connect, notebook), (part, spec)
+        for component in (spec, {"model": {"modelFormat": {"name": "x"}}, **spec}):
+            isvc = {"spec": {"predictor": component}}
+            assert admission("inferenceservices", isvc, notebook), component
+        transformer = {"spec": {"predictor": {"containers": [plain]}, "transformer": spec}}
+        assert admission("inferenceservices", transformer, notebook), spec
+    framework = {"sklearn": {"storageUri": "s3://m", "env": [{"name": "K", "valueFrom": key}]}}
+    assert admission("inferenceservices", {"spec": {"predictor": framework}}, notebook)
+    worker = {"containers": [plain], "workerSpec": {"containers": [secret_env]}}
+    assert admission("inferenceservices", {"spec": {"predictor": worker}}, notebook)
+    conf = {"spark.kubernetes.executor.secrets.mlplat-models-s3": "/tmp/s3"}
+    assert admission("sparkconnects", {"spec": {"sparkVersion": "4", "sparkConf": conf}}, notebook)
+    conf = {"spark.kubernetes.driver.secretKeyRef.KEY": "mlplat-models-s3:AWS_SECRET_ACCESS_KEY"}
+    assert admission("sparkconnects", {"spec": {"sparkVersion": "4", "sparkConf": conf}}, notebook)
+    # config maps and the service account token's projected volume stay usable
+    fine = {
+        "serviceAccountName": "spark",
+        "containers": [{**plain, "envFrom": [{"configMapRef": {"name": "c"}}]}],
+        "volumes": [
+            {"name": "conf", "configMap": {"name": "spark-conf"}},
+            {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}},
+        ],
+    }
+    assert admission("pods", {"spec": fine}, spark) == []
