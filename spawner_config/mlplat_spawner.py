@@ -179,8 +179,8 @@ async def apply_resources(api_client: Any, resources: list[dict[str, Any]]) -> N
     from kubernetes_asyncio import client
     from kubernetes_asyncio.client.exceptions import ApiException
 
-    core = client.CoreV1Api(api_client)
-    rbac = client.RbacAuthorizationV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)  # plain dicts as bodies
+    rbac: Any = client.RbacAuthorizationV1Api(api_client)
     for body in resources:
         kind, name = body["kind"], body["metadata"]["name"]
         namespace = body["metadata"].get("namespace")
