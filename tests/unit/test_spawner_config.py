@@ -285,6 +285,7 @@ def test_plain_config_file_and_z2jh_values_load(monkeypatch):
         {"get_config": lambda: c, "__file__": str(SPAWNER_CONFIG / "jupyterhub_config.py")},
     )
     assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    assert c.JupyterHub.hub_connect_url == "http://hub.jhub.svc.cluster.local:8081"
     _, pod = spawn(c)
     assert env_of(pod)["MLP_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
 
