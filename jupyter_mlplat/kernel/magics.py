@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.kernel.commands import COMMANDS, usage
+from jupyter_mlplat.kernel.commands import COMMANDS, HELP_FLAGS, usage
 from jupyter_mlplat.spark.session import SparkSessions
 
 
@@ -38,5 +38,7 @@ class MLPMagics(Magics):
             raise UsageError(f"%mlp: unknown command {name!r}. {usage()}")
         if cell is not None and not command.takes_cell:
             raise UsageError(f"%mlp {name} is a line magic: use %mlp, not %%mlp")
+        if HELP_FLAGS & set(args):  # `%mlp deploy -h` is `%mlp help deploy`: never argparse's exit
+            name, args, command = "help", [name], COMMANDS["help"]
         module = importlib.import_module(command.module)
         return module.run(self, args, cell)
