@@ -56,6 +56,11 @@ def load_ipython_extension(shell: Any) -> None:
     if config.spark_mode not in {"none", "livy"} and "spark" not in shell.user_ns:
         shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
 
+    if config.spark_mode == "livy" and "spark" not in shell.magics_manager.magics["cell"]:
+        from jupyter_mlplat.kernel.livy import LivySpark
+
+        LivySpark(shell).register()  # %%spark on the configured endpoint (sparkmagic, lazily)
+
     if config.spark_mode in {"local", "connect", "kubernetes"}:
         shell.events.register("post_run_cell", _warm_spark_client(shell))
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.kernel.magics import MLPMagics
 
 
 @pytest.fixture(scope="module")
-def shell():
-    ip = get_ipython()
+def shell(ipython_shell):
+    ip = ipython_shell
     ip.register_magics(MLPMagics(ip, config=MLPlat(env={"MLP_USER": "ada"})))
     return ip
 
