@@ -210,6 +210,14 @@ class MLPlat(Configurable):
         Int(300, help="Seconds to wait for a Kubernetes Spark session to become ready."),
         "MLP_SPARK_READY_TIMEOUT",
     )
+    spark_operator_wait = env_trait(
+        Int(
+            30,
+            help="Seconds a new Kubernetes Spark session may go without any status before it "
+            "is reported as not watched by a Spark Operator.",
+        ),
+        "MLP_SPARK_OPERATOR_WAIT",
+    )
     livy_auth = env_trait(
         Enum(["None", "Basic_Access", "Kerberos"], "None", help="Livy authentication."),
         "MLP_LIVY_AUTH",

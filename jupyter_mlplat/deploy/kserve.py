@@ -28,20 +28,19 @@ import contextlib
 import copy
 import hashlib
 import json
-import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.backends import Progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
-from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
-from jupyter_mlplat.spark.kubernetes import user_label
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, Unavailable
+from jupyter_mlplat.infra import kube
+from jupyter_mlplat.infra.kube import MANAGED_BY, user_label
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 KIND = "InferenceService"
+INFERENCE_SERVICE = kube.Kind(GROUP, VERSION, KIND, PLURAL, installed_by="KServe")
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "jupyter-mlplat"}
 OWNER = "mlplat.io/owner"
 MODEL_ANNOTATIONS = ("mlplat.io/model-name", "mlplat.io/model-version", "mlplat.io/model-uri")
 CANARY_ANNOTATIONS = ("mlplat.io/canary-name", "mlplat.io/canary-version", "mlplat.io/canary-uri")
@@ -66,13 +65,15 @@ class KServeBackend:
     """``deploy_target = kserve``: InferenceServices in the user's namespace."""
 
     name = "kserve"
-    #: Seconds between status reads while waiting for a rollout.
-    poll_interval = 1.0
+    #: Longest quiet spell (seconds) between progress reports while a rollout is watched.
+    progress_interval = 2.0
 
     def __init__(self, config: MLPlat, api_client: Any = None) -> None:
         self.config = config
         self.namespace = config.namespace
         self._api_client = api_client
+        self._client: Any = None
+        self._api: Any = None
         self._mode: Mode | None = None
 
     # -- the protocol -------------------------------------------------------------------------
@@ -125,21 +126,11 @@ class KServeBackend:
 
     def delete(self, deployment: Deployment) -> None:
         """Delete the InferenceService (only ours: the one read, by uid); idempotent."""
-        from kubernetes.client.exceptions import ApiException
-
         found = self._read(deployment.name)
         if found is None:
             return
         self._check_ours(found, deployment.owner)
-        with self._translated(f"delete InferenceService {self.namespace}/{deployment.name}"):
-            try:
-                self.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, deployment.name,
-                    body={"preconditions": {"uid": found["metadata"]["uid"]}},
-                )  # fmt: skip
-            except ApiException as err:
-                if err.status != 404:
-                    raise
+        self._delete(found)
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """InferenceServices outlive the Jupyter server: re-read their status."""
@@ -176,9 +167,11 @@ class KServeBackend:
                 return mode  # type: ignore[return-value]
         except (ApiException, ValueError, AttributeError):
             pass  # not readable (RBAC), absent or malformed: ask discovery instead
-        with self._translated("discover Knative Serving"):
+        with kube.translated("discover Knative Serving"):
             try:
-                self.custom.get_api_resources("serving.knative.dev", "v1")
+                client.CustomObjectsApi(self.api_client).get_api_resources(
+                    "serving.knative.dev", "v1"
+                )
             except ApiException as err:
                 if err.status == 404:
                     return "standard"
@@ -188,27 +181,36 @@ class KServeBackend:
     # -- the Kubernetes API -------------------------------------------------------------------
     @property
     def api_client(self) -> Any:
+        """The raw ``ApiClient`` (in-cluster or kubeconfig unless one was given)."""
         if self._api_client is None:
-            with self._translated("configure the Kubernetes client"):
-                self._api_client = default_api_client()
+            self._api_client = kube.default_api_client()
         return self._api_client
 
     @property
-    def custom(self) -> Any:
-        from kubernetes import client
+    def client(self) -> Any:
+        """The ``DynamicClient`` over :attr:`api_client`."""
+        if self._client is None:
+            self._client = kube.dynamic_client(self.api_client)
+        return self._client
 
-        return client.CustomObjectsApi(self.api_client)
+    @property
+    def api(self) -> Any:
+        """The InferenceService resource API (discovered on first use)."""
+        if self._api is None:
+            self._api = kube.resource_api(self.client, INFERENCE_SERVICE, self.namespace)
+        return self._api
+
+    def _translated(self, verb: str, name: str) -> Any:
+        return kube.translated(
+            f"{verb} InferenceService {self.namespace}/{name}", INFERENCE_SERVICE, self.namespace
+        )
 
     def _read(self, name: str) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
 
-        with self._translated(f"read InferenceService {self.namespace}/{name}"):
+        with self._translated("get", name):
             try:
-                return dict(
-                    self.custom.get_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, name
-                    )
-                )
+                return dict(self.api.get(name=name, namespace=self.namespace).to_dict())
             except ApiException as err:
                 if err.status == 404:
                     return None
@@ -219,12 +221,8 @@ class KServeBackend:
 
         name = manifest["metadata"]["name"]
         try:
-            with self._translated(f"create InferenceService {self.namespace}/{name}"):
-                return dict(
-                    self.custom.create_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, manifest
-                    )
-                )
+            with self._translated("create", name):
+                return dict(self.api.create(body=manifest, namespace=self.namespace).to_dict())
         except Conflict as err:
             if isinstance(err.__cause__, ApiException) and err.__cause__.status == 409:
                 raise Conflict(
@@ -236,11 +234,9 @@ class KServeBackend:
     def _replace(self, manifest: dict[str, Any]) -> dict[str, Any]:
         name = manifest["metadata"]["name"]
         try:
-            with self._translated(f"update InferenceService {self.namespace}/{name}"):
+            with self._translated("update", name):
                 return dict(
-                    self.custom.replace_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, name, manifest
-                    )
+                    self.api.replace(body=manifest, name=name, namespace=self.namespace).to_dict()
                 )
         except Conflict:
             raise Conflict(
@@ -248,66 +244,88 @@ class KServeBackend:
                 "try again"
             ) from None
 
-    def _undo(self, name: str, before: dict[str, Any] | None) -> None:
-        """Return the object to what it was before ``apply`` (or remove it); best effort."""
+    def _delete(self, found: dict[str, Any]) -> None:
+        """Delete exactly ``found`` (by uid: never a namesake created meanwhile)."""
         from kubernetes.client.exceptions import ApiException
 
+        name = found["metadata"]["name"]
+        with self._translated("delete", name):
+            try:
+                self.api.delete(
+                    name=name,
+                    namespace=self.namespace,
+                    body={"preconditions": {"uid": found["metadata"]["uid"]}},
+                )
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+
+    def _undo(self, name: str, before: dict[str, Any] | None) -> None:
+        """Return the object to what it was before ``apply`` (or remove it); best effort."""
         with contextlib.suppress(MLPlatError):
             current = self._read(name)
             if current is None:
                 return
-            with self._translated(f"undo the rollout of {self.namespace}/{name}"):
-                try:
-                    if before is None:
-                        self.custom.delete_namespaced_custom_object(
-                            GROUP, VERSION, self.namespace, PLURAL, name,
-                            body={"preconditions": {"uid": current["metadata"]["uid"]}},
-                        )  # fmt: skip
-                    else:
-                        restored = copy.deepcopy(before)
-                        restored["metadata"] = {
-                            **current["metadata"],
-                            "labels": before["metadata"].get("labels") or {},
-                            "annotations": before["metadata"].get("annotations") or {},
-                        }
-                        restored.pop("status", None)
-                        self.custom.replace_namespaced_custom_object(
-                            GROUP, VERSION, self.namespace, PLURAL, name, restored
-                        )
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
+            if before is None:
+                self._delete(current)
+                return
+            restored = copy.deepcopy(before)
+            restored["metadata"] = {
+                **current["metadata"],
+                "labels": before["metadata"].get("labels") or {},
+                "annotations": before["metadata"].get("annotations") or {},
+            }
+            restored.pop("status", None)
+            with self._translated("update", name):
+                self.api.replace(body=restored, name=name, namespace=self.namespace)
 
     def _wait_ready(self, applied: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Poll the status until it reports this generation ready, failed, or time runs out."""
+        """Watch the status until it reports this generation ready, failed, or time runs out."""
         name = applied["metadata"]["name"]
         budget = float(self.config.deploy_ready_timeout)
-        started = time.monotonic()
-        current = applied
-        while True:
-            state, message = readiness(current)
-            if state == "ready":
-                return current
-            if state == "failed":
-                raise Unavailable(f"InferenceService {self.namespace}/{name} failed: {message}")
-            waited = time.monotonic() - started
-            if waited >= budget:
-                raise Unavailable(
-                    f"InferenceService {self.namespace}/{name} not ready after {budget:.0f} s "
-                    f"({message})"
-                )
-            progress(f"waiting for {name} to become ready: {message}", 0.2 + 0.7 * waited / budget)
-            time.sleep(min(self.poll_interval, max(0.0, budget - waited)))
-            found = self._read(name)
+        last = {"message": ""}
+
+        def check(found: dict[str, Any] | None) -> dict[str, Any] | None:
             if found is None:
                 raise Unavailable(f"InferenceService {self.namespace}/{name} was deleted")
-            current = found
+            state, last["message"] = readiness(found)
+            if state == "failed":
+                raise Unavailable(
+                    f"InferenceService {self.namespace}/{name} failed: {last['message']}"
+                )
+            return found if state == "ready" else None
+
+        def wait(found: dict[str, Any] | None, waited: float) -> None:
+            progress(
+                f"waiting for {name} to become ready: {last['message']}",
+                0.2 + 0.7 * waited / budget,
+            )
+
+        ready = kube.watch_until(
+            self.client,
+            self.api,
+            namespace=self.namespace,
+            name=name,
+            current=applied,
+            check=check,
+            read=lambda: self._read(name),
+            timeout=budget,
+            on_wait=wait,
+            interval=self.progress_interval,
+            action=f"watch InferenceService {self.namespace}/{name}",
+        )
+        if ready is None:
+            raise Unavailable(
+                f"InferenceService {self.namespace}/{name} not ready after {budget:.0f} s "
+                f"({last['message']})"
+            )
+        return ready
 
     def _check_ours(self, found: dict[str, Any], owner: str) -> None:
         metadata = found.get("metadata") or {}
         labels = metadata.get("labels") or {}
         name = metadata.get("name", "?")
-        if not MANAGED_BY.items() <= labels.items():
+        if not kube.is_managed(found):
             raise Conflict(
                 f"an InferenceService named {name} already exists in {self.namespace} "
                 "and is not managed by jupyter-mlplat"
@@ -333,38 +351,6 @@ class KServeBackend:
         }
         deployment.message = ""
         return deployment
-
-    @contextlib.contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        """Turn Kubernetes client errors into platform errors with one clear line."""
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.config.config_exception import ConfigException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            yield
-        except ApiException as err:
-            status = err.status or 0
-            if status == 403:
-                raise Unavailable(
-                    f"cannot {action}: not allowed (the Jupyter server's service account needs "
-                    f"RBAC on inferenceservices.serving.kserve.io in {self.namespace})"
-                ) from err
-            if status == 404 and "the server could not find the requested resource" in str(
-                err.body
-            ):
-                raise Unavailable(
-                    f"cannot {action}: this cluster does not serve {GROUP}/{VERSION} {KIND} "
-                    "(is KServe installed?)"
-                ) from err
-            error = {400: InvalidInput, 404: NotFound, 409: Conflict, 422: InvalidInput}.get(
-                status, Unavailable
-            )
-            raise error(f"cannot {action}: {api_message(err)}") from err
-        except ConfigException as err:
-            raise Unavailable(f"cannot {action}: no Kubernetes configuration ({err})") from err
-        except (HTTPError, OSError) as err:
-            raise Unavailable(f"cannot {action}: Kubernetes API unreachable ({err})") from err
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -525,34 +511,3 @@ def _failure(status: dict[str, Any], conditions: dict[str, Any]) -> str:
 
 def _model_values(revision: Revision) -> tuple[str, str, str]:
     return revision.model.name, revision.model.version, revision.model.uri
-
-
-def api_message(err: Any) -> str:
-    """The API's own message in one line: the first cause of a validation error, else the
-    Status message, else the HTTP status."""
-    try:
-        body = json.loads(err.body or "")
-    except (ValueError, TypeError):
-        body = {}
-    causes = ((body.get("details") or {}).get("causes") or []) if isinstance(body, dict) else []
-    if causes:
-        cause = causes[0]
-        field = cause.get("field", "")
-        message = f"{field}: {cause.get('message', '')}" if field else cause.get("message", "")
-    elif isinstance(body, dict) and body.get("message"):
-        message = body["message"]
-    else:
-        message = f"{err.status} {err.reason}"
-    return " ".join(str(message).split())
-
-
-def default_api_client() -> Any:
-    """In-cluster service account if there is one, else the kubeconfig (``KUBECONFIG``)."""
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    except config.ConfigException:
-        return config.new_client_from_config()

@@ -56,7 +56,7 @@ def backend_for(api_client: Any, namespace: str, mode: str, timeout: int = 10) -
         }
     )
     backend = KServeBackend(config, api_client=api_client)
-    backend.poll_interval = 0.1
+    backend.progress_interval = 0.5
     return backend
 
 

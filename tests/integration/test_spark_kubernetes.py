@@ -15,7 +15,8 @@ import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound, Unavailable
-from jupyter_mlplat.spark.kubernetes import MANAGED_BY, KubernetesBackend
+from jupyter_mlplat.infra.kube import MANAGED_BY
+from jupyter_mlplat.spark.kubernetes import KubernetesBackend
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +137,7 @@ def test_invalid_resource_is_rejected_with_the_api_message(spark_client, k8s_nam
         backend.endpoint(timeout=5)
     message = str(raised.value)
     assert "\n" not in message
-    assert f"cannot create {k8s_namespace}/spark-ada" in message
+    assert f"cannot create SparkConnect {k8s_namespace}/spark-ada" in message
     assert "spec.executor.cores" in message and "greater than or equal to 1" in message
     assert not ours(spark_client, k8s_namespace, "SparkConnect", "sparkoperator.k8s.io/v1alpha1")
 
@@ -305,7 +306,8 @@ spec:
 
 def test_api_errors_become_platform_errors(spark_client):
     backend = backend_for(spark_client, "no-such-namespace")
-    with pytest.raises(NotFound, match=r'cannot create no-such-namespace/spark-ada: .*"no-such'):
+    expected = r'cannot create SparkConnect no-such-namespace/spark-ada: .*"no-such'
+    with pytest.raises(NotFound, match=expected):
         backend.endpoint(timeout=5)
     assert backend.state() == {
         "state": "stopped",

@@ -5,14 +5,10 @@ The same objects go to a real API server with KServe's CRD in tests/integration.
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
-
 import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.kserve import (
-    api_message,
     build_manifest,
     merged_for_replace,
     mode_of,
@@ -185,22 +181,3 @@ def test_readiness_needs_the_current_generation_and_reports_failures():
     assert readiness(blocked) == ("failed", "no MLmodel")
     canary = isvc(1, 1, READY, canaryStatuses=[{"name": "v4", "ready": False, "trafficPercent": 9}])
     assert readiness(canary) == ("waiting", "canary v4 is not ready")
-
-
-def test_api_messages_are_one_line_with_the_first_cause():
-    body = {
-        "message": 'InferenceService "iris" is invalid: [a, b]',
-        "details": {
-            "causes": [
-                {"field": "spec.canary[0].trafficPercent", "message": "should be <= 100"},
-                {"field": "other", "message": "later"},
-            ]
-        },
-    }
-    err = SimpleNamespace(body=json.dumps(body), status=422, reason="Unprocessable Entity")
-    assert api_message(err) == "spec.canary[0].trafficPercent: should be <= 100"
-    plain = SimpleNamespace(body=json.dumps({"message": "denied\nhere"}), status=403, reason="")
-    assert api_message(plain) == "denied here"
-    assert api_message(SimpleNamespace(body="<html>", status=502, reason="Bad Gateway")) == (
-        "502 Bad Gateway"
-    )
