@@ -24,8 +24,8 @@ from pathlib import Path
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.hub.client import HubError, login, stop_server, wait_for_lab
 from jupyter_mlplat.hub.local import LocalHub
-from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.infra.processes import Service, free_port
+from jupyter_mlplat.platform.local import LocalPlatform
 
 PASSWORD = "benchmark-password"
 

@@ -26,8 +26,8 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.infra.processes import Service
+from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 
 KERNEL = "python3"

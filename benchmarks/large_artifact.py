@@ -34,8 +34,8 @@ from typing import Any
 import psutil
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.infra.processes import Service
+from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.server.provisioner import kernel_environment
 
 MB = 10**6

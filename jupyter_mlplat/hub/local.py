@@ -25,6 +25,7 @@ from jupyter_mlplat.hub.environment import (
     user_environment,
     user_settings,
 )
+from jupyter_mlplat.infra.files import write_private
 from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,11 +109,8 @@ class LocalHub:
 
     def _secret(self, name: str, value: str = "") -> str:
         path = self.dir / name
-        if value:
-            path.write_text(value)
-        elif not path.exists():
-            path.write_text(secrets.token_urlsafe(18))
-        path.chmod(0o600)
+        if value or not path.exists():
+            write_private(path, value or secrets.token_urlsafe(18))
         return path.read_text().strip()
 
     @property

@@ -2,7 +2,7 @@
 
 Kernels must not hold the Jupyter token (it opens files, terminals and other kernels). At
 start the extension creates a random token, writes it (mode 0600) to a file in the Jupyter
-runtime directory, and kernels get the file's path (``MLP_API_TOKEN_FILE``) and the server's
+runtime directory, and kernels get the file's path (``MLP_KERNEL_TOKEN_FILE``) and the server's
 URL (``MLP_API_URL``). The token is accepted as ``Authorization: mlplat <token>`` only by
 handlers that declare ``kernel_api = True``; every other route ignores it.
 """
@@ -19,9 +19,10 @@ from typing import Any
 
 from jupyter_server.auth.identity import User
 
+from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE, API_URL_VARIABLE
+from jupyter_mlplat.infra.files import write_private
+
 SCHEME = "mlplat"
-TOKEN_FILE_VARIABLE = "MLP_API_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
-URL_VARIABLE = "MLP_API_URL"
 
 
 @dataclass
@@ -37,10 +38,7 @@ class KernelApi:
         runtime_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
         path = runtime_dir / f"mlplat-kernel-api-{os.getpid()}.token"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(token)
-        path.chmod(0o600)
+        write_private(path, token)
         return cls(token, path, serverapp)
 
     def url(self) -> str:
@@ -56,7 +54,7 @@ class KernelApi:
 
     def kernel_environment(self) -> dict[str, str]:
         """What a kernel needs to call the server: a URL and the token file's path."""
-        return {URL_VARIABLE: self.url(), TOKEN_FILE_VARIABLE: str(self.token_file)}
+        return {API_URL_VARIABLE: self.url(), API_TOKEN_FILE_VARIABLE: str(self.token_file)}
 
     def accepts(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header carries this token."""

@@ -34,7 +34,23 @@ def kernel_environment(config: MLPlat, base: Mapping[str, str]) -> dict[str, str
     env |= config.to_environment(for_kernel=True)
     env["MLP_NOTEBOOK_PATH"] = notebook
     env |= tracking_environment(config, notebook)
+    env.pop("SPARK_REMOTE", None)  # a Livy URL, or Spark turned off: nothing pyspark can use
+    env |= spark_environment(config)
     return env
+
+
+def spark_environment(config: MLPlat) -> dict[str, str]:
+    """``SPARK_REMOTE``: a user's own ``SparkSession.builder.getOrCreate()`` then attaches to the
+    platform's Spark Connect server instead of starting a JVM inside the kernel."""
+    if config.spark_mode in {"local", "connect"} and config.spark_remote:
+        return {"SPARK_REMOTE": config.spark_remote}
+    if config.spark_mode == "kubernetes":
+        # the Service the Spark Operator gives the user's session (``spark`` creates it)
+        from jupyter_mlplat.spark.kubernetes import CONNECT_PORT, resource_name
+
+        service = f"{resource_name(config.resolved_user)}-server.{config.namespace}"
+        return {"SPARK_REMOTE": f"sc://{service}.svc.cluster.local:{CONNECT_PORT}"}
+    return {}
 
 
 def is_ipython_kernel(argv: list[str]) -> bool:

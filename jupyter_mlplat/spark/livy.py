@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,7 +18,8 @@ from urllib.parse import urlparse
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
-from jupyter_mlplat.spark.backends import SparkEndpoint
+from jupyter_mlplat.infra.files import write_private
+from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint
 from jupyter_mlplat.spark.kubernetes import parse_spark_conf
 
 CONFIG_FILE = "config.json"
@@ -64,14 +64,7 @@ def write_sparkmagic_config(config: MLPlat, directory: Path | str) -> Path:
     content = json.dumps(sparkmagic_config(config), indent=2)
     directory = Path(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    target = directory / CONFIG_FILE
-    partial = directory / f".{CONFIG_FILE}.{os.getpid()}"
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(content)
-    partial.chmod(0o600)  # os.open's mode does not apply to a file that already existed
-    partial.replace(target)
-    return target
+    return write_private(directory / CONFIG_FILE, content)
 
 
 def livy_url(config: MLPlat) -> str:
@@ -100,10 +93,13 @@ def _login(config: MLPlat) -> dict[str, str]:
     return {"username": config.livy_username, "base64_password": encoded}
 
 
-class LivyBackend:
-    """``spark_mode = livy``: no Spark Connect; notebooks use sparkmagic's ``%%spark``."""
+class LivyBackend(SparkBackend):
+    """``spark_mode = livy``: no Spark Connect; notebooks use ``%%spark`` (sparkmagic), whose
+    session the kernel opens from the configuration (:mod:`jupyter_mlplat.kernel.livy`)."""
 
     name = "livy"
+    provides_session = False
+    through_sparkmagic = True
     probe_timeout = 2.0
 
     def __init__(self, config: MLPlat) -> None:
@@ -114,7 +110,7 @@ class LivyBackend:
     ) -> SparkEndpoint:
         raise Unavailable(
             "Spark runs through Livy on this platform: there is no Spark Connect `spark`; "
-            "use sparkmagic (%load_ext sparkmagic.magics, then %%spark cells)"
+            "write %%spark cells (sparkmagic, on the configured Livy endpoint)"
         )
 
     def state(self) -> dict[str, Any]:

@@ -159,7 +159,7 @@ def test_kernel_token_opens_the_deploy_api_only(lab, kernel):
         kernel,
         "import os, pathlib\n"
         "print(os.environ['MLP_API_URL'])\n"
-        "print(pathlib.Path(os.environ['MLP_API_TOKEN_FILE']).read_text())\n"
+        "print(pathlib.Path(os.environ['MLP_KERNEL_TOKEN_FILE']).read_text())\n"
         "print(any(os.environ.get(k, '') for k in ('JUPYTER_TOKEN', 'JPY_API_TOKEN')))",
     )
     url, token, leaked = result.stdout.strip().splitlines()[-3:]

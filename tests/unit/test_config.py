@@ -85,6 +85,40 @@ def test_kernel_environment_drops_secrets_and_server_state():
     assert env["MLFLOW_ENABLE_ASYNC_LOGGING"] == "true"
 
 
+def test_kernels_get_spark_remote_of_the_platforms_spark():
+    """A user's own ``SparkSession.builder.getOrCreate()`` attaches to the platform's Spark."""
+    local = MLPlat(env={"MLP_SPARK_MODE": "local", "MLP_SPARK_REMOTE": "sc://127.0.0.1:15002"})
+    assert kernel_environment(local, {})["SPARK_REMOTE"] == "sc://127.0.0.1:15002"
+    k8s = MLPlat(env={"MLP_SPARK_MODE": "kubernetes", "MLP_USER": "ada", "MLP_NAMESPACE": "team"})
+    remote = kernel_environment(k8s, {})["SPARK_REMOTE"]
+    assert remote.startswith("sc://") and ".team.svc.cluster.local:15002" in remote
+    livy = MLPlat(env={"MLP_SPARK_MODE": "livy", "SPARK_REMOTE": "http://livy:8998"})
+    assert "SPARK_REMOTE" not in kernel_environment(livy, {"SPARK_REMOTE": "http://livy:8998"})
+    assert "SPARK_REMOTE" not in kernel_environment(MLPlat(env={"MLP_SPARK_MODE": "none"}), {})
+
+
+def test_mlflow_never_records_a_kernel_variable_as_an_inference_credential(tmp_path, monkeypatch):
+    """While ``log_model`` validates its input example, MLflow tracks the variables read and
+    records (and warns about) those matching its credential allowlist; any HTTP call then reads
+    every variable (the proxy lookup), so no kernel variable may match."""
+    import urllib.request
+
+    from mlflow.utils.model_utils import RECORD_ENV_VAR_ALLOWLIST, env_var_tracker
+
+    from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE
+    from jupyter_mlplat.server.kernel_api import KernelApi
+
+    config = MLPlat(env={"MLP_TRACKING_URI": "http://127.0.0.1:5000", "MLP_USER": "ada"})
+    env = kernel_environment(config, {}) | KernelApi.create(tmp_path).kernel_environment()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with env_var_tracker() as tracked:
+        urllib.request.getproxies()
+    assert API_TOKEN_FILE_VARIABLE in tracked  # read, like every variable
+    flagged = [n for n in tracked & env.keys() if any(p in n for p in RECORD_ENV_VAR_ALLOWLIST)]
+    assert flagged == []
+
+
 def test_no_tracking_server_means_no_mlflow_target():
     env = kernel_environment(MLPlat(env={}), {"PATH": "/bin"})
     assert "MLFLOW_TRACKING_URI" not in env

@@ -9,38 +9,33 @@ from html import escape
 from typing import Any
 from urllib.parse import urlparse
 
-from IPython.core.error import UsageError
-
-from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.config import API_URL_VARIABLE
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 
-def _parser() -> ArgumentParser:
-    parser = ArgumentParser("checks")
-    parser.add_argument("--dataset")
-    parser.add_argument("--suite")
-    parser.add_argument("--status", choices=["passed", "failed"])
-    parser.add_argument("--limit", type=int, default=20)
-    return parser
+def parser() -> ArgumentParser:
+    p = ArgumentParser("checks")
+    p.add_argument("--dataset", help="only checks of this dataset (frame or table name)")
+    p.add_argument("--suite", help="only checks that ran this saved suite")
+    p.add_argument("--status", choices=["passed", "failed"], help="only passed or failed checks")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default: 20)")
+    return p
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
     """Recent data-quality results kept in MLflow, newest first."""
-    options = _parser().parse_args(args)
+    options = parser().parse_args(args)
     from jupyter_mlplat.quality.record import find_results
 
-    try:
-        records = find_results(
-            magics.mlplat, options.dataset, options.suite, options.status, options.limit
-        )
-    except MLPlatError as err:
-        raise UsageError(f"%mlp checks: {err}") from None
+    records = find_results(
+        magics.mlplat, options.dataset, options.suite, options.status, options.limit
+    )
     return ChecksTable(records, _base_path())
 
 
 def _base_path() -> str:
     """The Jupyter server's base path (links to the proxied MLflow UI hang below it)."""
-    path = urlparse(os.environ.get("MLP_API_URL", "")).path or "/"
+    path = urlparse(os.environ.get(API_URL_VARIABLE, "")).path or "/"
     return path if path.endswith("/") else path + "/"
 
 
