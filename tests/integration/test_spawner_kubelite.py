@@ -306,7 +306,7 @@ def test_an_unlabelled_namespace_is_not_used(cluster):
 
 def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_is_refused(cluster):
     from jupyter_mlplat.config import MLPlat
-    from jupyter_mlplat.deploy.kserve import build_manifest
+    from jupyter_mlplat.deploy.kserve import DEFAULT_MODE, build_manifest
     from jupyter_mlplat.deploy.models import Deployment, ModelRef, Revision
 
     cluster.wait_for_crds("InferenceService")
@@ -322,7 +322,7 @@ def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_
     isvcs = notebook.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
     requester = f"system:serviceaccount:{namespace}:mlplat-notebook"
     created = isvcs.create(
-        body=build_manifest(deployment, None, "standard", config), namespace=namespace
+        body=build_manifest(deployment, None, DEFAULT_MODE, config), namespace=namespace
     )
     assert created.spec.predictor.serviceAccountName == "mlplat-models"
     assert admission("inferenceservices", created.to_dict(), requester, namespace) == []
