@@ -28,10 +28,16 @@ def spawner_module() -> Any:
 
 def set_up_user_namespace(kubelite: Any, namespace: str, user: str = "ada") -> None:
     """Apply the spawner's per-user resources to ``namespace`` and wait until RBAC has them."""
+    import yaml
     from kubernetes.client.exceptions import ApiException
 
     admin = kubelite.client
-    for resource in spawner_module().user_resources(namespace, user):
+    # what the cluster's admin applies once: the user ClusterRoles the bindings below refer to
+    cluster_roles = yaml.safe_load_all((ROOT / "spawner_config/rbac/user-roles.yaml").read_text())
+    for resource in [
+        *filter(None, cluster_roles),
+        *spawner_module().user_resources(namespace, user),
+    ]:
         api = admin.resources.get(api_version=resource["apiVersion"], kind=resource["kind"])
         if resource["kind"] == "Namespace":
             body = {"metadata": {"labels": resource["metadata"]["labels"]}}
