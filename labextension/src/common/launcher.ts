@@ -1,0 +1,28 @@
+import { type TranslationBundle } from '@jupyterlab/translation';
+import { type ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+/**
+ * Launcher section rank: after "Notebook" (0) and "Console" (20), before "Other" (100).
+ */
+export const LAUNCHER_CATEGORY_RANK = 50;
+
+/**
+ * Whether a command is being rendered by the launcher.
+ */
+export function isLauncher(args: ReadonlyPartialJSONObject): boolean {
+  return args['isLauncher'] === true;
+}
+
+/**
+ * Whether a command is being rendered by the command palette (no icon there).
+ */
+export function isPalette(args: ReadonlyPartialJSONObject): boolean {
+  return args['isPalette'] === true;
+}
+
+/**
+ * The launcher section and palette category of every plugin: "ML Platform".
+ */
+export function categoryLabel(trans: TranslationBundle): string {
+  return trans.__('ML Platform');
+}
