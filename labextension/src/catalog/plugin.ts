@@ -12,10 +12,9 @@ import { type ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { errorMessage } from '../common/api';
 import {
-  categoryLabel,
+  addLauncherAndPaletteItems,
   isLauncher,
-  isPalette,
-  LAUNCHER_CATEGORY_RANK
+  isPalette
 } from '../common/launcher';
 import { CommandIDs, PluginIDs, TRANSLATION_DOMAIN } from '../tokens';
 import { type ICatalogActions, TABLE_ITEM_CLASS, tableRefOf } from './actions';
@@ -202,19 +201,10 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       });
     });
 
-    launcher?.add({
-      command: CommandIDs.openCatalog,
-      category: categoryLabel(trans),
-      categoryRank: LAUNCHER_CATEGORY_RANK,
+    addLauncherAndPaletteItems(trans, launcher, palette, {
+      card: CommandIDs.openCatalog,
       rank: 3,
-      args: { isLauncher: true }
+      palette: [CommandIDs.openCatalog, CommandIDs.refreshCatalog]
     });
-    for (const command of [CommandIDs.openCatalog, CommandIDs.refreshCatalog]) {
-      palette?.addItem({
-        command,
-        category: categoryLabel(trans),
-        args: { isPalette: true }
-      });
-    }
   }
 };

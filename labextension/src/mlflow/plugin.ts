@@ -10,10 +10,9 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { mlplatIcon } from '../common/icons';
 import {
-  categoryLabel,
+  addLauncherAndPaletteItems,
   isLauncher,
-  isPalette,
-  LAUNCHER_CATEGORY_RANK
+  isPalette
 } from '../common/launcher';
 import {
   CommandIDs,
@@ -82,17 +81,10 @@ export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
         name: () => 'mlflow'
       });
     }
-    launcher?.add({
-      command: CommandIDs.openMLflow,
-      category: categoryLabel(trans),
-      categoryRank: LAUNCHER_CATEGORY_RANK,
+    addLauncherAndPaletteItems(trans, launcher, palette, {
+      card: CommandIDs.openMLflow,
       rank: 1,
-      args: { isLauncher: true }
-    });
-    palette?.addItem({
-      command: CommandIDs.openMLflow,
-      category: categoryLabel(trans),
-      args: { isPalette: true }
+      palette: [CommandIDs.openMLflow]
     });
   }
 };

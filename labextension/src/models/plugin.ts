@@ -17,10 +17,9 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { errorMessage } from '../common/api';
 import {
-  categoryLabel,
+  addLauncherAndPaletteItems,
   isLauncher,
-  isPalette,
-  LAUNCHER_CATEGORY_RANK
+  isPalette
 } from '../common/launcher';
 import { isRunPage } from '../mlflow/uipath';
 import { type MLflowWidget } from '../mlflow/widget';
@@ -237,19 +236,10 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       execute: () => model.reload()
     });
 
-    launcher?.add({
-      command: CommandIDs.openModels,
-      category: categoryLabel(trans),
-      categoryRank: LAUNCHER_CATEGORY_RANK,
+    addLauncherAndPaletteItems(trans, launcher, palette, {
+      card: CommandIDs.openModels,
       rank: 4,
-      args: { isLauncher: true }
+      palette: [CommandIDs.openModels, CommandIDs.refreshModels]
     });
-    for (const command of [CommandIDs.openModels, CommandIDs.refreshModels]) {
-      palette?.addItem({
-        command,
-        category: categoryLabel(trans),
-        args: { isPalette: true }
-      });
-    }
   }
 };

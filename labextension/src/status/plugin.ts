@@ -11,10 +11,9 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { mlplatIcon } from '../common/icons';
 import {
-  categoryLabel,
+  addLauncherAndPaletteItems,
   isLauncher,
-  isPalette,
-  LAUNCHER_CATEGORY_RANK
+  isPalette
 } from '../common/launcher';
 import {
   CommandIDs,
@@ -108,20 +107,11 @@ export const statusPlugin: JupyterFrontEndPlugin<IStatusModel> = {
         });
     }
 
-    launcher?.add({
-      command: CommandIDs.openStatus,
-      category: categoryLabel(trans),
-      categoryRank: LAUNCHER_CATEGORY_RANK,
+    addLauncherAndPaletteItems(trans, launcher, palette, {
+      card: CommandIDs.openStatus,
       rank: 2,
-      args: { isLauncher: true }
+      palette: [CommandIDs.openStatus, CommandIDs.refreshStatus]
     });
-    for (const command of [CommandIDs.openStatus, CommandIDs.refreshStatus]) {
-      palette?.addItem({
-        command,
-        category: categoryLabel(trans),
-        args: { isPalette: true }
-      });
-    }
 
     return model;
   }
