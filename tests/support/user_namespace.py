@@ -1,11 +1,9 @@
 """A user's namespace as the spawner sets it up, on kubelite (RBAC enforced).
 
-``set_up_user_namespace`` applies, as the admin, the ClusterRoles of
-``spawner_config/rbac/user-roles.yaml`` (once per cluster) and exactly what
-``spawner_config/mlplat_spawner.py`` (``user_resources``) creates for a user: the namespace
-labels, the service accounts and the RoleBindings to those ClusterRoles. Code under test then
-runs as the notebook's service account (``NOTEBOOK``), so RBAC answers 403 wherever the user
-must not reach.
+``set_up_user_namespace`` applies, as the admin, exactly what ``spawner_config/mlplat_spawner.py``
+(``user_resources``) creates for a user: the namespace labels, the service accounts, the Roles of
+``spawner_config/rbac/user-roles.yaml`` and their bindings. Code under test then runs as the
+notebook's service account (``NOTEBOOK``), so RBAC answers 403 wherever the user must not reach.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "mlplat-notebook"
@@ -32,20 +28,16 @@ def spawner_module() -> Any:
 
 def set_up_user_namespace(kubelite: Any, namespace: str, user: str = "ada") -> None:
     """Apply the spawner's per-user resources to ``namespace`` and wait until RBAC has them."""
+    import yaml
     from kubernetes.client.exceptions import ApiException
 
     admin = kubelite.client
-    # what the cluster's admin applies once: the ClusterRoles the user RoleBindings refer to
-    for role in yaml.safe_load_all((ROOT / "spawner_config/rbac/user-roles.yaml").read_text()):
-        if role:
-            try:
-                admin.resources.get(api_version=role["apiVersion"], kind=role["kind"]).create(
-                    body=role
-                )
-            except ApiException as err:
-                if err.status != 409:
-                    raise
-    for resource in spawner_module().user_resources(namespace, user):
+    # what the cluster's admin applies once: the user ClusterRoles the bindings below refer to
+    cluster_roles = yaml.safe_load_all((ROOT / "spawner_config/rbac/user-roles.yaml").read_text())
+    for resource in [
+        *filter(None, cluster_roles),
+        *spawner_module().user_resources(namespace, user),
+    ]:
         api = admin.resources.get(api_version=resource["apiVersion"], kind=resource["kind"])
         if resource["kind"] == "Namespace":
             body = {"metadata": {"labels": resource["metadata"]["labels"]}}

@@ -1,7 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { API_NAMESPACE } from './tokens';
+import { API_NAMESPACE } from '../tokens';
 
 /**
  * Call the jupyter-mlplat server extension REST API.
