@@ -79,9 +79,7 @@ class KServeBackend(DeployBackend):
     def __init__(self, config: MLPlat, api_client: Any = None) -> None:
         self.config = config
         self.namespace = config.namespace
-        self._api_client = api_client
-        self._client: Any = None
-        self._api: Any = None
+        self.objects = kube.Objects(INFERENCE_SERVICE, config.namespace, api_client=api_client)
         self._mode: Mode | None = None
 
     # -- the protocol -------------------------------------------------------------------------
@@ -145,7 +143,7 @@ class KServeBackend(DeployBackend):
         if found is None:
             return
         self._check_ours(found, deployment.owner)
-        self._delete(found)
+        self.objects.delete(found)
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """InferenceServices outlive the Jupyter server: re-read their status."""
@@ -187,46 +185,27 @@ class KServeBackend(DeployBackend):
     @property
     def api_client(self) -> Any:
         """The raw ``ApiClient`` (in-cluster or kubeconfig unless one was given)."""
-        if self._api_client is None:
-            self._api_client = kube.default_api_client()
-        return self._api_client
+        return self.objects.api_client
 
     @property
     def client(self) -> Any:
         """The ``DynamicClient`` over :attr:`api_client`."""
-        if self._client is None:
-            self._client = kube.dynamic_client(self.api_client)
-        return self._client
+        return self.objects.client
 
     @property
     def api(self) -> Any:
         """The InferenceService resource API (discovered on first use)."""
-        if self._api is None:
-            self._api = kube.resource_api(self.client, INFERENCE_SERVICE, self.namespace)
-        return self._api
-
-    def _translated(self, verb: str, name: str) -> Any:
-        return kube.translated(
-            f"{verb} InferenceService {self.namespace}/{name}", INFERENCE_SERVICE, self.namespace
-        )
+        return self.objects.api
 
     def _read(self, name: str) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        with self._translated("get", name):
-            try:
-                return dict(self.api.get(name=name, namespace=self.namespace).to_dict())
-            except ApiException as err:
-                if err.status == 404:
-                    return None
-                raise
+        return self.objects.get(name)
 
     def _create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
 
         name = manifest["metadata"]["name"]
         try:
-            with self._translated("create", name):
+            with self.objects.translated("create", name):
                 return dict(self.api.create(body=manifest, namespace=self.namespace).to_dict())
         except Conflict as err:
             if isinstance(err.__cause__, ApiException) and err.__cause__.status == 409:
@@ -239,7 +218,7 @@ class KServeBackend(DeployBackend):
     def _replace(self, manifest: dict[str, Any]) -> dict[str, Any]:
         name = manifest["metadata"]["name"]
         try:
-            with self._translated("update", name):
+            with self.objects.translated("update", name):
                 return dict(
                     self.api.replace(body=manifest, name=name, namespace=self.namespace).to_dict()
                 )
@@ -249,22 +228,6 @@ class KServeBackend(DeployBackend):
                 "try again"
             ) from None
 
-    def _delete(self, found: dict[str, Any]) -> None:
-        """Delete exactly ``found`` (by uid: never a namesake created meanwhile)."""
-        from kubernetes.client.exceptions import ApiException
-
-        name = found["metadata"]["name"]
-        with self._translated("delete", name):
-            try:
-                self.api.delete(
-                    name=name,
-                    namespace=self.namespace,
-                    body={"preconditions": {"uid": found["metadata"]["uid"]}},
-                )
-            except ApiException as err:
-                if err.status != 404:
-                    raise
-
     def _undo(self, name: str, before: dict[str, Any] | None) -> None:
         """Return the object to what it was before ``apply`` (or remove it); best effort."""
         with contextlib.suppress(MLPlatError):
@@ -272,7 +235,7 @@ class KServeBackend(DeployBackend):
             if current is None:
                 return
             if before is None:
-                self._delete(current)
+                self.objects.delete(current)
                 return
             restored = copy.deepcopy(before)
             restored["metadata"] = {
@@ -281,7 +244,7 @@ class KServeBackend(DeployBackend):
                 "annotations": before["metadata"].get("annotations") or {},
             }
             restored.pop("status", None)
-            with self._translated("update", name):
+            with self.objects.translated("update", name):
                 self.api.replace(body=restored, name=name, namespace=self.namespace)
 
     def _wait_ready(self, applied: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -306,18 +269,14 @@ class KServeBackend(DeployBackend):
                 0.2 + 0.7 * waited / budget,
             )
 
-        ready = kube.watch_until(
-            self.client,
-            self.api,
-            namespace=self.namespace,
-            name=name,
+        ready = self.objects.watch_until(
+            name,
             current=applied,
             check=check,
             read=lambda: self._read(name),
             timeout=budget,
             on_wait=wait,
             interval=self.progress_interval,
-            action=f"watch InferenceService {self.namespace}/{name}",
         )
         if ready is None:
             raise Unavailable(

@@ -254,9 +254,7 @@ class DeployService:
     ) -> Deployment:
         # what the target would reject or ignore fails here, in one line, before any record
         # changes (KServe: a canary in Standard mode, a name too long for its Services)
-        check = getattr(backend, "check", None)
-        if check is not None:
-            check(record)
+        backend.check(record)
         record.state = "deploying"
         record.message = ""
         record.updated = time.time()

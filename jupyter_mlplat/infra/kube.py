@@ -83,6 +83,88 @@ def resource_api(client: DynamicClient, kind: Kind, namespace: str = "") -> Any:
         return client.resources.get(api_version=kind.api_version, kind=kind.kind)
 
 
+class Objects:
+    """The objects of one kind in one namespace: clients created on first use (the raw
+    ``ApiClient``, the ``DynamicClient``, the kind's resource) and errors worded for the kind."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        namespace: str,
+        *,
+        api_client: ApiClient | None = None,
+        client: DynamicClient | None = None,
+    ) -> None:
+        self.kind, self.namespace = kind, namespace
+        self._api_client: Any = api_client
+        self._client: Any = client
+        self._api: Any = None
+
+    @property
+    def api_client(self) -> Any:
+        """The raw ``ApiClient`` (in-cluster or kubeconfig unless one was given)."""
+        if self._api_client is None:
+            self._api_client = (
+                self._client.client if self._client is not None else default_api_client()
+            )
+        return self._api_client
+
+    @property
+    def client(self) -> Any:
+        """The ``DynamicClient`` over :attr:`api_client`."""
+        if self._client is None:
+            self._client = dynamic_client(self._api_client)
+        return self._client
+
+    @property
+    def api(self) -> Any:
+        """The kind's dynamic resource (discovered on first use)."""
+        if self._api is None:
+            self._api = resource_api(self.client, self.kind, self.namespace)
+        return self._api
+
+    def translated(self, verb: str, name: str) -> contextlib.AbstractContextManager[None]:
+        """``translated`` for ``verb`` on the object ``name`` of this kind."""
+        action = f"{verb} {self.kind.kind} {self.namespace}/{name}"
+        return translated(action, self.kind, self.namespace)
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        """The object as a dict, None if there is none."""
+        from kubernetes.client.exceptions import ApiException
+
+        with self.translated("get", name):
+            try:
+                return dict(self.api.get(name=name, namespace=self.namespace).to_dict())
+            except ApiException as err:
+                if err.status == 404:
+                    return None
+                raise
+
+    def watch_until(self, name: str, **kwargs: Any) -> Any:
+        """:func:`watch_until` on the object ``name`` of this kind."""
+        action = f"watch {self.kind.kind} {self.namespace}/{name}"
+        return watch_until(
+            self.client, self.api, namespace=self.namespace, name=name, action=action, **kwargs
+        )
+
+    def delete(self, found: dict[str, Any], propagation: str = "") -> None:
+        """Delete exactly ``found`` (by uid: never a namesake created meanwhile); a missing
+        object is fine."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = found["metadata"]["name"]
+        options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        options["preconditions"] = {"uid": found["metadata"]["uid"]}
+        if propagation:
+            options["propagationPolicy"] = propagation  # a body overrides query params
+        with self.translated("delete", name):
+            try:
+                self.api.delete(name=name, namespace=self.namespace, body=options)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+
+
 # -- errors ------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def translated(

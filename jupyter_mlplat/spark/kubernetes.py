@@ -59,8 +59,7 @@ class KubernetesBackend(SparkBackend):
         self.config = config
         self.namespace = config.namespace
         self.resource_name = resource_name(config.resolved_user)
-        self._client: Any = client
-        self._api: Any = None
+        self.objects = kube.Objects(SPARK_CONNECT, config.namespace, client=client)
 
     # -- SparkBackend ---------------------------------------------------------------------
     def endpoint(
@@ -107,18 +106,14 @@ class KubernetesBackend(SparkBackend):
                     f"(state {state or 'New'}, {waited:.0f} s)"
                 )
 
-        found = kube.watch_until(
-            self.client,
-            self.api,
-            namespace=self.namespace,
-            name=self.resource_name,
+        found = self.objects.watch_until(
+            self.resource_name,
             current=self._read() or self._create(),
             check=check,
             read=lambda: self._read() or self._create(),  # deleted meanwhile: start anew
             timeout=budget,
             on_wait=wait,
             interval=min(self.progress_interval, max(operator_wait, 1.0)),
-            action=f"watch SparkConnect {self._where}",
         )
         if found is None:
             raise Unavailable(
@@ -152,23 +147,10 @@ class KubernetesBackend(SparkBackend):
     def shutdown(self) -> None:
         """Delete the SparkConnect (only ours: the one read, by uid). The operator's pod, Service
         and ConfigMap go with it: foreground propagation removes the resource after them."""
-        from kubernetes.client.exceptions import ApiException
-
         current = self._read()
-        if current is None:
-            return
-        with self._translated("delete"):
-            try:
-                options = {
-                    "apiVersion": "v1",
-                    "kind": "DeleteOptions",
-                    "propagationPolicy": "Foreground",  # here: a body overrides query params
-                    "preconditions": {"uid": current["metadata"]["uid"]},  # not a namesake
-                }
-                self.api.delete(name=self.resource_name, namespace=self.namespace, body=options)
-            except ApiException as err:
-                if err.status != 404:
-                    raise
+        if current is not None:
+            # foreground: the resource goes after its dependents
+            self.objects.delete(current, propagation="Foreground")
 
     # -- the resource -----------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -231,45 +213,32 @@ class KubernetesBackend(SparkBackend):
     @property
     def client(self) -> Any:
         """The ``DynamicClient`` (in-cluster or kubeconfig unless one was given)."""
-        if self._client is None:
-            self._client = kube.dynamic_client()
-        return self._client
+        return self.objects.client
 
     @property
     def api(self) -> Any:
         """The SparkConnect resource API (discovered on first use)."""
-        if self._api is None:
-            self._api = kube.resource_api(self.client, SPARK_CONNECT, self.namespace)
-        return self._api
+        return self.objects.api
 
     @property
     def _where(self) -> str:
         return f"{self.namespace}/{self.resource_name}"
 
-    def _translated(self, verb: str) -> Any:
-        return kube.translated(f"{verb} SparkConnect {self._where}", SPARK_CONNECT, self.namespace)
-
     def _read(self) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        with self._translated("get"):
-            try:
-                found = self.api.get(name=self.resource_name, namespace=self.namespace).to_dict()
-            except ApiException as err:
-                if err.status == 404:
-                    return None
-                raise
+        found = self.objects.get(self.resource_name)
+        if found is None:
+            return None
         if not kube.is_managed(found):
             raise Conflict(
                 f"SparkConnect {self._where} exists but is not managed by jupyter-mlplat"
             )
-        return dict(found)
+        return found
 
     def _create(self) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
 
         manifest = self.manifest()
-        with self._translated("create"):
+        with self.objects.translated("create", self.resource_name):
             try:
                 return dict(self.api.create(body=manifest, namespace=self.namespace).to_dict())
             except ApiException as err:

@@ -167,6 +167,8 @@ def test_endpoint_waits_until_the_operator_says_ready(spark_client, notebook, k8
     progress: list[str] = []
     with Operator(
         backend,
+        # the states of spark-operator api/v1alpha1/sparkconnect_types.go, in order
+        (0.2, server_status("Provisioning")),
         (0.3, server_status("NotReady")),
         (1.0, server_status("Ready", service="ada-connect")),
     ):
@@ -178,6 +180,7 @@ def test_endpoint_waits_until_the_operator_says_ready(spark_client, notebook, k8
     assert endpoint.details["service_from"] == "status"
     assert progress[0].startswith("waiting for Spark session spark-ada (state New, 0 s)")
     assert any("state NotReady" in line for line in progress)
+    assert backend.state()["operator_state"] == "Ready"
     state = backend.state()
     assert state["state"] == "ready"
     assert state["endpoint"] == endpoint.remote
@@ -188,6 +191,9 @@ def test_endpoint_falls_back_to_the_operators_service_name(spark_client, noteboo
     backend = backend_for(notebook, k8s_namespace)
     with Operator(backend, (0, server_status("Ready"))):
         endpoint = backend.endpoint(timeout=20)
+    # the operator's own naming: spark-operator internal/controller/sparkconnect/util.go
+    # GetServerServiceName ("<name>-server" unless spec.server.service names one) and
+    # GetServerServiceHost ("<service>.<namespace>.svc.cluster.local")
     assert endpoint.remote == f"sc://spark-ada-server.{k8s_namespace}.svc.cluster.local:15002"
     assert endpoint.details["service_from"] == "convention"
 

@@ -1,8 +1,9 @@
 """A user's namespace as the spawner sets it up, on kubelite (RBAC enforced).
 
-``set_up_user_namespace`` applies, as the admin, exactly what ``spawner_config/mlplat_spawner.py``
-(``user_resources``) creates for a user: the namespace labels, the service accounts, the Roles of
-``spawner_config/rbac/user-roles.yaml`` and their bindings. Code under test then runs as the
+``set_up_user_namespace`` applies, as the admin, the cluster-wide ClusterRoles of
+``spawner_config/rbac/user-roles.yaml`` (what the cluster's admin applies once) and exactly what
+``spawner_config/mlplat_spawner.py`` (``user_resources``) creates for a user: the namespace
+labels, the service accounts and the bindings of those rules. Code under test then runs as the
 notebook's service account (``NOTEBOOK``), so RBAC answers 403 wherever the user must not reach.
 """
 
@@ -13,7 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
+USER_ROLES = ROOT / "spawner_config" / "rbac" / "user-roles.yaml"
 NOTEBOOK = "mlplat-notebook"
 MERGE = "application/merge-patch+json"
 
@@ -28,16 +32,23 @@ def spawner_module() -> Any:
 
 def set_up_user_namespace(kubelite: Any, namespace: str, user: str = "ada") -> None:
     """Apply the spawner's per-user resources to ``namespace`` and wait until RBAC has them."""
-    import yaml
     from kubernetes.client.exceptions import ApiException
 
     admin = kubelite.client
-    # what the cluster's admin applies once: the user ClusterRoles the bindings below refer to
-    cluster_roles = yaml.safe_load_all((ROOT / "spawner_config/rbac/user-roles.yaml").read_text())
-    for resource in [
-        *filter(None, cluster_roles),
-        *spawner_module().user_resources(namespace, user),
-    ]:
+    spawner = spawner_module()
+    cluster_wide = [
+        doc for doc in yaml.safe_load_all(USER_ROLES.read_text()) if doc and
+        doc["kind"] == "ClusterRole"
+    ]  # fmt: skip
+    for role in cluster_wide:
+        api = admin.resources.get(api_version=role["apiVersion"], kind=role["kind"])
+        try:
+            api.create(body=role)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            api.replace(body=role, name=role["metadata"]["name"])  # follow the file
+    for resource in spawner.user_resources(namespace, user):
         api = admin.resources.get(api_version=resource["apiVersion"], kind=resource["kind"])
         if resource["kind"] == "Namespace":
             body = {"metadata": {"labels": resource["metadata"]["labels"]}}

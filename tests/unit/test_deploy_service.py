@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.backends import Progress
+from jupyter_mlplat.deploy.backends import DeployBackend, Progress
 from jupyter_mlplat.deploy.models import Deployment, DeployRequest, ModelRef
 from jupyter_mlplat.deploy.service import DeployService, name_for_model
 from jupyter_mlplat.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 
-class FakeBackend:
+class FakeBackend(DeployBackend):
     """Serves whatever it is asked to; fails on request; can hold a rollout open."""
 
     name = "local"
 
     def __init__(self) -> None:
+        super().__init__(MLPlat(env={}))
         self.serving: dict[str, Deployment] = {}
         self.fail_next = False
         self.gate: threading.Event | None = None
