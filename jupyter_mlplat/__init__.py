@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_mlplat._version import __version__
-
 __all__ = ["__version__", "load_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    # the version is read from the package metadata: only when asked (kernel start skips it)
+    if name == "__version__":
+        from jupyter_mlplat._version import __version__
+
+        return __version__
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, Unicode
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 #: Variables that carry storage credentials or other secrets; never passed to a kernel.
@@ -49,6 +49,67 @@ DEFAULT_SECRET_PATTERNS = [
     "*_SECRET_KEY",
     "*_PASSWORD",
 ]
+
+#: KServe deployment modes by every name they had: KServe's deprecated aliases (Serverless,
+#: RawDeployment) and this platform's old values (serverless, raw, standard).
+KSERVE_MODES = {"knative": "Knative", "serverless": "Knative",
+                "standard": "Standard", "rawdeployment": "Standard", "raw": "Standard"}  # fmt: skip
+
+
+#: How a kernel finds its Jupyter server's platform API: the server sets both per kernel (the
+#: URL, and the path of a token file that opens only the routes meant for kernels).
+#: Not ``*API_TOKEN*``: MLflow records variables with that in their name as credentials "used
+#: during model inference" when any HTTP call (a proxy lookup reads every variable) runs while
+#: ``log_model`` validates its input example, and warns about it.
+API_URL_VARIABLE = "MLP_API_URL"
+API_TOKEN_FILE_VARIABLE = "MLP_KERNEL_TOKEN_FILE"  # noqa: S105 (a variable's name, not a secret)
+
+#: The built-in backends of each kind: configured name -> ``module:Class`` (imported on first
+#: use). Other packages add backends as entry points of ``jupyter_mlplat.<kind>_backends``; a
+#: setting may also name a class directly as ``package.module:Class``.
+BUILTIN_BACKENDS: dict[str, dict[str, str]] = {
+    "spark": {
+        "local": "jupyter_mlplat.spark.backends:LocalBackend",
+        "connect": "jupyter_mlplat.spark.backends:ConnectBackend",
+        "kubernetes": "jupyter_mlplat.spark.kubernetes:KubernetesBackend",
+        "livy": "jupyter_mlplat.spark.livy:LivyBackend",
+        "none": "jupyter_mlplat.spark.backends:DisabledBackend",
+    },
+    "deploy": {
+        "local": "jupyter_mlplat.deploy.local:LocalBackend",
+        "kserve": "jupyter_mlplat.deploy.kserve:KServeBackend",
+    },
+    "catalog": {"spark": "jupyter_mlplat.catalog.spark_backend:SparkCatalogBackend"},
+}
+
+
+def backend_entry_points(kind: str) -> list[Any]:
+    """Installed entry points that add backends of ``kind`` (a 15-30 ms scan: only on demand)."""
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=f"jupyter_mlplat.{kind}_backends"))
+
+
+class BackendName(Unicode):
+    """A setting that names a backend of one kind: built-in, entry point or ``module:Class``."""
+
+    def __init__(self, kind: str, default_value: str, **kwargs: Any) -> None:
+        self.kind = kind
+        names = ", ".join(BUILTIN_BACKENDS[kind])
+        kwargs["help"] = (
+            f"{kwargs.get('help', '')} Built in: {names}; or an entry point of "
+            f"jupyter_mlplat.{kind}_backends, or package.module:Class."
+        )
+        super().__init__(default_value, **kwargs)
+
+    def validate(self, obj: Any, value: Any) -> str:
+        name = super().validate(obj, value)
+        known = BUILTIN_BACKENDS[self.kind]
+        if name in known or ":" in name:
+            return str(name)
+        if any(ep.name == name for ep in backend_entry_points(self.kind)):
+            return str(name)
+        raise TraitError(f"unknown {self.kind} backend {name!r} (built in: {', '.join(known)})")
 
 
 def env_trait(trait: Any, *names: str) -> Any:
@@ -148,8 +209,8 @@ class MLPlat(Configurable):
         "MLP_KERNEL_ENV_DENYLIST",
     )
     spark_mode = env_trait(
-        Enum(
-            ["local", "connect", "kubernetes", "livy", "none"],
+        BackendName(
+            "spark",
             "local",
             help="Where `spark` comes from: the local Spark Connect server, an existing Connect "
             "endpoint, a per-user Spark on Kubernetes session, a Livy endpoint, or none.",
@@ -210,6 +271,14 @@ class MLPlat(Configurable):
         Int(300, help="Seconds to wait for a Kubernetes Spark session to become ready."),
         "MLP_SPARK_READY_TIMEOUT",
     )
+    spark_operator_wait = env_trait(
+        Int(
+            30,
+            help="Seconds a new Kubernetes Spark session may go without any status before it "
+            "is reported as not watched by a Spark Operator.",
+        ),
+        "MLP_SPARK_OPERATOR_WAIT",
+    )
     livy_auth = env_trait(
         Enum(["None", "Basic_Access", "Kerberos"], "None", help="Livy authentication."),
         "MLP_LIVY_AUTH",
@@ -220,11 +289,11 @@ class MLPlat(Configurable):
         "MLP_LIVY_PASSWORD_FILE",
     )
     catalog_backend = env_trait(
-        Unicode("spark", help="Metadata catalog backend (entry point name)."),
+        BackendName("catalog", "spark", help="Metadata catalog backend."),
         "MLP_CATALOG_BACKEND",
     )
     deploy_target = env_trait(
-        Enum(["local", "kserve"], "local", help="Where models are deployed by default."),
+        BackendName("deploy", "local", help="Where models are deployed by default."),
         "MLP_DEPLOY_TARGET",
     )
     artifacts_destination = env_trait(
@@ -250,15 +319,25 @@ class MLPlat(Configurable):
         "MLP_SERVING_ENV_DIR",
     ).tag(server_only=True)
     kserve_mode = env_trait(
-        Enum(
-            ["auto", "serverless", "standard"],
+        Unicode(
             "auto",
-            help="KServe deployment mode: Serverless (Knative, canaryTrafficPercent) or Standard "
-            "(raw deployment, spec.canary, KServe >= 0.20); auto reads the cluster's "
-            "inferenceservice-config.",
+            help="KServe deployment mode: Knative (weighted canary through "
+            "canaryTrafficPercent) or Standard (KServe 0.20's default: no canary traffic, "
+            "deploy and rollback only); auto reads KServe's inferenceservice-config, else "
+            "Standard. The old names serverless / raw / RawDeployment are accepted.",
         ),
         "MLP_KSERVE_MODE",
     )
+
+    @validate("kserve_mode")
+    def _canonical_kserve_mode(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if value.lower() == "auto":
+            return "auto"
+        if value.lower() not in KSERVE_MODES:
+            raise TraitError(f"use Knative, Standard or auto, not {value!r}")
+        return KSERVE_MODES[value.lower()]
+
     kserve_service_account = env_trait(
         Unicode(
             "mlplat-models",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Literal
 
+from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
 from jupyter_mlplat.catalog.index import CatalogIndex, SearchHit, TableEntry
-from jupyter_mlplat.catalog.spark_backend import Preview, SparkCatalogBackend
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound
 
@@ -16,21 +18,75 @@ from jupyter_mlplat.errors import InvalidInput, NotFound
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SEARCH_RESULTS = 500
 
+log = logging.getLogger(__name__)
 
-class CatalogBackend(Protocol):
-    """What a metastore must answer."""
-
-    name: str
-
-    def databases(self) -> list[tuple[str, str]]: ...
-    def tables(self, database: str) -> list[TableEntry]: ...
-    def describe(self, database: str, table: str) -> TableEntry: ...
-    def preview(self, database: str, table: str, limit: int) -> Preview: ...
-    def close(self) -> None: ...
+JobState = Literal["idle", "running", "done", "failed"]
 
 
-#: catalog_backend -> backend class.
-BACKENDS: dict[str, type[Any]] = {"spark": SparkCatalogBackend}
+class RefreshJob:
+    """One background catalog refresh and its progress (thread-safe snapshots).
+
+    ``progress`` goes 0 → 0.5 while databases are listed, 0.5 → 1 while their tables are
+    checked for columns (the per-table describe is what takes time on a large metastore).
+    """
+
+    def __init__(self, database: str | None = None) -> None:
+        self.database = database
+        self.state: JobState = "idle"
+        self.databases_done = self.databases_total = 0
+        self.tables_done = self.tables_total = 0
+        self.message = ""
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.result: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+
+    def update(self, **fields: Any) -> None:
+        """Record progress (called from the refreshing thread)."""
+        with self._lock:
+            for name, value in fields.items():
+                setattr(self, name, value)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended; False on timeout."""
+        return self._finished.wait(timeout)
+
+    @property
+    def progress(self) -> float:
+        if self.state == "done":
+            return 1.0
+        listed = self.databases_done / self.databases_total if self.databases_total else 0.0
+        checked = self.tables_done / self.tables_total if self.tables_total else 0.0
+        return round(0.5 * listed + 0.5 * checked, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "state": self.state,
+                "database": self.database,
+                "databases_done": self.databases_done,
+                "databases_total": self.databases_total,
+                "tables_done": self.tables_done,
+                "tables_total": self.tables_total,
+                "progress": self.progress,
+                "message": self.message,
+                "started": self.started,
+                "finished": self.finished,
+                "result": self.result,
+            }
+
+    def run(self, work: Callable[[RefreshJob], dict[str, Any]]) -> None:
+        try:
+            result = work(self)
+        except Exception as err:  # the job reports it; the next refresh starts afresh
+            log.warning("catalog refresh failed: %s", err)
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            self.update(state="failed", message=message, finished=time.time())
+        else:
+            summary = f"{result['databases']} databases, {result['tables']} tables"
+            self.update(state="done", result=result, message=summary, finished=time.time())
+        self._finished.set()
 
 
 def identifier(value: str, what: str) -> str:
@@ -48,23 +104,51 @@ class CatalogService:
         self.backend = backend
         self.index = index
         self._refresh_lock = threading.Lock()
+        self._job_lock = threading.Lock()
+        self._job = RefreshJob()
 
     @classmethod
     def from_config(cls, config: MLPlat) -> CatalogService:
         """The configured backend over an index in the state directory."""
-        if config.catalog_backend not in BACKENDS:
-            raise InvalidInput(
-                f"unknown catalog backend {config.catalog_backend!r} "
-                f"(available: {', '.join(sorted(BACKENDS))})"
-            )
+        backend = CatalogBackend.create(config.catalog_backend, config)
         path = config.catalog_index_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        return cls(config, BACKENDS[config.catalog_backend](config), CatalogIndex(path))
+        return cls(config, backend, CatalogIndex(path))
 
     # -- index --------------------------------------------------------------------------------
-    def refresh(self, database: str | None = None, describe_budget: int = 200) -> dict[str, Any]:
+    @property
+    def refresh_job(self) -> RefreshJob:
+        """The running or last refresh job (``idle`` before the first one)."""
+        return self._job
+
+    def start_refresh(self, database: str | None = None) -> RefreshJob:
+        """Start a background refresh (all databases, or one) and return its job.
+
+        One job at a time: while one runs, this returns it (whatever ``database`` says)."""
+        if database is not None:
+            identifier(database, "database")
+        with self._job_lock:
+            if self._job.state == "running":
+                return self._job
+            job = RefreshJob(database)
+            job.update(state="running", started=time.time(), message="Listing databases…")
+            self._job = job
+        threading.Thread(
+            target=job.run,
+            args=(lambda j: self.refresh(database, job=j),),
+            name="mlplat-catalog-refresh",
+            daemon=True,
+        ).start()
+        return job
+
+    def refresh(
+        self, database: str | None = None, describe_budget: int = 200, job: RefreshJob | None = None
+    ) -> dict[str, Any]:
         """Re-read databases (or one) into the index, then describe up to ``describe_budget``
-        tables whose columns are not indexed yet (so column search grows incrementally)."""
+        tables whose columns are not indexed yet (so column search grows incrementally).
+
+        Blocking; ``start_refresh`` runs it as a job, which gets the progress."""
+        job = job or RefreshJob(database)
         started = time.monotonic()
         with self._refresh_lock:
             known = dict(self.backend.databases())
@@ -78,12 +162,15 @@ class CatalogService:
                 targets = sorted(known)
                 for gone in {d["name"] for d in self.index.databases()} - set(known):
                     self.index.remove_database(gone)
+            job.update(databases_total=len(targets))
             tables = 0
-            for name in targets:
+            for done, name in enumerate(targets):
+                job.update(message=f"Listing the tables of {name}…")
                 listing = self.backend.tables(name)
                 self.index.replace_database(name, listing, comment=known[name])
                 tables += len(listing)
-            described = self._describe_missing(targets, describe_budget)
+                job.update(databases_done=done + 1, tables_total=tables)
+            described = self._describe_missing(targets, describe_budget, job)
         return {
             "databases": len(targets),
             "tables": tables,
@@ -91,15 +178,19 @@ class CatalogService:
             "took_ms": round((time.monotonic() - started) * 1000, 1),
         }
 
-    def _describe_missing(self, databases: list[str], budget: int) -> int:
-        done = 0
+    def _describe_missing(self, databases: list[str], budget: int, job: RefreshJob) -> int:
+        done = checked = 0
         for database in databases:
+            job.update(message=f"Reading the columns of {database}…")
             for entry in self.index.tables(database):
                 if done >= budget:
+                    job.update(tables_done=job.tables_total)
                     return done
                 if not entry.columns:
                     self.index.upsert_table(self.backend.describe(database, entry.name))
                     done += 1
+                checked += 1
+                job.update(tables_done=checked)
         return done
 
     def ensure_indexed(self) -> None:

@@ -7,9 +7,9 @@ import decimal
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
 from jupyter_mlplat.catalog.index import Column, TableEntry
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import NotFound, Unavailable
@@ -17,25 +17,7 @@ from jupyter_mlplat.errors import NotFound, Unavailable
 _ROWS = re.compile(r"(\d+) rows")
 
 
-@dataclass(frozen=True)
-class Preview:
-    """The first rows of a table, JSON-ready."""
-
-    columns: list[dict[str, str]]
-    rows: list[list[Any]]
-    limit: int
-    truncated: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "columns": self.columns,
-            "rows": self.rows,
-            "limit": self.limit,
-            "truncated": self.truncated,
-        }
-
-
-class SparkCatalogBackend:
+class SparkCatalogBackend(CatalogBackend):
     """Lists databases, tables and columns with Spark's catalog API and ``DESCRIBE``."""
 
     name = "spark"

@@ -1,4 +1,5 @@
-"""Deployment targets. One backend per ``target``; the service decides, backends apply.
+"""Deployment targets: the backend named by a deployment's ``target``; the service decides,
+backends apply.
 
 A backend turns a :class:`Deployment` record into running model servers and reports back.
 Every method is synchronous and may block (the REST surface calls it off the event loop);
@@ -9,13 +10,12 @@ before (or removes what it created) and raises.
 
 from __future__ import annotations
 
-import importlib
+from abc import abstractmethod
 from collections.abc import Callable
-from typing import Protocol
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.models import Deployment
-from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.infra.plugins import Backend
 
 Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
 
@@ -24,11 +24,13 @@ def no_progress(step: str, fraction: float) -> None:
     """A progress callback that ignores everything."""
 
 
-class DeployBackend(Protocol):
+class DeployBackend(Backend):
     """What the deploy service needs from a target."""
 
-    name: str
+    kind = "deploy"
+    noun = "deploy target"
 
+    @abstractmethod
     def apply(
         self, deployment: Deployment, previous: Deployment | None, progress: Progress
     ) -> Deployment:
@@ -38,31 +40,20 @@ class DeployBackend(Protocol):
         failure the target is returned to it. Returns the record with state, endpoint and
         details filled in.
         """
-        ...
 
+    @abstractmethod
     def status(self, deployment: Deployment) -> Deployment:
         """The record refreshed from the target (state, endpoint, message)."""
-        ...
 
+    @abstractmethod
     def delete(self, deployment: Deployment) -> None:
         """Stop serving and remove everything created for ``deployment`` (idempotent)."""
-        ...
 
+    @abstractmethod
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """After a server restart: re-attach to (or restart) what was deployed."""
-        ...
-
-
-#: target → "module:Class"; each class is constructed as ``Class(config)``.
-BACKENDS = {
-    "local": "jupyter_mlplat.deploy.local:LocalBackend",
-    "kserve": "jupyter_mlplat.deploy.kserve:KServeBackend",
-}
 
 
 def backend_for(config: MLPlat, target: str) -> DeployBackend:
     """The backend of ``target`` (imported on first use)."""
-    if target not in BACKENDS:
-        raise InvalidInput(f"unknown deploy target {target!r}: use {' or '.join(BACKENDS)}")
-    module, _, cls = BACKENDS[target].partition(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    return DeployBackend.create(target, config)

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.backends import Progress, no_progress
+from jupyter_mlplat.deploy.backends import DeployBackend, Progress, no_progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
 from jupyter_mlplat.infra.processes import free_port, http_ok, signal_group
@@ -222,7 +222,7 @@ def fetch_model(revision: Revision, destination: Path, tracking_uri: str) -> Pat
     return model_dir
 
 
-class LocalBackend:
+class LocalBackend(DeployBackend):
     """Deployments as MLServer processes on loopback ports."""
 
     name = "local"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from jupyter_mlplat.errors import InvalidInput
 
-Target = Literal["local", "kserve"]
+Target = str  # a deploy backend's name (``config.BUILTIN_BACKENDS["deploy"]`` or a plugin's)
 State = Literal["deploying", "ready", "failed", "stopped"]
 
 #: Deployment names become Kubernetes object names and URL path parts: DNS-1035 labels.
@@ -83,6 +83,8 @@ class Deployment:
     state: State = "deploying"
     endpoint: str = ""  # V2 base URL: POST {endpoint}/v2/models/{name}/infer
     message: str = ""
+    #: The last rollout failed and what served before was restored (``message`` says why).
+    reverted: bool = False
     created: float = 0.0
     updated: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)  # target-specific (pid, port, mode...)
@@ -95,6 +97,7 @@ class Deployment:
             "state": self.state,
             "endpoint": self.endpoint,
             "message": self.message,
+            "reverted": self.reverted,
             "stable": self.stable.to_json(),
             "canary": self.canary.to_json() if self.canary else None,
             "previous": self.previous.to_json() if self.previous else None,
@@ -125,8 +128,8 @@ class DeployRequest:
             raise InvalidInput("model_uri is required (models:/<name>@<alias>)")
         ModelRef.parse(uri)
         target = body.get("target")
-        if target not in (None, "local", "kserve"):
-            raise InvalidInput(f"target must be 'local' or 'kserve', not {target!r}")
+        if target is not None and not isinstance(target, str):
+            raise InvalidInput(f"target must be a deploy target's name, not {target!r}")
         name = body.get("name") or ""
         if not isinstance(name, str):
             raise InvalidInput("name must be a string")

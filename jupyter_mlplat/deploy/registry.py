@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.models import ModelRef
 from jupyter_mlplat.errors import InvalidInput, NotFound, Unavailable
+from jupyter_mlplat.quality.record import METRIC_PREFIX, results_of_run
+from jupyter_mlplat.tracking.ui import run_ui_path
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -97,9 +99,6 @@ MAX_SEARCH_LIMIT = 200
 SEARCH_SCAN_LIMIT = 1000
 #: Most versions a model's details list (newest first).
 MAX_VERSIONS = 500
-MLFLOW_UI_PATH = "mlplat/mlflow/"
-QUALITY_METRIC_PREFIX = "quality."
-QUALITY_TAG_PREFIX = "mlplat.quality."
 VERSION_PATTERN = re.compile(r"^[1-9]\d{0,9}$")
 
 _MISSING = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
@@ -127,42 +126,6 @@ def quoted(value: str) -> str | None:
 def seconds(timestamp_ms: int | None) -> float | None:
     """An MLflow millisecond timestamp as epoch seconds (what deployment records use)."""
     return timestamp_ms / 1000 if timestamp_ms else None
-
-
-def run_ui_path(experiment_id: str, run_id: str) -> str:
-    """Where the lab's proxied MLflow UI shows a run (relative to the Jupyter base URL)."""
-    return f"{MLFLOW_UI_PATH}#/experiments/{experiment_id}/runs/{run_id}"
-
-
-def quality_results(metrics: dict[str, float], tags: dict[str, str]) -> list[dict[str, Any]]:
-    """The data-quality checks a run logged, by name, from its metrics and tags.
-
-    Metrics ``quality.<name>.success_ratio`` / ``quality.<name>.failed_count`` and the tag
-    ``mlplat.quality.<name>.status`` (names may contain dots: the field is the last part).
-    """
-    found: dict[str, dict[str, Any]] = {}
-
-    def entry(name: str) -> dict[str, Any]:
-        return found.setdefault(
-            name, {"name": name, "status": "", "success_ratio": None, "failed_count": None}
-        )
-
-    for key, value in metrics.items():
-        if key.startswith(QUALITY_METRIC_PREFIX):
-            name, _, metric = key[len(QUALITY_METRIC_PREFIX) :].rpartition(".")
-            if name and metric == "success_ratio":
-                entry(name)["success_ratio"] = float(value)
-            elif name and metric == "failed_count":
-                entry(name)["failed_count"] = int(value)
-    for key, status in tags.items():
-        if key.startswith(QUALITY_TAG_PREFIX) and key.endswith(".status"):
-            name = key[len(QUALITY_TAG_PREFIX) : -len(".status")]
-            if name:
-                entry(name)["status"] = status
-    for result in found.values():
-        if not result["status"] and result["success_ratio"] is not None:
-            result["status"] = "passed" if result["success_ratio"] >= 1 else "failed"
-    return sorted(found.values(), key=lambda r: r["name"])
 
 
 class Registry:
@@ -280,11 +243,11 @@ class Registry:
                     "status": run.info.status,
                     "params": dict(run.data.params),
                     "metrics": {
-                        k: v for k, v in metrics.items() if not k.startswith(QUALITY_METRIC_PREFIX)
+                        k: v for k, v in metrics.items() if not k.startswith(METRIC_PREFIX)
                     },
                     "ui_path": run_ui_path(run.info.experiment_id, run.info.run_id),
                 }
-                result["quality"] = quality_results(metrics, tags)
+                result["quality"] = results_of_run(metrics, tags)
         result["deployments"] = serving(deployments or [], name, str(found.version))
         return result
 

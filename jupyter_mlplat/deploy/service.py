@@ -79,6 +79,7 @@ def deployment_from_json(data: dict[str, Any]) -> Deployment:
         state=data.get("state", "deploying"),
         endpoint=data.get("endpoint", ""),
         message=data.get("message", ""),
+        reverted=bool(data.get("reverted", False)),
         created=float(data.get("created", 0.0)),
         updated=float(data.get("updated", 0.0)),
         details=dict(data.get("details") or {}),
@@ -251,6 +252,11 @@ class DeployService:
     def _start(
         self, record: Deployment, existing: Deployment | None, backend: DeployBackend
     ) -> Deployment:
+        # what the target would reject or ignore fails here, in one line, before any record
+        # changes (KServe: a canary in Standard mode, a name too long for its Services)
+        check = getattr(backend, "check", None)
+        if check is not None:
+            check(record)
         record.state = "deploying"
         record.message = ""
         record.updated = time.time()
@@ -283,6 +289,7 @@ class DeployService:
             target_record.details.pop("progress", None)
             result = backend.apply(target_record, existing, progress)
             result.state = "ready"
+            result.reverted = False
             result.details["progress"] = {"step": "ready", "fraction": 1.0}
             result.updated = time.time()
             self._save(result)
@@ -295,6 +302,7 @@ class DeployService:
                         f"canary rollout of version {record.canary.model.version} failed "
                     )
                 existing.message += f"and was reverted: {reason}"
+                existing.reverted = True
                 existing.updated = time.time()
                 self._save(existing)
             else:

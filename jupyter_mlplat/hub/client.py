@@ -7,8 +7,10 @@ import time
 
 import requests
 
+from jupyter_mlplat.errors import Unavailable
 
-class HubError(RuntimeError):
+
+class HubError(Unavailable):
     """The hub refused or did not answer in time."""
 
 

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jupyter_mlplat.errors import Unavailable
 
-class ServiceError(RuntimeError):
+
+class ServiceError(Unavailable):
     """A service did not start; the message carries the end of its log."""
 
 

@@ -45,23 +45,24 @@ def load_ipython_extension(shell: Any) -> None:
     """Register ``%mlp`` and wire MLflow configuration to the first import of MLflow."""
     from jupyter_mlplat.kernel.import_hooks import when_imported
     from jupyter_mlplat.kernel.magics import MLPMagics
+    from jupyter_mlplat.kernel.spark_progress import ProgressReporter
     from jupyter_mlplat.spark.session import LazySpark, SparkSessions, reattach_if_restarted
     from jupyter_mlplat.tracking.session import end_run_before_restart, on_import
 
     config = MLPlat()
-    sessions = SparkSessions(config)
+    sessions = SparkSessions(config, progress=ProgressReporter)
     shell.register_magics(MLPMagics(shell, config=config, spark=sessions))
     if config.tracking_uri:
         when_imported(config.autolog_triggers, on_import(config))
-    if config.spark_mode not in {"none", "livy"} and "spark" not in shell.user_ns:
+    if sessions.provides_session and "spark" not in shell.user_ns:
         shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
 
-    if config.spark_mode == "livy" and "spark" not in shell.magics_manager.magics["cell"]:
+    if sessions.through_sparkmagic and "spark" not in shell.magics_manager.magics["cell"]:
         from jupyter_mlplat.kernel.livy import LivySpark
 
         LivySpark(shell).register()  # %%spark on the configured endpoint (sparkmagic, lazily)
 
-    if config.spark_mode in {"local", "connect", "kubernetes"}:
+    if sessions.provides_session:
         shell.events.register("post_run_cell", _warm_spark_client(shell))
 
     if config.notebook_path:

@@ -10,7 +10,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import COMMANDS, HELP_FLAGS, usage
+from jupyter_mlplat.kernel.spark_progress import ProgressReporter
 from jupyter_mlplat.spark.session import SparkSessions
 
 
@@ -21,7 +23,7 @@ class MLPMagics(Magics):
     def __init__(self, shell: Any, config: MLPlat, spark: SparkSessions | None = None) -> None:
         super().__init__(shell)
         self.mlplat = config
-        self.spark = spark or SparkSessions(config)
+        self.spark = spark or SparkSessions(config, progress=ProgressReporter)
 
     @line_cell_magic
     def mlp(self, line: str, cell: str | None = None) -> Any:
@@ -41,4 +43,8 @@ class MLPMagics(Magics):
         if HELP_FLAGS & set(args):  # `%mlp deploy -h` is `%mlp help deploy`: never argparse's exit
             name, args, command = "help", [name], COMMANDS["help"]
         module = importlib.import_module(command.module)
-        return module.run(self, args, cell)
+        try:
+            return module.run(self, args, cell)
+        except MLPlatError as err:  # the one place platform errors become one clean line
+            magic = "%%mlp" if cell is not None else "%mlp"
+            raise UsageError(f"{magic} {name}: {err}") from None

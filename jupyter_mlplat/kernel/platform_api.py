@@ -2,7 +2,8 @@
 
 The server gives each kernel its URL (``MLP_API_URL``) and the path of a scoped token file
 (``MLP_KERNEL_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
-as one line: the server's ``message``.
+as the platform error of the HTTP status with the server's one-line ``message`` (the ``%mlp``
+router shows it).
 """
 
 from __future__ import annotations
@@ -15,20 +16,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from IPython.core.error import UsageError
+from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE, API_URL_VARIABLE
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
+
+#: HTTP status -> the platform error it stands for (the inverse of the REST surface's mapping).
+_ERRORS: dict[int, type[MLPlatError]] = {
+    400: InvalidInput,
+    404: NotFound,
+    409: Conflict,
+    503: Unavailable,
+}
 
 
 class PlatformApi:
     """Calls ``/mlplat/api/...`` on the server that started this kernel."""
 
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
-        self.url = (url if url is not None else os.environ.get("MLP_API_URL", "")).rstrip("/")
+        self.url = (url if url is not None else os.environ.get(API_URL_VARIABLE, "")).rstrip("/")
         self._token = token
 
     @property
     def token(self) -> str:
         if self._token is None:
-            path = os.environ.get("MLP_KERNEL_TOKEN_FILE", "")
+            path = os.environ.get(API_TOKEN_FILE_VARIABLE, "")
             try:
                 self._token = Path(path).read_text().strip() if path else ""
             except OSError:
@@ -36,11 +46,11 @@ class PlatformApi:
         return self._token
 
     def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
-        """JSON in, JSON out; a failure raises ``UsageError`` with the server's message."""
+        """JSON in, JSON out; a failure raises the platform error with the server's message."""
         if not self.url or not self.token:
-            raise UsageError(
+            raise Unavailable(
                 "this kernel was not started by the platform's Jupyter server "
-                "(MLP_API_URL / MLP_KERNEL_TOKEN_FILE are not set)"
+                f"({API_URL_VARIABLE} / {API_TOKEN_FILE_VARIABLE} are not set)"
             )
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 (the server's own http(s) URL)
@@ -53,10 +63,12 @@ class PlatformApi:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 raw = response.read()
         except urllib.error.HTTPError as err:
-            raise UsageError(_message(err)) from None
+            raise _ERRORS.get(err.code, MLPlatError)(_message(err)) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise UsageError(f"the Jupyter server is unreachable at {self.url}: {reason}") from None
+            raise Unavailable(
+                f"the Jupyter server is unreachable at {self.url}: {reason}"
+            ) from None
         return json.loads(raw) if raw else None
 
     # -- deployments --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.quality.result import CheckResult
+from jupyter_mlplat.tracking.ui import run_ui_path
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,48 @@ KIND_TAG = "mlplat.kind"
 KIND = "quality-check"
 LIST_TAGS = {"checks": "name", "datasets": "dataset", "suites": "suite"}
 STATUSES = ("passed", "failed")
+METRIC_PREFIX = "quality."
+TAG_PREFIX = "mlplat.quality."
+
+
+def metric_key(check: str, field: str) -> str:
+    """``quality.<check>.<field>`` (``success_ratio``, ``failed_count``)."""
+    return f"{METRIC_PREFIX}{check}.{field}"
+
+
+def tag_key(check: str, field: str = "") -> str:
+    """``mlplat.quality.<check>.<field>``, or with one argument a list tag
+    ``mlplat.quality.<checks|datasets|suites>``."""
+    return f"{TAG_PREFIX}{check}.{field}" if field else f"{TAG_PREFIX}{check}"
+
+
+def results_of_run(metrics: dict[str, float], tags: dict[str, str]) -> list[dict[str, Any]]:
+    """The checks a run logged, by name, read back from its metrics and tags (names may
+    contain dots: the field is the last part). What the models panel shows per version."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def entry(name: str) -> dict[str, Any]:
+        return found.setdefault(
+            name, {"name": name, "status": "", "success_ratio": None, "failed_count": None}
+        )
+
+    for key, value in metrics.items():
+        if key.startswith(METRIC_PREFIX):
+            name, _, field = key[len(METRIC_PREFIX) :].rpartition(".")
+            if name and field == "success_ratio":
+                entry(name)["success_ratio"] = float(value)
+            elif name and field == "failed_count":
+                entry(name)["failed_count"] = int(value)
+    for key, status in tags.items():
+        if key.startswith(TAG_PREFIX) and key.endswith(".status"):
+            name = key[len(TAG_PREFIX) : -len(".status")]
+            if name:
+                entry(name)["status"] = status
+    for result in found.values():
+        if not result["status"] and result["success_ratio"] is not None:
+            result["status"] = "passed" if result["success_ratio"] >= 1 else "failed"
+    return sorted(found.values(), key=lambda r: r["name"])
+
 
 _executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlplat-q")
 _pending: list[concurrent.futures.Future[str]] = []
@@ -87,12 +130,12 @@ def _log(result: CheckResult, config: MLPlat, run_id: str) -> str:
     result.run_id = run_id
     name = result.name
     tags = {
-        f"mlplat.quality.{name}.status": result.status,
-        f"mlplat.quality.{name}.dataset": result.dataset,
-        f"mlplat.quality.{name}.suite": result.suite,
+        tag_key(name, "status"): result.status,
+        tag_key(name, "dataset"): result.dataset,
+        tag_key(name, "suite"): result.suite,
     }
     for list_tag, attribute in LIST_TAGS.items():
-        key = f"mlplat.quality.{list_tag}"
+        key = tag_key(list_tag)
         values = [v for v in existing.get(key, "").split(",") if v]
         value = getattr(result, attribute)
         if value and value not in values:
@@ -102,8 +145,8 @@ def _log(result: CheckResult, config: MLPlat, run_id: str) -> str:
     client.log_batch(
         run_id,
         metrics=[
-            Metric(f"quality.{name}.success_ratio", result.success_ratio, now, 0),
-            Metric(f"quality.{name}.failed_count", float(result.failed), now, 0),
+            Metric(metric_key(name, "success_ratio"), result.success_ratio, now, 0),
+            Metric(metric_key(name, "failed_count"), float(result.failed), now, 0),
         ],
         tags=[RunTag(k, v) for k, v in tags.items() if v],
         synchronous=True,  # the kernel's async logging would let search miss fresh results
@@ -155,7 +198,7 @@ class CheckRecord:
     @property
     def path(self) -> str:
         """The run's page under the Jupyter server's MLflow proxy (relative to the base URL)."""
-        return f"mlplat/mlflow/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+        return run_ui_path(self.experiment_id, self.run_id)
 
 
 def find_results(
@@ -176,11 +219,11 @@ def find_results(
     from mlflow import MlflowClient
 
     client = MlflowClient(config.tracking_uri)
-    filters = ["tags.`mlplat.quality.checks` LIKE '%'"]
+    filters = [f"tags.`{tag_key('checks')}` LIKE '%'"]
     if dataset:
-        filters.append(f"tags.`mlplat.quality.datasets` LIKE '%{_like(dataset)}%'")
+        filters.append(f"tags.`{tag_key('datasets')}` LIKE '%{_like(dataset)}%'")
     if suite:
-        filters.append(f"tags.`mlplat.quality.suites` LIKE '%{_like(suite)}%'")
+        filters.append(f"tags.`{tag_key('suites')}` LIKE '%{_like(suite)}%'")
     try:
         experiments = [e.experiment_id for e in client.search_experiments(max_results=1000)]
         runs = client.search_runs(
@@ -194,14 +237,14 @@ def find_results(
     records = []
     for run in runs:
         tags, metrics = run.data.tags, run.data.metrics
-        for name in filter(None, tags.get("mlplat.quality.checks", "").split(",")):
+        for name in filter(None, tags.get(tag_key("checks"), "").split(",")):
             record = CheckRecord(
                 name=name,
-                dataset=tags.get(f"mlplat.quality.{name}.dataset", ""),
-                suite=tags.get(f"mlplat.quality.{name}.suite", ""),
-                status=tags.get(f"mlplat.quality.{name}.status", ""),
-                success_ratio=metrics.get(f"quality.{name}.success_ratio"),
-                failed_count=metrics.get(f"quality.{name}.failed_count"),
+                dataset=tags.get(tag_key(name, "dataset"), ""),
+                suite=tags.get(tag_key(name, "suite"), ""),
+                status=tags.get(tag_key(name, "status"), ""),
+                success_ratio=metrics.get(metric_key(name, "success_ratio")),
+                failed_count=metrics.get(metric_key(name, "failed_count")),
                 run_id=run.info.run_id,
                 run_name=run.info.run_name or "",
                 experiment_id=run.info.experiment_id,

@@ -62,11 +62,9 @@ class MLPlatApp(ExtensionApp):
             "provisioned" if config.inject_kernels else "untouched",
         )
 
-    async def _refresh_catalog(self) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.catalog.refresh)
-        except Exception as err:  # the next round will try again
-            self.log.warning("jupyter_mlplat: catalog refresh failed: %s", err)
+    def _refresh_catalog(self) -> None:
+        # the same background job as the panel's refresh button (joins one already running)
+        self.catalog.start_refresh()
 
     async def _restore_deployments(self) -> None:
         # local model servers outlive the Jupyter server: re-attach (or restart) them

@@ -72,13 +72,23 @@ class PreviewHandler(CatalogHandler):
 
 
 class RefreshHandler(CatalogHandler):
+    """The background refresh job: POST starts one (or joins the running one), GET follows it."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.finish(self.catalog.refresh_job.to_json())
+
     @web.authenticated
     async def post(self) -> None:
         body = self.get_json_body() or {}
         if not isinstance(body, dict):
             raise InvalidInput("the body must be a JSON object")
         database = body.get("database")
-        self.finish(await self.call(self.catalog.refresh, database))
+        if database is not None and not isinstance(database, str):
+            raise InvalidInput("database must be a string")
+        job = self.catalog.start_refresh(database)
+        self.set_status(202)
+        self.finish(job.to_json())
 
 
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [

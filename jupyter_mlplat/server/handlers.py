@@ -21,6 +21,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, MLPlatError
 from jupyter_mlplat.server.kernel_api import kernel_user
 from jupyter_mlplat.tracking.health import probe
+from jupyter_mlplat.tracking.ui import MLFLOW_UI_PATH
 
 T = TypeVar("T")
 
@@ -88,7 +89,7 @@ class StatusHandler(MLPlatHandler):
                 "user": config.resolved_user,
                 "tracking": {
                     "uri": config.tracking_uri,
-                    "ui_path": "mlplat/mlflow/",
+                    "ui_path": MLFLOW_UI_PATH,
                     "reachable": bool(health and health.ok),
                     "detail": health.detail if health else "not configured",
                     "experiment": config.experiment_for(),
@@ -228,7 +229,7 @@ class MLflowProxyHandler(MLPlatHandler):
         if location.startswith(upstream):
             location = location[len(upstream) :]
         if location.startswith("/"):
-            return url_path_join(self.base_url, "mlplat/mlflow", location)
+            return url_path_join(self.base_url, MLFLOW_UI_PATH, location)
         return location
 
     def _on_chunk(self, chunk: bytes) -> None:
@@ -239,5 +240,5 @@ class MLflowProxyHandler(MLPlatHandler):
 #: The routes of this module (all of them are in jupyter_mlplat.server.routes).
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     (r"mlplat/api/status", StatusHandler),
-    (r"mlplat/mlflow/?(.*)", MLflowProxyHandler),
+    (rf"{MLFLOW_UI_PATH.rstrip('/')}/?(.*)", MLflowProxyHandler),
 ]

@@ -2,7 +2,7 @@
 
 Kernels must not hold the Jupyter token (it opens files, terminals and other kernels). At
 start the extension creates a random token, writes it (mode 0600) to a file in the Jupyter
-runtime directory, and kernels get the file's path (``MLP_API_TOKEN_FILE``) and the server's
+runtime directory, and kernels get the file's path (``MLP_KERNEL_TOKEN_FILE``) and the server's
 URL (``MLP_API_URL``). The token is accepted as ``Authorization: mlplat <token>`` only by
 handlers that declare ``kernel_api = True``; every other route ignores it.
 """
@@ -19,14 +19,10 @@ from typing import Any
 
 from jupyter_server.auth.identity import User
 
+from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE, API_URL_VARIABLE
 from jupyter_mlplat.infra.files import write_private
 
 SCHEME = "mlplat"
-#: Not ``*API_TOKEN*``: MLflow records variables with that in their name as credentials "used
-#: during model inference" when any HTTP call (proxy lookup reads every variable) runs while
-#: ``log_model`` validates its input example, and warns about it.
-TOKEN_FILE_VARIABLE = "MLP_KERNEL_TOKEN_FILE"  # noqa: S105 (a variable name, not a secret)
-URL_VARIABLE = "MLP_API_URL"
 
 
 @dataclass
@@ -58,7 +54,7 @@ class KernelApi:
 
     def kernel_environment(self) -> dict[str, str]:
         """What a kernel needs to call the server: a URL and the token file's path."""
-        return {URL_VARIABLE: self.url(), TOKEN_FILE_VARIABLE: str(self.token_file)}
+        return {API_URL_VARIABLE: self.url(), API_TOKEN_FILE_VARIABLE: str(self.token_file)}
 
     def accepts(self, header: str | None) -> bool:
         """Whether an ``Authorization`` header carries this token."""

@@ -1,4 +1,4 @@
-"""Where a kernel's Spark comes from. One backend per ``MLPlat.spark_mode``.
+"""Where a kernel's Spark comes from: the backend named by ``MLPlat.spark_mode``.
 
 A backend answers three questions: where is the Spark Connect endpoint (starting a session first
 if the mode needs one), what state is it in, and how to let go of what it created.
@@ -6,13 +6,14 @@ if the mode needs one), what state is it in, and how to let go of what it create
 
 from __future__ import annotations
 
-import importlib
+from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
+from jupyter_mlplat.infra.plugins import Backend
 from jupyter_mlplat.infra.processes import port_open
 
 
@@ -25,37 +26,40 @@ class SparkEndpoint:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class SparkBackend(Protocol):
+class SparkBackend(Backend):
     """What the lazy ``spark`` handle and the status surfaces need from a mode."""
 
-    name: str
+    kind = "spark"
+    noun = "Spark mode"
+    #: Whether kernels get a Spark Connect ``spark`` from this backend (Livy mode runs Spark
+    #: through sparkmagic's ``%%spark`` cells instead; ``none`` has no Spark at all).
+    provides_session: ClassVar[bool] = True
+    #: Whether notebooks reach Spark through sparkmagic's ``%%spark`` cells (Livy).
+    through_sparkmagic: ClassVar[bool] = False
 
+    @abstractmethod
     def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
         """The Connect endpoint, creating and waiting for a session if the mode needs one."""
-        ...
 
+    @abstractmethod
     def state(self) -> dict[str, Any]:
         """A JSON-able description: ``{"state": "ready" | "starting" | "stopped" | ..., ...}``."""
-        ...
 
     def shutdown(self) -> None:
         """Delete whatever this backend created (idempotent)."""
-        ...
 
 
-class ConnectBackend:
-    """An existing Spark Connect endpoint (``local`` and ``connect`` modes)."""
+class ConnectBackend(SparkBackend):
+    """An existing Spark Connect endpoint (``connect`` mode)."""
 
-    def __init__(self, config: MLPlat, name: str = "connect") -> None:
-        self.name = name
-        self.config = config
+    name = "connect"
 
     def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
         if not self.config.spark_remote:
             raise Unavailable(
                 "no Spark Connect endpoint is configured (MLP_SPARK_REMOTE, e.g. sc://host:15002)"
             )
-        return SparkEndpoint(self.config.spark_remote, ui_url=self._ui_url())
+        return SparkEndpoint(self.config.spark_remote, ui_url=self.config.spark_ui_url)
 
     def state(self) -> dict[str, Any]:
         remote = self.config.spark_remote
@@ -65,23 +69,21 @@ class ConnectBackend:
         return {
             "state": "ready" if port_open(host, port) else "unreachable",
             "endpoint": _without_token(remote),
-            "ui_url": self._ui_url(),
+            "ui_url": self.config.spark_ui_url,
         }
 
-    def shutdown(self) -> None:
-        """Nothing to delete: the endpoint is not ours."""
 
-    def _ui_url(self) -> str:
-        return self.config.spark_ui_url
+class LocalBackend(ConnectBackend):
+    """The local platform's Spark Connect server (``mlplat up`` sets ``spark_remote``)."""
+
+    name = "local"
 
 
-class DisabledBackend:
+class DisabledBackend(SparkBackend):
     """``spark_mode = none``."""
 
     name = "none"
-
-    def __init__(self, config: MLPlat) -> None:
-        self.config = config
+    provides_session = False
 
     def endpoint(self, timeout: float | None = None) -> SparkEndpoint:
         raise Unavailable("Spark is turned off on this platform (MLP_SPARK_MODE=none)")
@@ -89,32 +91,10 @@ class DisabledBackend:
     def state(self) -> dict[str, Any]:
         return {"state": "disabled"}
 
-    def shutdown(self) -> None:
-        """Nothing to do."""
-
-
-#: spark_mode -> "module:Class" of its backend (imported only when that mode is used).
-BACKENDS = {
-    "local": "jupyter_mlplat.spark.backends:LocalBackend",
-    "connect": "jupyter_mlplat.spark.backends:ConnectBackend",
-    "kubernetes": "jupyter_mlplat.spark.kubernetes:KubernetesBackend",
-    "livy": "jupyter_mlplat.spark.livy:LivyBackend",
-    "none": "jupyter_mlplat.spark.backends:DisabledBackend",
-}
-
-
-class LocalBackend(ConnectBackend):
-    """The local platform's Spark Connect server (``mlplat up`` sets ``spark_remote``)."""
-
-    def __init__(self, config: MLPlat) -> None:
-        super().__init__(config, name="local")
-
 
 def backend_for(config: MLPlat) -> SparkBackend:
     """The backend of ``config.spark_mode``."""
-    module, _, cls = BACKENDS[config.spark_mode].partition(":")
-    backend: SparkBackend = getattr(importlib.import_module(module), cls)(config)
-    return backend
+    return SparkBackend.create(config.spark_mode, config)
 
 
 def _host_port(remote: str) -> tuple[str, int]:

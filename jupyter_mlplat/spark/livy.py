@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.infra.files import write_private
-from jupyter_mlplat.spark.backends import SparkEndpoint
+from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint
 from jupyter_mlplat.spark.kubernetes import parse_spark_conf
 
 CONFIG_FILE = "config.json"
@@ -93,11 +93,13 @@ def _login(config: MLPlat) -> dict[str, str]:
     return {"username": config.livy_username, "base64_password": encoded}
 
 
-class LivyBackend:
+class LivyBackend(SparkBackend):
     """``spark_mode = livy``: no Spark Connect; notebooks use ``%%spark`` (sparkmagic), whose
     session the kernel opens from the configuration (:mod:`jupyter_mlplat.kernel.livy`)."""
 
     name = "livy"
+    provides_session = False
+    through_sparkmagic = True
     probe_timeout = 2.0
 
     def __init__(self, config: MLPlat) -> None:

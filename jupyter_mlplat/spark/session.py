@@ -5,21 +5,32 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint, backend_for
-from jupyter_mlplat.spark.progress import ProgressReporter
 
 USES_SPARK = re.compile(r"\bspark\b")
+
+#: Makes the handler given to ``registerProgressHandler`` of each new session (called with
+#: ``stages, inflight_tasks, operation_id, done``); the kernel's renders a bar in the cell.
+ProgressHandlerFactory = Callable[[], Callable[..., None]]
 
 
 class SparkSessions:
     """Creates, checks and replaces this kernel's Spark Connect session."""
 
-    def __init__(self, config: MLPlat, backend: SparkBackend | None = None) -> None:
+    def __init__(
+        self,
+        config: MLPlat,
+        backend: SparkBackend | None = None,
+        progress: ProgressHandlerFactory | None = None,
+    ) -> None:
         self.config = config
         self._backend = backend
+        self._progress = progress
         self.session: Any = None
         self.endpoint: SparkEndpoint | None = None
         self.attach_seconds = 0.0
@@ -30,6 +41,28 @@ class SparkSessions:
             self._backend = backend_for(self.config)
         return self._backend
 
+    @property
+    def backend_class(self) -> type[SparkBackend] | None:
+        """The configured backend's class (what it provides is known without constructing or
+        contacting anything); None for a mode that does not resolve (reported where Spark is
+        used, not at kernel start)."""
+        if self._backend is not None:
+            return type(self._backend)
+        try:
+            return SparkBackend.resolve(self.config.spark_mode)
+        except MLPlatError:
+            return None
+
+    @property
+    def provides_session(self) -> bool:
+        """Whether the configured mode gives kernels a Spark Connect ``spark``."""
+        return bool(self.backend_class and self.backend_class.provides_session)
+
+    @property
+    def through_sparkmagic(self) -> bool:
+        """Whether the configured mode runs Spark through sparkmagic's ``%%spark`` (Livy)."""
+        return bool(self.backend_class and self.backend_class.through_sparkmagic)
+
     def attach(self) -> Any:
         """Connect to the configured Spark (starting a session if the mode needs one)."""
         started = time.monotonic()
@@ -37,10 +70,11 @@ class SparkSessions:
         from pyspark.sql import SparkSession
 
         session = SparkSession.builder.remote(self.endpoint.remote).create()
-        session.conf.set(
-            "spark.connect.progress.reportInterval", self.config.spark_progress_interval
-        )
-        session.registerProgressHandler(ProgressReporter())  # type: ignore[arg-type]
+        if self._progress is not None:
+            session.conf.set(
+                "spark.connect.progress.reportInterval", self.config.spark_progress_interval
+            )
+            session.registerProgressHandler(self._progress())  # type: ignore[arg-type]
         self.session = session
         self.attach_seconds = time.monotonic() - started
         return session

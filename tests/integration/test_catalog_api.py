@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -48,9 +50,21 @@ def test_preview_is_bounded(lab):
     assert len(preview["rows"][0]) == len(preview["columns"])
 
 
-def test_refresh_reports_what_it_read(lab):
-    result = lab.api("POST", "mlplat/api/catalog/refresh", json={"database": "demo"}).json()
-    assert result["databases"] == 1 and result["tables"] >= 5
+def test_refresh_runs_as_a_background_job_that_reports_what_it_read(lab):
+    started = lab.api("POST", "mlplat/api/catalog/refresh", json={"database": "demo"})
+    assert started.status_code == 202, started.text
+    assert started.json()["state"] in {"running", "done"}
+    again = lab.api("POST", "mlplat/api/catalog/refresh", json={"database": "demo"})
+    assert again.status_code == 202  # joins the running job (unit-tested), or starts the next
+    deadline = time.monotonic() + 60
+    while (job := get(lab, "refresh").json())["state"] == "running":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["state"] == "done", job
+    assert job["databases_done"] == job["databases_total"] == 1
+    assert job["tables_done"] == job["tables_total"] >= 5 and job["progress"] == 1
+    assert job["result"]["databases"] == 1 and job["result"]["tables"] >= 5
+    assert job["finished"] >= job["started"]
 
 
 @pytest.mark.parametrize(

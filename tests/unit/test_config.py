@@ -105,7 +105,8 @@ def test_mlflow_never_records_a_kernel_variable_as_an_inference_credential(tmp_p
 
     from mlflow.utils.model_utils import RECORD_ENV_VAR_ALLOWLIST, env_var_tracker
 
-    from jupyter_mlplat.server.kernel_api import TOKEN_FILE_VARIABLE, KernelApi
+    from jupyter_mlplat.config import API_TOKEN_FILE_VARIABLE
+    from jupyter_mlplat.server.kernel_api import KernelApi
 
     config = MLPlat(env={"MLP_TRACKING_URI": "http://127.0.0.1:5000", "MLP_USER": "ada"})
     env = kernel_environment(config, {}) | KernelApi.create(tmp_path).kernel_environment()
@@ -113,7 +114,7 @@ def test_mlflow_never_records_a_kernel_variable_as_an_inference_credential(tmp_p
         monkeypatch.setenv(name, value)
     with env_var_tracker() as tracked:
         urllib.request.getproxies()
-    assert TOKEN_FILE_VARIABLE in tracked  # read, like every variable
+    assert API_TOKEN_FILE_VARIABLE in tracked  # read, like every variable
     flagged = [n for n in tracked & env.keys() if any(p in n for p in RECORD_ENV_VAR_ALLOWLIST)]
     assert flagged == []
 

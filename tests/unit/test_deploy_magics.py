@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from IPython.core.error import UsageError
 
+from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.kernel.commands import deploy as deploy_command
 from jupyter_mlplat.kernel.commands.deploy import DeploymentSummary, ProgressBar
 from jupyter_mlplat.kernel.commands.deployments import DeploymentTable
@@ -49,7 +50,7 @@ def test_deploy_arguments_fail_in_one_line(args, message):
 def test_a_kernel_outside_the_platform_gets_one_line(monkeypatch):
     monkeypatch.delenv("MLP_API_URL", raising=False)
     monkeypatch.delenv("MLP_KERNEL_TOKEN_FILE", raising=False)
-    with pytest.raises(UsageError, match="not started by the platform"):
+    with pytest.raises(Unavailable, match="not started by the platform"):
         PlatformApi().deployments()
 
 
@@ -86,12 +87,12 @@ def test_client_sends_the_scoped_token_and_reports_the_servers_message(tmp_path:
         api = PlatformApi(f"http://127.0.0.1:{server.server_port}/base/", "s3cret")
         assert api.deployments()[0]["name"] == "iris"
         assert FakeServer.seen[-1] == "mlplat s3cret"
-        with pytest.raises(UsageError, match=r"^canary must be a whole percentage"):
+        with pytest.raises(InvalidInput, match=r"^canary must be a whole percentage"):
             api.deploy({"model_uri": "models:/iris/1", "canary": 0})
     finally:
         server.shutdown()
         server.server_close()
-    with pytest.raises(UsageError, match="unreachable"):
+    with pytest.raises(Unavailable, match="unreachable"):
         api.deployments()
 
 

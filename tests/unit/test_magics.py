@@ -103,3 +103,15 @@ def test_a_parser_never_raises_system_exit(capsys):
     assert "usage: %mlp deploy" in capsys.readouterr().out
     with pytest.raises(UsageError, match="the following arguments are required"):
         parser().parse_args([])
+
+
+def test_platform_errors_become_one_line_in_the_router(shell):
+    """A service error reaches the user once, as ``%mlp <command>: <message>``."""
+    ip = shell
+    ip.register_magics(MLPMagics(ip, config=MLPlat(env={"MLP_SPARK_MODE": "none"})))
+    try:
+        with pytest.raises(UsageError, match=r"^%mlp spark: Spark is turned off") as err:
+            ip.run_line_magic("mlp", "spark attach")
+        assert "\n" not in str(err.value)
+    finally:
+        ip.register_magics(MLPMagics(ip, config=MLPlat(env={"MLP_USER": "ada"})))

@@ -6,15 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from jupyter_mlplat.deploy.registry import (
-    check_search,
-    match_kind,
-    quality_results,
-    quoted,
-    run_ui_path,
-    serving,
-)
+from jupyter_mlplat.deploy.registry import check_search, match_kind, quoted, serving
 from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.quality.record import results_of_run as quality_results
+from jupyter_mlplat.tracking.ui import run_ui_path
 
 
 def model(name, tags=None, description="", aliases=None):

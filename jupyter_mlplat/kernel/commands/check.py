@@ -12,7 +12,6 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 USAGE = "%%mlp check <dataframe> [--suite NAME] [--save NAME] [--name NAME] [--fail] [--no-log]"
@@ -40,36 +39,33 @@ def run(magics: Any, args: list[str], cell: str | None) -> Any:
     from jupyter_mlplat.quality.spec import parse, validate_name
 
     config = magics.mlplat
-    try:
-        parsed = parse(cell)
-        if options.save:
-            validate_name(options.save, "suite name")
-            if not parsed.expectations and not parsed.suites:
-                raise UsageError("%%mlp check --save: the cell holds no expectations to save")
-        if not (options.suite or parsed.expectations or parsed.suites):
-            raise UsageError(f"%%mlp check: write expectations in the cell or use --suite. {USAGE}")
-        frame = _lookup(magics.shell.user_ns, options.frame)
-        specs = suites.expand(config, parsed)
-        suite = options.suite or options.save
-        if not suite and len(parsed.suites) == 1 and not parsed.expectations:
-            suite = parsed.suites[0]  # a body of just ``suite: orders`` runs that suite
-        result = quality.validate(
-            frame,
-            options.suite,
-            specs,
-            name=options.name or suite,
-            dataset=options.frame,
-            log=False,
-            config=config,
-        )
-        result.suite = suite or ""
-        if not options.no_log:
-            record.submit(result, config)
-        if options.save:
-            path = suites.save_suite(config, options.save, specs)
-            print(f"saved suite {options.save!r} to {path}")
-    except MLPlatError as err:
-        raise UsageError(f"%%mlp check: {err}") from None
+    parsed = parse(cell)
+    if options.save:
+        validate_name(options.save, "suite name")
+        if not parsed.expectations and not parsed.suites:
+            raise UsageError("%%mlp check --save: the cell holds no expectations to save")
+    if not (options.suite or parsed.expectations or parsed.suites):
+        raise UsageError(f"%%mlp check: write expectations in the cell or use --suite. {USAGE}")
+    frame = _lookup(magics.shell.user_ns, options.frame)
+    specs = suites.expand(config, parsed)
+    suite = options.suite or options.save
+    if not suite and len(parsed.suites) == 1 and not parsed.expectations:
+        suite = parsed.suites[0]  # a body of just ``suite: orders`` runs that suite
+    result = quality.validate(
+        frame,
+        options.suite,
+        specs,
+        name=options.name or suite,
+        dataset=options.frame,
+        log=False,
+        config=config,
+    )
+    result.suite = suite or ""
+    if not options.no_log:
+        record.submit(result, config)
+    if options.save:
+        path = suites.save_suite(config, options.save, specs)
+        print(f"saved suite {options.save!r} to {path}")
     if options.fail and not result.success:
         display(result)
         raise UsageError(f"%%mlp check --fail: {result.summary()}")

@@ -9,9 +9,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlparse
 
-from IPython.core.error import UsageError
-
-from jupyter_mlplat.errors import MLPlatError
+from jupyter_mlplat.config import API_URL_VARIABLE
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 
@@ -29,18 +27,15 @@ def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
     options = parser().parse_args(args)
     from jupyter_mlplat.quality.record import find_results
 
-    try:
-        records = find_results(
-            magics.mlplat, options.dataset, options.suite, options.status, options.limit
-        )
-    except MLPlatError as err:
-        raise UsageError(f"%mlp checks: {err}") from None
+    records = find_results(
+        magics.mlplat, options.dataset, options.suite, options.status, options.limit
+    )
     return ChecksTable(records, _base_path())
 
 
 def _base_path() -> str:
     """The Jupyter server's base path (links to the proxied MLflow UI hang below it)."""
-    path = urlparse(os.environ.get("MLP_API_URL", "")).path or "/"
+    path = urlparse(os.environ.get(API_URL_VARIABLE, "")).path or "/"
     return path if path.endswith("/") else path + "/"
 
 

@@ -59,7 +59,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Any:
         return DeploymentSummary(started)
     timeout = float(magics.mlplat.deploy_ready_timeout) + 120
     final = follow(api, started, timeout)
-    if final["state"] == "failed" or "was reverted" in final.get("message", ""):
+    if final["state"] == "failed" or final.get("reverted"):
         raise UsageError(f"%mlp deploy: {final['name']}: {final['message']}")
     return DeploymentSummary(final)
 
@@ -70,7 +70,7 @@ def change(magics: Any, command: str, args: list[str]) -> Any:
     api = PlatformApi()
     started = api.promote(name) if command == "promote" else api.rollback(name)
     final = follow(api, started, float(magics.mlplat.deploy_ready_timeout) + 120)
-    if final["state"] == "failed" or "was reverted" in final.get("message", ""):
+    if final["state"] == "failed" or final.get("reverted"):
         raise UsageError(f"%mlp {command}: {name}: {final['message']}")
     return DeploymentSummary(final)
 

@@ -27,7 +27,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
     """Score the table, showing the step and Spark's own progress bar while it runs."""
     options = parser().parse_args(args)
     config = magics.mlplat
-    if config.spark_mode in {"none", "livy"}:
+    if not magics.spark.provides_session:
         raise UsageError(
             f"%mlp predict needs a Spark Connect session (spark_mode is {config.spark_mode!r})"
         )
@@ -55,7 +55,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
         )
     except MLPlatError as err:
         progress(f"failed: {err}", 1.0)
-        raise UsageError(f"%mlp predict: {err}") from None
+        raise
     report = Report("Batch prediction")
     report.add("Result", "output table", result.output, "ok")
     report.add("Result", "rows", f"{result.rows:,}")

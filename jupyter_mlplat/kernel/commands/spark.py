@@ -8,7 +8,6 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import ArgumentParser
 from jupyter_mlplat.kernel.render import Report
 
@@ -25,10 +24,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
         raise UsageError("usage: %mlp spark [attach]")
     sessions = magics.spark
     if args == ["attach"] and sessions.session is None:
-        try:
-            magics.shell.user_ns["spark"] = sessions.attach()
-        except MLPlatError as err:
-            raise UsageError(f"%mlp spark: {err}") from None
+        magics.shell.user_ns["spark"] = sessions.attach()
     config = magics.mlplat
     report = Report("Spark")
     state = sessions.backend.state()

@@ -1,7 +1,9 @@
 """A live progress bar in the running cell for Spark Connect queries.
 
 Spark 4's Connect client calls a registered handler with the stages of the running operation
-(on the thread running the action); each call updates one display in the cell.
+(on the thread running the action); each call updates one display in the cell. The kernel
+extension hands :class:`ProgressReporter` to the Spark sessions it creates: the Spark service
+itself knows nothing of displays.
 """
 
 from __future__ import annotations

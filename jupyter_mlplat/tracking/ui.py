@@ -1,0 +1,12 @@
+"""Where the lab shows MLflow: the Jupyter server proxies the MLflow UI under one path."""
+
+from __future__ import annotations
+
+#: The proxied MLflow UI, relative to the Jupyter server's base URL (the REST surface serves it,
+#: the status payload tells the lab, records link into it).
+MLFLOW_UI_PATH = "mlplat/mlflow/"
+
+
+def run_ui_path(experiment_id: str, run_id: str) -> str:
+    """Where the lab's proxied MLflow UI shows a run (relative to the Jupyter base URL)."""
+    return f"{MLFLOW_UI_PATH}#/experiments/{experiment_id}/runs/{run_id}"
