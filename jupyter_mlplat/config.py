@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, TraitError, Unicode
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 #: Variables that carry storage credentials or other secrets; never passed to a kernel.
@@ -49,6 +49,11 @@ DEFAULT_SECRET_PATTERNS = [
     "*_SECRET_KEY",
     "*_PASSWORD",
 ]
+
+#: KServe deployment modes by every name they had: KServe's deprecated aliases (Serverless,
+#: RawDeployment) and this platform's old values (serverless, raw, standard).
+KSERVE_MODES = {"knative": "Knative", "serverless": "Knative",
+                "standard": "Standard", "rawdeployment": "Standard", "raw": "Standard"}  # fmt: skip
 
 
 #: How a kernel finds its Jupyter server's platform API: the server sets both per kernel (the
@@ -266,6 +271,14 @@ class MLPlat(Configurable):
         Int(300, help="Seconds to wait for a Kubernetes Spark session to become ready."),
         "MLP_SPARK_READY_TIMEOUT",
     )
+    spark_operator_wait = env_trait(
+        Int(
+            30,
+            help="Seconds a new Kubernetes Spark session may go without any status before it "
+            "is reported as not watched by a Spark Operator.",
+        ),
+        "MLP_SPARK_OPERATOR_WAIT",
+    )
     livy_auth = env_trait(
         Enum(["None", "Basic_Access", "Kerberos"], "None", help="Livy authentication."),
         "MLP_LIVY_AUTH",
@@ -306,15 +319,25 @@ class MLPlat(Configurable):
         "MLP_SERVING_ENV_DIR",
     ).tag(server_only=True)
     kserve_mode = env_trait(
-        Enum(
-            ["auto", "serverless", "standard"],
+        Unicode(
             "auto",
-            help="KServe deployment mode: Serverless (Knative, canaryTrafficPercent) or Standard "
-            "(raw deployment, spec.canary, KServe >= 0.20); auto reads the cluster's "
-            "inferenceservice-config.",
+            help="KServe deployment mode: Knative (weighted canary through "
+            "canaryTrafficPercent) or Standard (KServe 0.20's default: no canary traffic, "
+            "deploy and rollback only); auto reads KServe's inferenceservice-config, else "
+            "Standard. The old names serverless / raw / RawDeployment are accepted.",
         ),
         "MLP_KSERVE_MODE",
     )
+
+    @validate("kserve_mode")
+    def _canonical_kserve_mode(self, proposal: Any) -> str:
+        value = str(proposal["value"]).strip()
+        if value.lower() == "auto":
+            return "auto"
+        if value.lower() not in KSERVE_MODES:
+            raise TraitError(f"use Knative, Standard or auto, not {value!r}")
+        return KSERVE_MODES[value.lower()]
+
     kserve_service_account = env_trait(
         Unicode(
             "mlplat-models",

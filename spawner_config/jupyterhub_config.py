@@ -18,7 +18,8 @@ c = get_config()  # noqa: F821 (provided by JupyterHub)
 c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
 c.JupyterHub.ip = "0.0.0.0"
 c.JupyterHub.hub_ip = "0.0.0.0"  # user pods reach the hub through its Service
-c.JupyterHub.hub_connect_ip = os.environ.get("HUB_SERVICE_HOST", "hub")
+# configure() below sets hub_connect_url to http://hub.<namespace>.svc.cluster.local:8081
+# (POD_NAMESPACE, or the service account's namespace): user pods are in other namespaces
 c.JupyterHub.cleanup_servers = False  # restarting the hub leaves users' servers running
 # Replace with your identity provider (OAuthenticator's GenericOAuthenticator, LDAP, ...).
 c.JupyterHub.authenticator_class = "jupyterhub.authenticators.shared.SharedPasswordAuthenticator"
@@ -31,7 +32,7 @@ c.MLPlat.spark_mode = "kubernetes"
 c.MLPlat.spark_image = "apache/spark:4.3.0"
 c.MLPlat.catalog_backend = "spark"
 c.MLPlat.deploy_target = "kserve"
-c.MLPlat.kserve_mode = "serverless"
+# c.MLPlat.kserve_mode: left to the platform (the cluster's default, else KServe's: Standard)
 # Storage access for model serving: on the per-user `mlplat-models` service account only.
 c.MLPlatSpawner.models_annotations = {
     # "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/mlplat-models-read-only",

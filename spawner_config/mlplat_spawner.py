@@ -11,14 +11,11 @@ its user name and namespace, as ``MLP_*`` variables rendered by ``MLPlat.to_envi
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from jupyter_mlplat.hub.environment import (
     all_variables,
@@ -27,24 +24,31 @@ from jupyter_mlplat.hub.environment import (
     user_environment,
     user_settings,
 )
+from jupyter_mlplat.infra.kube import MANAGED_BY, owner_labels
 
-HERE = Path(__file__).resolve().parent
-USER_ROLES = HERE / "rbac" / "user-roles.yaml"
 log = logging.getLogger("mlplat_spawner")
 
 DEFAULT_IMAGE = "ghcr.io/jupyter-mlplat/notebook:0.1.0"
 #: Namespace of each user's server and resources (KubeSpawner's safe slug of the user name).
 NAMESPACE_TEMPLATE = "mlplat-{username}"
 NOTEBOOK_SERVICE_ACCOUNT = "mlplat-notebook"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "jupyter-mlplat"}
+#: On every user namespace: the Spark Operator watches these (``cluster/spark-operator-values``)
+#: and the admission policy guarding the serving identity applies there (``cluster/``).
+USER_NAMESPACE_LABEL = {"mlplat.io/user-namespace": "true"}
+#: z2jh's hub NetworkPolicy admits pods with this label (from other namespaces too, with
+#: ``hub.networkPolicy.interNamespaceAccessLabels: accept``).
+HUB_ACCESS_LABEL = {"hub.jupyter.org/network-access-hub": "true"}
+#: The ClusterRole each per-user service account is bound to (RoleBinding in its namespace).
+USER_CLUSTER_ROLES = {"mlplat-notebook": NOTEBOOK_SERVICE_ACCOUNT, "mlplat-spark": "spark"}
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
-#: Platform settings in a cluster, under the team's c.MLPlat.* / MLP_* settings.
+#: Platform settings in a cluster, under the team's c.MLPlat.* / MLP_* settings. The KServe
+#: mode is left to the platform: it reads the cluster's default (``rbac/kserve-config-reader``)
+#: and otherwise uses KServe's own default, Standard.
 CLUSTER_DEFAULTS: dict[str, Any] = {
     "tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
     "spark_mode": "kubernetes",
     "deploy_target": "kserve",
-    # "auto" reads KServe's config map in the kserve namespace, which users may not read
-    "kserve_mode": "serverless",
 }
 
 
@@ -111,11 +115,6 @@ def spawner_environment(spawner: Any) -> dict[str, str]:
 
 
 # -- per-user Kubernetes resources -----------------------------------------------------------
-def user_roles() -> list[dict[str, Any]]:
-    """The Roles of ``rbac/user-roles.yaml`` (without a namespace)."""
-    return [doc for doc in yaml.safe_load_all(USER_ROLES.read_text()) if doc]
-
-
 def user_resources(
     namespace: str,
     username: str,
@@ -125,8 +124,12 @@ def user_resources(
     models_annotations: Mapping[str, str] | None = None,
     models_secrets: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Namespace, service accounts, Roles and RoleBindings of one user, as plain manifests."""
-    labels = {**MANAGED_BY, "jupyter-mlplat/user": _label_value(username)}
+    """Namespace, service accounts and RoleBindings of one user, as plain manifests.
+
+    The rules are the ClusterRoles of ``rbac/user-roles.yaml``; a RoleBinding grants them in
+    this namespace only, and the hub may create it because it holds ``bind`` on those names.
+    """
+    labels = owner_labels(username)
     meta = {"namespace": namespace, "labels": labels}
     resources: list[dict[str, Any]] = [
         {
@@ -134,7 +137,7 @@ def user_resources(
             "kind": "Namespace",
             "metadata": {
                 "name": namespace,
-                "labels": labels,
+                "labels": {**labels, **USER_NAMESPACE_LABEL},
                 "annotations": {"jupyter-mlplat/user": username},
             },
         },
@@ -151,59 +154,77 @@ def user_resources(
             **({"secrets": [{"name": s} for s in models_secrets]} if models_secrets else {}),
         },
     ]  # fmt: skip
-    bound = {"mlplat-notebook": NOTEBOOK_SERVICE_ACCOUNT, "mlplat-spark": spark_service_account}
-    for template in user_roles():
-        role = copy.deepcopy(template)
-        name = role["metadata"]["name"]
-        role["metadata"] |= meta
-        resources.append(role)
+    bound = {**USER_CLUSTER_ROLES, "mlplat-spark": spark_service_account}
+    for role, account in bound.items():
         resources.append(
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
-                "metadata": {"name": name, **meta},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                "subjects": [
-                    {"kind": "ServiceAccount", "name": bound[name], "namespace": namespace}
-                ],
+                "metadata": {"name": role, **meta},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
             }
         )
     return resources
 
 
 async def apply_resources(api_client: Any, resources: list[dict[str, Any]]) -> None:
-    """Create each manifest, or replace it when it exists (Roles follow the config)."""
+    """Create each manifest, or bring it up to date when it exists. An existing namespace must
+    carry :data:`USER_NAMESPACE_LABEL` (the hub may not relabel namespaces): else nothing
+    is created in it, since the admission policy would not guard it."""
     from kubernetes_asyncio import client
     from kubernetes_asyncio.client.exceptions import ApiException
 
-    core = client.CoreV1Api(api_client)
-    rbac = client.RbacAuthorizationV1Api(api_client)
+    core: Any = client.CoreV1Api(api_client)  # plain dicts as bodies
+    rbac: Any = client.RbacAuthorizationV1Api(api_client)
     for body in resources:
         kind, name = body["kind"], body["metadata"]["name"]
         namespace = body["metadata"].get("namespace")
         if kind == "Namespace":
-            create, replace = core.create_namespace, None
+            try:
+                await core.create_namespace(body)
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+                await _check_user_namespace(core, name)
         elif kind == "ServiceAccount":
-            create, replace = (
-                core.create_namespaced_service_account,
-                core.patch_namespaced_service_account,
-            )
-        elif kind == "Role":
-            create, replace = rbac.create_namespaced_role, rbac.replace_namespaced_role
+            try:
+                await core.create_namespaced_service_account(namespace, body)
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+                await core.patch_namespaced_service_account(name, namespace, body)
         elif kind == "RoleBinding":
-            create, replace = (
-                rbac.create_namespaced_role_binding,
-                rbac.replace_namespaced_role_binding,
-            )
+            try:
+                await rbac.create_namespaced_role_binding(namespace, body)
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+                existing = await rbac.read_namespaced_role_binding(name, namespace)
+                if existing.role_ref.kind != body["roleRef"]["kind"]:
+                    raise RuntimeError(
+                        f"RoleBinding {namespace}/{name} refers to a {existing.role_ref.kind} "
+                        "(an older jupyter-mlplat): delete it and the Roles "
+                        f"(kubectl -n {namespace} delete rolebinding,role {name})"
+                    ) from err
+                await rbac.replace_namespaced_role_binding(name, namespace, body)
         else:
             raise ValueError(f"unexpected kind {kind}")  # fmt: skip
-        try:
-            await (create(body) if namespace is None else create(namespace, body))
-        except ApiException as err:
-            if err.status != 409:
-                raise
-            if replace is not None:
-                await replace(name, namespace, body)
+
+
+async def _check_user_namespace(core: Any, name: str) -> None:
+    namespace = await core.read_namespace(name)
+    labels = namespace.metadata.labels or {}
+    if any(labels.get(key) != value for key, value in USER_NAMESPACE_LABEL.items()):
+        ((key, value),) = USER_NAMESPACE_LABEL.items()
+        raise RuntimeError(
+            f"namespace {name} exists without the label {key}={value}: ask the cluster's admin "
+            f"to run `kubectl label namespace {name} {key}={value}`"
+        )
 
 
 def _models_service_account(spawner: Any) -> dict[str, Any]:
@@ -215,7 +236,7 @@ def _models_service_account(spawner: Any) -> dict[str, Any]:
 
 
 async def pre_spawn_hook(spawner: Any) -> None:
-    """Make sure the user's namespace, service accounts, Roles and RoleBindings exist."""
+    """Make sure the user's namespace, service accounts and RoleBindings exist."""
     settings = user_settings(
         spawner.user.name,
         hub_config=spawner.config,
@@ -254,14 +275,40 @@ def modify_pod_hook(spawner: Any, pod: Any) -> Any:
 
 
 # -- everything together ---------------------------------------------------------------------
+def hub_connect_url(
+    env: Mapping[str, str],
+    *,
+    service: str = "hub",
+    cluster_domain: str = "cluster.local",
+    namespace_file: Path = SERVICE_ACCOUNT_NAMESPACE,
+) -> str:
+    """The hub's URL for pods in any namespace: ``http://hub.<ns>.svc.<domain>:<port>``.
+
+    The hub's namespace is ``POD_NAMESPACE`` (z2jh sets it from the downward API) or the
+    service account's; the port is what Kubernetes publishes for the hub's Service.
+    """
+    namespace = env.get("POD_NAMESPACE", "")
+    if not namespace and namespace_file.exists():
+        namespace = namespace_file.read_text().strip()
+    if not namespace:
+        log.warning("mlplat: the hub's namespace is unknown (no POD_NAMESPACE): using default")
+        namespace = "default"
+    prefix = service.upper().replace("-", "_")
+    port = env.get(f"{prefix}_SERVICE_PORT", "8081")
+    return f"http://{service}.{namespace}.svc.{cluster_domain}:{port}"
+
+
 def configure(
     c: Any,
     *,
     image: str = DEFAULT_IMAGE,
     gpu_image: str = "",
     namespace_template: str = NAMESPACE_TEMPLATE,
+    hub_service: str = "hub",
 ) -> None:
     """Set KubeSpawner up for jupyter-mlplat on the hub's config ``c``."""
+    # user servers live in other namespaces: the hub's short Service name does not resolve there
+    c.JupyterHub.hub_connect_url = hub_connect_url(os.environ, service=hub_service)
     spawner = c.KubeSpawner
     if "image" not in spawner:  # z2jh sets it from singleuser.image
         spawner.image = image
@@ -271,7 +318,7 @@ def configure(
     spawner.default_url = "/lab"
     spawner.enable_user_namespaces = True
     spawner.user_namespace_template = namespace_template
-    spawner.user_namespace_labels = dict(MANAGED_BY)
+    spawner.user_namespace_labels = {**MANAGED_BY, **USER_NAMESPACE_LABEL}
     spawner.service_account = NOTEBOOK_SERVICE_ACCOUNT
     # the notebook talks to the API server (its Spark session, its InferenceServices)
     spawner.automount_service_account_token = True
@@ -280,16 +327,13 @@ def configure(
     spawner.environment.update(environment_callables(spawner_environment, all_variables()))
     spawner.pre_spawn_hook = pre_spawn_hook
     spawner.modify_pod_hook = modify_pod_hook
-    spawner.extra_labels = dict(MANAGED_BY)
+    # merged into the admin's labels (z2jh's singleuser.extraLabels); the hub's NetworkPolicy
+    # admits the pod by HUB_ACCESS_LABEL
+    spawner.extra_labels.update({**MANAGED_BY, **HUB_ACCESS_LABEL})
 
 
 def _service_account(name: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, **meta}}
-
-
-def _label_value(text: str) -> str:
-    value = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)[:63]
-    return value.strip("-_.") or "user"
 
 
 def _field(obj: Any, attribute: str, key: str) -> Any:

@@ -30,6 +30,10 @@ class DeployBackend(Backend):
     kind = "deploy"
     noun = "deploy target"
 
+    def check(self, deployment: Deployment) -> None:
+        """Refuse, with one clear line, what the target would reject or ignore, before any
+        record changes (KServe: a canary in Standard mode, a name too long for its Services)."""
+
     @abstractmethod
     def apply(
         self, deployment: Deployment, previous: Deployment | None, progress: Progress

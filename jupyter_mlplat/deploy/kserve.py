@@ -6,73 +6,80 @@ to a storage URI (KServe can read neither ``models:/`` nor MLflow's artifact pro
 storage credentials belong to a service account (``MLPlat.kserve_service_account``), never to
 the user.
 
-Canary, promote and rollback in KServe's two modes (the object's
-``serving.kserve.io/deploymentMode`` annotation pins one):
+KServe's two modes (the object's ``serving.kserve.io/deploymentMode`` annotation pins one) give
+different guarantees, recorded as ``details.canary_routing``:
 
-- **Serverless** (Knative): the predictor gets the new storage URI and ``canaryTrafficPercent``;
-  KServe keeps the last rolled-out revision as the stable one. Promote drops the percentage.
-  Rolling back a canary sets the percentage to 0 (all traffic returns to the rolled-out
-  revision at once, nothing restarts); rolling back after a promote redeploys the previous
-  storage URI (Knative keeps routing to the running revision until the new one is ready).
-- **Standard** (raw deployment, KServe >= 0.20): ``spec.canary`` holds a named second predictor
-  and its ``trafficPercent``. Predictors are named after the model version and artifact, so a
-  promote (the canary's predictor becomes ``spec.predictor``) reuses the canary's Deployment.
+- **Knative** (``weighted``): the predictor gets the new storage URI and
+  ``canaryTrafficPercent``; KServe keeps the last rolled-out revision as the stable one and
+  Knative splits the traffic. Promote drops the percentage. Rolling back a canary sets it to 0
+  (all traffic returns to the rolled-out revision at once, nothing restarts); rolling back
+  after a promote redeploys the previous storage URI.
+- **Standard** (``none``, KServe 0.20's default): a ``spec.canary`` entry only gets its own
+  Deployment sized by ``trafficPercent``; the Ingress / HTTPRoute points at the stable
+  predictor alone (``reconcilers/ingress/kube_ingress_reconciler.go``), so a canary would
+  get no traffic. A canary is refused up front; deploy (replace) and rollback remain.
 
-Each mode only gets its own field (Standard ignores ``canaryTrafficPercent``; Serverless rejects
-``spec.canary``). Objects are plain dicts through the ``kubernetes`` client's CustomObjectsApi.
+The predictor is never named, so its Service and host (``{name}-predictor``) stay the same
+across every rollout. The platform's bookkeeping (which version serves) lives in the
+deployment records of the deploy service, not on the object: KServe copies an
+InferenceService's labels and annotations into the pod template (``components/predictor.go``
+``buildObjectMeta``), so anything that changed per rollout would restart the pods.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
-import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
-from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.config import KSERVE_MODES, MLPlat
 from jupyter_mlplat.deploy.backends import DeployBackend, Progress
 from jupyter_mlplat.deploy.models import Deployment, Revision
-from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
-from jupyter_mlplat.spark.kubernetes import user_label
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, Unavailable
+from jupyter_mlplat.infra import kube
+from jupyter_mlplat.infra.kube import MANAGED_BY, user_label
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 KIND = "InferenceService"
+INFERENCE_SERVICE = kube.Kind(GROUP, VERSION, KIND, PLURAL, installed_by="KServe")
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "jupyter-mlplat"}
 OWNER = "mlplat.io/owner"
-MODEL_ANNOTATIONS = ("mlplat.io/model-name", "mlplat.io/model-version", "mlplat.io/model-uri")
-CANARY_ANNOTATIONS = ("mlplat.io/canary-name", "mlplat.io/canary-version", "mlplat.io/canary-uri")
+#: Per-version annotations of releases before 0.2; removed on the next rollout.
+LEGACY_ANNOTATIONS = tuple(
+    f"mlplat.io/{role}-{field}"
+    for role in ("model", "canary")
+    for field in ("name", "version", "uri")
+)
 #: Where KServe keeps its ``inferenceservice-config`` ConfigMap.
 KSERVE_NAMESPACE = "kserve"
 KSERVE_CONFIG = "inferenceservice-config"
 #: Storage the KServe storage initializer can read (a local file is on the wrong machine).
 STORAGE_SCHEMES = ("s3://", "gs://", "azure://", "https://", "http://", "hdfs://", "webhdfs://",
                    "pvc://", "oci://", "hf://")  # fmt: skip
-#: Values of the mode annotation, and the values KServe versions use in its config.
-MODE_VALUES = {"serverless": "Serverless", "standard": "Standard"}
-CONFIG_MODES = {"serverless": "serverless", "knative": "serverless",
-                "rawdeployment": "standard", "standard": "standard"}  # fmt: skip
+Mode = Literal["Knative", "Standard"]
+#: KServe's own default mode (``pkg/constants/constants.go`` ``DefaultDeployment``, v0.20).
+DEFAULT_MODE: Mode = "Standard"
+#: Where each mode sends a canary's share of the traffic (what ``canary_routing`` reports).
+CANARY_ROUTING = {"Knative": "weighted", "Standard": "none"}
+#: Service names KServe derives: ``{name}-predictor`` (``constants.PredictorServiceName``).
+PREDICTOR_SUFFIX = "-predictor"
 #: Signs that a rollout will not become ready by waiting longer.
 FAILED_TRANSITIONS = {"BlockedByFailedLoad", "InvalidSpec"}
 FAILED_REASONS = {"RevisionFailed", "ProgressDeadlineExceeded", "InvalidSpec", "ModelLoadFailed"}
-
-Mode = Literal["serverless", "standard"]
 
 
 class KServeBackend(DeployBackend):
     """``deploy_target = kserve``: InferenceServices in the user's namespace."""
 
     name = "kserve"
-    #: Seconds between status reads while waiting for a rollout.
-    poll_interval = 1.0
+    #: Longest quiet spell (seconds) between progress reports while a rollout is watched.
+    progress_interval = 2.0
 
     def __init__(self, config: MLPlat, api_client: Any = None) -> None:
         self.config = config
         self.namespace = config.namespace
-        self._api_client = api_client
+        self.objects = kube.Objects(INFERENCE_SERVICE, config.namespace, api_client=api_client)
         self._mode: Mode | None = None
 
     # -- the protocol -------------------------------------------------------------------------
@@ -80,15 +87,13 @@ class KServeBackend(DeployBackend):
         self, deployment: Deployment, previous: Deployment | None, progress: Progress
     ) -> Deployment:
         """Create or update the InferenceService, wait until ready; undo everything on failure."""
-        for revision in (deployment.stable, deployment.canary):
-            if revision is not None:
-                check_storage_uri(revision)
         name = deployment.name
         progress(f"reading InferenceService {self.namespace}/{name}", 0.05)
         before = self._read(name)
         if before is not None:
             self._check_ours(before, deployment.owner)
         mode = mode_of(before) or self.mode()
+        check_deployment(deployment, mode)
         manifest = build_manifest(deployment, previous, mode, self.config)
         if before is None:
             progress(f"creating InferenceService {name} ({mode} mode)", 0.1)
@@ -107,6 +112,15 @@ class KServeBackend(DeployBackend):
         progress("ready", 1.0)
         return self._fill(deployment, current, mode)
 
+    def check(self, deployment: Deployment) -> None:
+        """Refuse up front, in one line, what this cluster's KServe would reject or ignore
+        (before the service records anything)."""
+        check_name_fits(deployment.name)
+        found = self._read(deployment.name)
+        if found is not None:
+            self._check_ours(found, deployment.owner)
+        check_deployment(deployment, mode_of(found) or self.mode())
+
     def status(self, deployment: Deployment) -> Deployment:
         """The record refreshed from the InferenceService's status."""
         found = self._read(deployment.name)
@@ -115,7 +129,7 @@ class KServeBackend(DeployBackend):
             deployment.message = f"InferenceService {self.namespace}/{deployment.name} is gone"
             return deployment
         state, message = readiness(found)
-        mode = mode_of(found) or self._mode or "serverless"
+        mode = mode_of(found) or self.mode()
         self._fill(deployment, found, mode)
         deployment.state = (
             "ready" if state == "ready" else "failed" if state == "failed" else ("deploying")
@@ -125,21 +139,11 @@ class KServeBackend(DeployBackend):
 
     def delete(self, deployment: Deployment) -> None:
         """Delete the InferenceService (only ours: the one read, by uid); idempotent."""
-        from kubernetes.client.exceptions import ApiException
-
         found = self._read(deployment.name)
         if found is None:
             return
         self._check_ours(found, deployment.owner)
-        with self._translated(f"delete InferenceService {self.namespace}/{deployment.name}"):
-            try:
-                self.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, deployment.name,
-                    body={"preconditions": {"uid": found["metadata"]["uid"]}},
-                )  # fmt: skip
-            except ApiException as err:
-                if err.status != 404:
-                    raise
+        self.objects.delete(found)
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """InferenceServices outlive the Jupyter server: re-read their status."""
@@ -155,14 +159,16 @@ class KServeBackend(DeployBackend):
     # -- mode ---------------------------------------------------------------------------------
     def mode(self) -> Mode:
         """The configured mode, or (``auto``) the cluster's default, detected once."""
-        if self.config.kserve_mode != "auto":
-            return self.config.kserve_mode
+        configured = mode_value(self.config.kserve_mode)
+        if configured is not None:
+            return configured
         if self._mode is None:
             self._mode = self._detect_mode()
         return self._mode
 
     def _detect_mode(self) -> Mode:
-        """KServe's ``deploy.defaultDeploymentMode`` if readable, else whether Knative serves."""
+        """KServe's ``deploy.defaultDeploymentMode`` if readable, else KServe's own default
+        (Standard): a notebook's service account usually may not read KServe's namespace."""
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
@@ -171,60 +177,36 @@ class KServeBackend(DeployBackend):
                 KSERVE_CONFIG, KSERVE_NAMESPACE
             )
             deploy = json.loads((config_map.data or {}).get("deploy") or "{}")
-            mode = CONFIG_MODES.get(str(deploy.get("defaultDeploymentMode", "")).lower())
-            if mode:
-                return mode  # type: ignore[return-value]
         except (ApiException, ValueError, AttributeError):
-            pass  # not readable (RBAC), absent or malformed: ask discovery instead
-        with self._translated("discover Knative Serving"):
-            try:
-                self.custom.get_api_resources("serving.knative.dev", "v1")
-            except ApiException as err:
-                if err.status == 404:
-                    return "standard"
-                raise
-        return "serverless"
+            return DEFAULT_MODE  # not readable (RBAC), absent or malformed
+        return mode_value(str(deploy.get("defaultDeploymentMode") or "")) or DEFAULT_MODE
 
     # -- the Kubernetes API -------------------------------------------------------------------
     @property
     def api_client(self) -> Any:
-        if self._api_client is None:
-            with self._translated("configure the Kubernetes client"):
-                self._api_client = default_api_client()
-        return self._api_client
+        """The raw ``ApiClient`` (in-cluster or kubeconfig unless one was given)."""
+        return self.objects.api_client
 
     @property
-    def custom(self) -> Any:
-        from kubernetes import client
+    def client(self) -> Any:
+        """The ``DynamicClient`` over :attr:`api_client`."""
+        return self.objects.client
 
-        return client.CustomObjectsApi(self.api_client)
+    @property
+    def api(self) -> Any:
+        """The InferenceService resource API (discovered on first use)."""
+        return self.objects.api
 
     def _read(self, name: str) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        with self._translated(f"read InferenceService {self.namespace}/{name}"):
-            try:
-                return dict(
-                    self.custom.get_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, name
-                    )
-                )
-            except ApiException as err:
-                if err.status == 404:
-                    return None
-                raise
+        return self.objects.get(name)
 
     def _create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
 
         name = manifest["metadata"]["name"]
         try:
-            with self._translated(f"create InferenceService {self.namespace}/{name}"):
-                return dict(
-                    self.custom.create_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, manifest
-                    )
-                )
+            with self.objects.translated("create", name):
+                return dict(self.api.create(body=manifest, namespace=self.namespace).to_dict())
         except Conflict as err:
             if isinstance(err.__cause__, ApiException) and err.__cause__.status == 409:
                 raise Conflict(
@@ -236,11 +218,9 @@ class KServeBackend(DeployBackend):
     def _replace(self, manifest: dict[str, Any]) -> dict[str, Any]:
         name = manifest["metadata"]["name"]
         try:
-            with self._translated(f"update InferenceService {self.namespace}/{name}"):
+            with self.objects.translated("update", name):
                 return dict(
-                    self.custom.replace_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, name, manifest
-                    )
+                    self.api.replace(body=manifest, name=name, namespace=self.namespace).to_dict()
                 )
         except Conflict:
             raise Conflict(
@@ -250,64 +230,66 @@ class KServeBackend(DeployBackend):
 
     def _undo(self, name: str, before: dict[str, Any] | None) -> None:
         """Return the object to what it was before ``apply`` (or remove it); best effort."""
-        from kubernetes.client.exceptions import ApiException
-
         with contextlib.suppress(MLPlatError):
             current = self._read(name)
             if current is None:
                 return
-            with self._translated(f"undo the rollout of {self.namespace}/{name}"):
-                try:
-                    if before is None:
-                        self.custom.delete_namespaced_custom_object(
-                            GROUP, VERSION, self.namespace, PLURAL, name,
-                            body={"preconditions": {"uid": current["metadata"]["uid"]}},
-                        )  # fmt: skip
-                    else:
-                        restored = copy.deepcopy(before)
-                        restored["metadata"] = {
-                            **current["metadata"],
-                            "labels": before["metadata"].get("labels") or {},
-                            "annotations": before["metadata"].get("annotations") or {},
-                        }
-                        restored.pop("status", None)
-                        self.custom.replace_namespaced_custom_object(
-                            GROUP, VERSION, self.namespace, PLURAL, name, restored
-                        )
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
+            if before is None:
+                self.objects.delete(current)
+                return
+            restored = copy.deepcopy(before)
+            restored["metadata"] = {
+                **current["metadata"],
+                "labels": before["metadata"].get("labels") or {},
+                "annotations": before["metadata"].get("annotations") or {},
+            }
+            restored.pop("status", None)
+            with self.objects.translated("update", name):
+                self.api.replace(body=restored, name=name, namespace=self.namespace)
 
     def _wait_ready(self, applied: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Poll the status until it reports this generation ready, failed, or time runs out."""
+        """Watch the status until it reports this generation ready, failed, or time runs out."""
         name = applied["metadata"]["name"]
         budget = float(self.config.deploy_ready_timeout)
-        started = time.monotonic()
-        current = applied
-        while True:
-            state, message = readiness(current)
-            if state == "ready":
-                return current
-            if state == "failed":
-                raise Unavailable(f"InferenceService {self.namespace}/{name} failed: {message}")
-            waited = time.monotonic() - started
-            if waited >= budget:
-                raise Unavailable(
-                    f"InferenceService {self.namespace}/{name} not ready after {budget:.0f} s "
-                    f"({message})"
-                )
-            progress(f"waiting for {name} to become ready: {message}", 0.2 + 0.7 * waited / budget)
-            time.sleep(min(self.poll_interval, max(0.0, budget - waited)))
-            found = self._read(name)
+        last = {"message": ""}
+
+        def check(found: dict[str, Any] | None) -> dict[str, Any] | None:
             if found is None:
                 raise Unavailable(f"InferenceService {self.namespace}/{name} was deleted")
-            current = found
+            state, last["message"] = readiness(found)
+            if state == "failed":
+                raise Unavailable(
+                    f"InferenceService {self.namespace}/{name} failed: {last['message']}"
+                )
+            return found if state == "ready" else None
+
+        def wait(found: dict[str, Any] | None, waited: float) -> None:
+            progress(
+                f"waiting for {name} to become ready: {last['message']}",
+                0.2 + 0.7 * waited / budget,
+            )
+
+        ready = self.objects.watch_until(
+            name,
+            current=applied,
+            check=check,
+            read=lambda: self._read(name),
+            timeout=budget,
+            on_wait=wait,
+            interval=self.progress_interval,
+        )
+        if ready is None:
+            raise Unavailable(
+                f"InferenceService {self.namespace}/{name} not ready after {budget:.0f} s "
+                f"({last['message']})"
+            )
+        return ready
 
     def _check_ours(self, found: dict[str, Any], owner: str) -> None:
         metadata = found.get("metadata") or {}
         labels = metadata.get("labels") or {}
         name = metadata.get("name", "?")
-        if not MANAGED_BY.items() <= labels.items():
+        if not kube.is_managed(found):
             raise Conflict(
                 f"an InferenceService named {name} already exists in {self.namespace} "
                 "and is not managed by jupyter-mlplat"
@@ -323,6 +305,7 @@ class KServeBackend(DeployBackend):
         deployment.endpoint = status.get("url") or address
         deployment.details = {
             "mode": mode,
+            "canary_routing": CANARY_ROUTING[mode],
             "namespace": self.namespace,
             "inference_service": found["metadata"]["name"],
             "url": status.get("url", ""),
@@ -333,38 +316,6 @@ class KServeBackend(DeployBackend):
         }
         deployment.message = ""
         return deployment
-
-    @contextlib.contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        """Turn Kubernetes client errors into platform errors with one clear line."""
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.config.config_exception import ConfigException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            yield
-        except ApiException as err:
-            status = err.status or 0
-            if status == 403:
-                raise Unavailable(
-                    f"cannot {action}: not allowed (the Jupyter server's service account needs "
-                    f"RBAC on inferenceservices.serving.kserve.io in {self.namespace})"
-                ) from err
-            if status == 404 and "the server could not find the requested resource" in str(
-                err.body
-            ):
-                raise Unavailable(
-                    f"cannot {action}: this cluster does not serve {GROUP}/{VERSION} {KIND} "
-                    "(is KServe installed?)"
-                ) from err
-            error = {400: InvalidInput, 404: NotFound, 409: Conflict, 422: InvalidInput}.get(
-                status, Unavailable
-            )
-            raise error(f"cannot {action}: {api_message(err)}") from err
-        except ConfigException as err:
-            raise Unavailable(f"cannot {action}: no Kubernetes configuration ({err})") from err
-        except (HTTPError, OSError) as err:
-            raise Unavailable(f"cannot {action}: Kubernetes API unreachable ({err})") from err
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -380,19 +331,43 @@ def check_storage_uri(revision: Revision) -> str:
     return uri
 
 
-def revision_name(revision: Revision) -> str:
-    """A predictor name for Standard mode: the version plus a digest of where the model is."""
-    digest = hashlib.sha256(revision.model.storage_uri.encode()).hexdigest()[:6]
-    return f"v{revision.model.version}-{digest}"
+def check_name_fits(name: str) -> str:
+    """A deployment name whose predictor Service name (``{name}-predictor``, a DNS-1035
+    label) fits in 63 characters."""
+    service = f"{name}{PREDICTOR_SUFFIX}"
+    if len(service) > kube.MAX_LABEL:
+        longest = kube.MAX_LABEL - len(PREDICTOR_SUFFIX)
+        raise InvalidInput(
+            f"deployment name {name!r} is too long for KServe: its Service {service!r} would "
+            f"have {len(service)} characters (at most {kube.MAX_LABEL}); use at most {longest}"
+        )
+    return name
+
+
+def check_deployment(deployment: Deployment, mode: Mode) -> None:
+    """What ``mode`` can serve: storage KServe can load, and a canary only where it gets
+    traffic (Knative)."""
+    check_name_fits(deployment.name)
+    for revision in (deployment.stable, deployment.canary):
+        if revision is not None:
+            check_storage_uri(revision)
+    if deployment.canary is not None and CANARY_ROUTING[mode] != "weighted":
+        raise InvalidInput(
+            f"KServe's {mode} mode sends no traffic to a canary (trafficPercent only sizes its "
+            "replicas; the ingress routes to the stable predictor): deploy without a canary "
+            "to replace the version (rollback returns to it), or use Knative mode for a "
+            "weighted canary"
+        )
 
 
 def predictor_spec(revision: Revision, config: MLPlat) -> dict[str, Any]:
-    """A predictor that serves one MLflow model over V2 with the serving service account."""
+    """A predictor that serves one MLflow model over V2 with the serving service account.
+
+    ``model.name`` stays unset: KServe's webhook refuses it in a standard predictor
+    (``inference_service_validation.go`` ``validatePredictor``)."""
     return {
         "serviceAccountName": config.kserve_service_account,
         "model": {
-            # KServe's own name for the model container; the schema requires one in a canary
-            "name": "kserve-container",
             "modelFormat": {"name": "mlflow"},
             "protocolVersion": "v2",
             "storageUri": check_storage_uri(revision),
@@ -405,37 +380,22 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The InferenceService that makes KServe serve ``deployment`` (stable + optional canary).
 
-    ``previous`` is what served before: in Serverless mode, dropping a canary whose stable
+    ``previous`` is what served before: in Knative mode, dropping a canary whose stable
     version stays becomes ``canaryTrafficPercent: 0`` (an instant return of all traffic).
+    Labels and annotations are the same for every rollout of one deployment (KServe copies
+    them into the pod template: a change would restart the pods).
     """
+    check_deployment(deployment, mode)
     stable, canary = deployment.stable, deployment.canary
-    if mode == "standard":
-        predictor = {"name": revision_name(stable), **predictor_spec(stable, config)}
-        spec: dict[str, Any] = {"predictor": predictor}
-        if canary is not None:
-            canary_predictor = {"name": revision_name(canary), **predictor_spec(canary, config)}
-            if canary_predictor["name"] == predictor["name"]:
-                canary_predictor["name"] += "-canary"
-            spec["canary"] = [{"predictor": canary_predictor, "trafficPercent": canary.traffic}]
-    else:
-        if canary is not None:
-            predictor = predictor_spec(canary, config)
-            predictor["canaryTrafficPercent"] = canary.traffic
-        elif is_canary_rollback(deployment, previous):
-            assert previous is not None and previous.canary is not None
-            predictor = predictor_spec(previous.canary, config)
-            predictor["canaryTrafficPercent"] = 0
-        else:
-            predictor = predictor_spec(stable, config)
-        spec = {"predictor": predictor}
-
-    annotations = {
-        MODE_ANNOTATION: MODE_VALUES[mode],
-        OWNER: deployment.owner,
-        **dict(zip(MODEL_ANNOTATIONS, _model_values(stable), strict=True)),
-    }
     if canary is not None:
-        annotations |= dict(zip(CANARY_ANNOTATIONS, _model_values(canary), strict=True))
+        predictor = predictor_spec(canary, config)
+        predictor["canaryTrafficPercent"] = canary.traffic
+    elif mode == "Knative" and is_canary_rollback(deployment, previous):
+        assert previous is not None and previous.canary is not None
+        predictor = predictor_spec(previous.canary, config)
+        predictor["canaryTrafficPercent"] = 0
+    else:
+        predictor = predictor_spec(stable, config)
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
@@ -443,9 +403,9 @@ def build_manifest(
             "name": deployment.name,
             "namespace": config.namespace,
             "labels": {**MANAGED_BY, OWNER: user_label(deployment.owner)},
-            "annotations": annotations,
+            "annotations": {MODE_ANNOTATION: mode, OWNER: deployment.owner},
         },
-        "spec": spec,
+        "spec": {"predictor": predictor},
     }
 
 
@@ -461,8 +421,9 @@ def is_canary_rollback(deployment: Deployment, previous: Deployment | None) -> b
 
 def merged_for_replace(current: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     """``manifest`` as a full replacement of ``current``: other tools' labels and annotations
-    stay (ours are rewritten), the spec is entirely ours, the resourceVersion guards the race."""
-    ours = set(MODEL_ANNOTATIONS) | set(CANARY_ANNOTATIONS)
+    stay (ours are rewritten; the per-version ones older releases wrote are dropped), the spec
+    is entirely ours, the resourceVersion guards the race."""
+    ours = set(LEGACY_ANNOTATIONS)
     metadata = current.get("metadata") or {}
     kept = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in ours}
     return {
@@ -476,12 +437,18 @@ def merged_for_replace(current: dict[str, Any], manifest: dict[str, Any]) -> dic
     }
 
 
+def mode_value(value: str) -> Mode | None:
+    """``Knative`` / ``Standard`` from a mode name, its deprecated aliases (``Serverless``,
+    ``RawDeployment``, ``constants.ParseDeploymentMode``) or the platform's old names."""
+    return KSERVE_MODES.get(value.strip().lower())  # type: ignore[return-value]
+
+
 def mode_of(found: dict[str, Any] | None) -> Mode | None:
     """The mode an existing InferenceService was created in (its annotation), if any."""
     if found is None:
         return None
     value = ((found.get("metadata") or {}).get("annotations") or {}).get(MODE_ANNOTATION, "")
-    return CONFIG_MODES.get(str(value).lower())  # type: ignore[return-value]
+    return mode_value(str(value))
 
 
 def readiness(found: dict[str, Any]) -> tuple[str, str]:
@@ -521,38 +488,3 @@ def _failure(status: dict[str, Any], conditions: dict[str, Any]) -> str:
             text = condition.get("message") or condition["reason"]
             return " ".join(str(text).split())
     return ""
-
-
-def _model_values(revision: Revision) -> tuple[str, str, str]:
-    return revision.model.name, revision.model.version, revision.model.uri
-
-
-def api_message(err: Any) -> str:
-    """The API's own message in one line: the first cause of a validation error, else the
-    Status message, else the HTTP status."""
-    try:
-        body = json.loads(err.body or "")
-    except (ValueError, TypeError):
-        body = {}
-    causes = ((body.get("details") or {}).get("causes") or []) if isinstance(body, dict) else []
-    if causes:
-        cause = causes[0]
-        field = cause.get("field", "")
-        message = f"{field}: {cause.get('message', '')}" if field else cause.get("message", "")
-    elif isinstance(body, dict) and body.get("message"):
-        message = body["message"]
-    else:
-        message = f"{err.status} {err.reason}"
-    return " ".join(str(message).split())
-
-
-def default_api_client() -> Any:
-    """In-cluster service account if there is one, else the kubeconfig (``KUBECONFIG``)."""
-    from kubernetes import client, config
-
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    except config.ConfigException:
-        return config.new_client_from_config()

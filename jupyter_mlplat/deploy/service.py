@@ -252,6 +252,9 @@ class DeployService:
     def _start(
         self, record: Deployment, existing: Deployment | None, backend: DeployBackend
     ) -> Deployment:
+        # what the target would reject or ignore fails here, in one line, before any record
+        # changes (KServe: a canary in Standard mode, a name too long for its Services)
+        backend.check(record)
         record.state = "deploying"
         record.message = ""
         record.updated = time.time()

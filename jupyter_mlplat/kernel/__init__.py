@@ -54,9 +54,15 @@ def load_ipython_extension(shell: Any) -> None:
     shell.register_magics(MLPMagics(shell, config=config, spark=sessions))
     if config.tracking_uri:
         when_imported(config.autolog_triggers, on_import(config))
+    if sessions.provides_session and "spark" not in shell.user_ns:
+        shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
+
+    if sessions.through_sparkmagic and "spark" not in shell.magics_manager.magics["cell"]:
+        from jupyter_mlplat.kernel.livy import LivySpark
+
+        LivySpark(shell).register()  # %%spark on the configured endpoint (sparkmagic, lazily)
+
     if sessions.provides_session:
-        if "spark" not in shell.user_ns:
-            shell.user_ns["spark"] = LazySpark(sessions, shell.user_ns)
         shell.events.register("post_run_cell", _warm_spark_client(shell))
 
     if config.notebook_path:

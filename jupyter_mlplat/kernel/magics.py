@@ -11,7 +11,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import MLPlatError
-from jupyter_mlplat.kernel.commands import COMMANDS, usage
+from jupyter_mlplat.kernel.commands import COMMANDS, HELP_FLAGS, usage
 from jupyter_mlplat.kernel.spark_progress import ProgressReporter
 from jupyter_mlplat.spark.session import SparkSessions
 
@@ -40,6 +40,8 @@ class MLPMagics(Magics):
             raise UsageError(f"%mlp: unknown command {name!r}. {usage()}")
         if cell is not None and not command.takes_cell:
             raise UsageError(f"%mlp {name} is a line magic: use %mlp, not %%mlp")
+        if HELP_FLAGS & set(args):  # `%mlp deploy -h` is `%mlp help deploy`: never argparse's exit
+            name, args, command = "help", [name], COMMANDS["help"]
         module = importlib.import_module(command.module)
         try:
             return module.run(self, args, cell)

@@ -9,6 +9,8 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +19,10 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.infra.files import write_private
 from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 from jupyter_mlplat.pipelines.airflow import AIRFLOW_UI_PATH, EmbeddedAirflow, has_dag_files
+from jupyter_mlplat.spark.demo import DATABASE as DEMO_DATABASE
+
+Ready = Callable[[str, float, str], None]  # service name, seconds since launch, where/what
+Step = Callable[[str], None]  # the step under way, in a few words
 
 
 @dataclass(frozen=True)
@@ -167,15 +173,17 @@ class LocalPlatform:
             self.layout.spark, self.spark_port, self.spark_ui_port, self.layout.logs / "spark.log"
         )
 
-    def prepare_spark(self) -> list[str]:
+    def prepare_spark(self, on_step: Step | None = None) -> list[str]:
         """Warm the metastore (the first catalog call is slow) and create the demo database."""
+        step = on_step or (lambda text: None)
+        step("demo data: connecting to Spark Connect")
         from pyspark.sql import SparkSession
 
         from jupyter_mlplat.spark.demo import seed
 
         spark = SparkSession.builder.remote(self.spark_remote).getOrCreate()
         try:
-            return seed(spark)
+            return seed(spark, on_step=lambda text: step(f"demo data: {text}"))
         finally:
             spark.stop()
 
@@ -252,6 +260,15 @@ class LocalPlatform:
         self._airflow_thread = threading.Thread(target=start, name="mlplat-airflow", daemon=True)
         self._airflow_thread.start()
 
+
+    def urls(self) -> dict[str, str]:
+        """What each service is reached at, for people (the lab without its token)."""
+        return {
+            "mlflow": self.tracking_uri,
+            "spark-connect": self.spark_remote,
+            "jupyterlab": f"http://127.0.0.1:{self.lab_port}/lab",
+        }
+
     def lab_service(self) -> Service:
         token = self._token()
         command = [
@@ -269,8 +286,14 @@ class LocalPlatform:
         ready = f"http://127.0.0.1:{self.lab_port}/api/status?token={token}"
         return Service("jupyterlab", command, ready, self.layout.logs / "jupyterlab.log", env)
 
-    def start(self, timeout: float = 120) -> dict[str, Any]:
-        """Start every service in order and write the runtime file; stop all on failure."""
+    def start(
+        self, timeout: float = 120, on_ready: Ready | None = None, on_step: Step | None = None
+    ) -> dict[str, Any]:
+        """Start every service and write the runtime file; stop all on failure.
+
+        ``on_ready(name, seconds, detail)`` is called as each service becomes ready (seconds
+        since launch) and when the demo data is in place; ``on_step(text)`` while it is made.
+        """
         self._acquire()
         self.services = [self.mlflow_service()]
         if self.spark:
@@ -279,14 +302,22 @@ class LocalPlatform:
             self.services.append(self.lab_service())
         timings: dict[str, float] = {}
         try:
-            for service in self.services:  # all start at once; then each is waited for
+            launched = time.monotonic()
+            for service in self.services:  # all start at once; each is reported when ready
                 service.start()
-            for service in self.services:
-                timings[service.name] = round(service.wait_ready(timeout), 2)
+            for service in self._wait_all(timeout):
+                seconds = time.monotonic() - launched
+                timings[service.name] = round(seconds, 2)
+                if on_ready is not None:
+                    on_ready(service.name, seconds, self.urls().get(service.name, ""))
             if self.spark:
                 started = time.monotonic()
-                self.prepare_spark()
-                timings["spark-warm-up"] = round(time.monotonic() - started, 2)
+                created = self.prepare_spark(on_step)
+                seconds = time.monotonic() - started
+                timings["spark-warm-up"] = round(seconds, 2)
+                if on_ready is not None:
+                    done = f"{len(created)} tables created" if created else "already there"
+                    on_ready("demo data", seconds, f"{DEMO_DATABASE} database ({done})")
         except BaseException:
             self.stop()
             raise
@@ -310,6 +341,17 @@ class LocalPlatform:
         self.runtime = runtime
         self._write_runtime()
         return runtime
+
+    def _wait_all(self, timeout: float) -> Iterator[Service]:
+        """The services in the order they become ready; the first failure raises."""
+        pool = ThreadPoolExecutor(len(self.services), thread_name_prefix="mlplat-wait")
+        try:
+            waits = {pool.submit(s.wait_ready, timeout): s for s in self.services}
+            for done in as_completed(waits):
+                done.result()
+                yield waits[done]
+        finally:  # on failure stop() ends the processes, and so the other waits
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _write_runtime(self) -> None:
         write_private(self.layout.runtime, json.dumps(self.runtime, indent=2))

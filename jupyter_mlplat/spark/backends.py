@@ -34,6 +34,8 @@ class SparkBackend(Backend):
     #: Whether kernels get a Spark Connect ``spark`` from this backend (Livy mode runs Spark
     #: through sparkmagic's ``%%spark`` cells instead; ``none`` has no Spark at all).
     provides_session: ClassVar[bool] = True
+    #: Whether notebooks reach Spark through sparkmagic's ``%%spark`` cells (Livy).
+    through_sparkmagic: ClassVar[bool] = False
 
     @abstractmethod
     def endpoint(self, timeout: float | None = None) -> SparkEndpoint:

@@ -6,6 +6,7 @@ Filled from datasets that ship inside scikit-learn, so nothing is downloaded.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,17 +64,22 @@ def frame(table: DemoTable) -> tuple[Any, dict[str, str]]:
     return data, comments
 
 
-def seed(spark: Any) -> list[str]:
-    """Create the demo database and any missing table; return the tables created."""
+def seed(spark: Any, on_step: Callable[[str], None] | None = None) -> list[str]:
+    """Create the demo database and any missing table; return the tables created.
+
+    ``on_step`` hears what is under way (the first catalog call warms the metastore: slow).
+    """
+    step = on_step or (lambda text: None)
+    step("warming the metastore")
     spark.sql(
         f"CREATE DATABASE IF NOT EXISTS {DATABASE} "
         "COMMENT 'Demo datasets bundled with scikit-learn, ready to query'"
     )
     existing = {row.tableName for row in spark.sql(f"SHOW TABLES IN {DATABASE}").collect()}
     created = []
-    for table in TABLES:
-        if table.name in existing:
-            continue
+    missing = [table for table in TABLES if table.name not in existing]
+    for number, table in enumerate(missing, 1):
+        step(f"creating {DATABASE}.{table.name} ({number}/{len(missing)})")
         data, comments = frame(table)
         columns = [c for c in data.columns if c != table.partition_by]
         if table.partition_by:

@@ -11,37 +11,38 @@ server pod plus a Service, and executors come and go with dynamic allocation. It
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.metadata
-import json
-import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, Unavailable
+from jupyter_mlplat.infra import kube
+from jupyter_mlplat.infra.kube import dns_label
 from jupyter_mlplat.spark.backends import SparkBackend, SparkEndpoint
 
 if TYPE_CHECKING:
     from kubernetes.dynamic import DynamicClient
 
-API_VERSION = "sparkoperator.k8s.io/v1alpha1"
-KIND = "SparkConnect"
+SPARK_CONNECT = kube.Kind(
+    "sparkoperator.k8s.io", "v1alpha1", "SparkConnect", "sparkconnects",
+    installed_by="the Kubeflow Spark Operator",
+)  # fmt: skip
+API_VERSION = SPARK_CONNECT.api_version
+KIND = SPARK_CONNECT.kind
 CONNECT_PORT = 15002  # the operator's Service port "spark-connect-server"
 UI_PORT = 4040  # the operator's Service port "web-ui"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "jupyter-mlplat"}
-USER_LABEL = "jupyter-mlplat/user"
 USER_ANNOTATION = "jupyter-mlplat/user"
 #: Spark refuses executor pod name prefixes (the resource name) longer than 47 characters.
 MAX_NAME = 47
 #: ``status.state`` of the operator -> the backend vocabulary of ``SparkBackend.state()``.
-STATES = {"": "starting", "NotReady": "starting", "Ready": "ready", "Failed": "failed"}
+STATES = {"": "starting", "Provisioning": "starting", "NotReady": "starting", "Ready": "ready",
+          "Failed": "failed"}  # fmt: skip
 FINAL_STATES = {"Failed", "Completed"}
 
 Progress = Callable[[str], None]
@@ -58,8 +59,7 @@ class KubernetesBackend(SparkBackend):
         self.config = config
         self.namespace = config.namespace
         self.resource_name = resource_name(config.resolved_user)
-        self._client: Any = client
-        self._api: Any = None
+        self.objects = kube.Objects(SPARK_CONNECT, config.namespace, client=client)
 
     # -- SparkBackend ---------------------------------------------------------------------
     def endpoint(
@@ -68,33 +68,60 @@ class KubernetesBackend(SparkBackend):
         """The user's Spark Connect server, creating the session and waiting until it is ready.
 
         ``on_progress`` is called with a one-line message every ``progress_interval`` seconds
-        while waiting. The deadline is honoured to within a second.
+        while waiting. The deadline is honoured to within a second. A session no operator
+        answers (no status at all) for ``spark_operator_wait`` seconds is an error at once:
+        the operator's default install watches only the ``default`` namespace.
         """
         budget = float(self.config.spark_ready_timeout if timeout is None else timeout)
+        operator_wait = float(self.config.spark_operator_wait)
         started = time.monotonic()
-        while True:
-            current = self._read() or self._create()
-            state = _operator_state(current)
+        last: dict[str, Any] = {}
+
+        def check(current: dict[str, Any] | None) -> SparkEndpoint | None:
+            last.clear()
+            last.update(current or {})
+            state = _operator_state(last)
             if state == "Ready":
-                return _endpoint_of(current)
+                return _endpoint_of(last)
             if state in FINAL_STATES:
                 raise Unavailable(
-                    f"Spark session {self._where} is {state}: {_condition_message(current)}; "
+                    f"Spark session {self._where} is {state}: {_condition_message(last)}; "
                     "shut it down to start a new one"
                 )
             waited = time.monotonic() - started
-            if waited >= budget:
+            unanswered = not last.get("status") and state != "Terminating"
+            if current is not None and unanswered and waited >= operator_wait:
                 raise Unavailable(
-                    f"Spark session {self._where} not ready after {budget:.0f} s "
-                    f"(last state: {state or 'New'}); "
-                    f"see `kubectl describe sparkconnect -n {self.namespace} {self.resource_name}`"
+                    f"no Spark Operator is watching namespace {self.namespace}: "
+                    f"SparkConnect {self.resource_name} got no status in {operator_wait:.0f} s "
+                    "(see spawner_config/cluster/spark-operator-values.yaml)"
                 )
+            return None
+
+        def wait(current: dict[str, Any] | None, waited: float) -> None:
             if on_progress is not None:
+                state = _operator_state(current or {})
                 on_progress(
                     f"waiting for Spark session {self.resource_name} "
                     f"(state {state or 'New'}, {waited:.0f} s)"
                 )
-            self._wait_for_change(current, min(budget - waited, self.progress_interval))
+
+        found = self.objects.watch_until(
+            self.resource_name,
+            current=self._read() or self._create(),
+            check=check,
+            read=lambda: self._read() or self._create(),  # deleted meanwhile: start anew
+            timeout=budget,
+            on_wait=wait,
+            interval=min(self.progress_interval, max(operator_wait, 1.0)),
+        )
+        if found is None:
+            raise Unavailable(
+                f"Spark session {self._where} not ready after {budget:.0f} s "
+                f"(last state: {_operator_state(last) or 'New'}); "
+                f"see `kubectl describe sparkconnect -n {self.namespace} {self.resource_name}`"
+            )
+        return found
 
     def state(self) -> dict[str, Any]:
         """State of the user's SparkConnect (``stopped`` when there is none)."""
@@ -120,23 +147,10 @@ class KubernetesBackend(SparkBackend):
     def shutdown(self) -> None:
         """Delete the SparkConnect (only ours: the one read, by uid). The operator's pod, Service
         and ConfigMap go with it: foreground propagation removes the resource after them."""
-        from kubernetes.client.exceptions import ApiException
-
         current = self._read()
-        if current is None:
-            return
-        with self._translated(f"delete {self._where}"):
-            try:
-                options = {
-                    "apiVersion": "v1",
-                    "kind": "DeleteOptions",
-                    "propagationPolicy": "Foreground",  # here: a body overrides query params
-                    "preconditions": {"uid": current["metadata"]["uid"]},  # not a namesake
-                }
-                self.api.delete(name=self.resource_name, namespace=self.namespace, body=options)
-            except ApiException as err:
-                if err.status != 404:
-                    raise
+        if current is not None:
+            # foreground: the resource goes after its dependents
+            self.objects.delete(current, propagation="Foreground")
 
     # -- the resource -----------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -147,7 +161,7 @@ class KubernetesBackend(SparkBackend):
                 f"spark_executors_min ({config.spark_executors_min}) is larger than "
                 f"spark_executors_max ({config.spark_executors_max})"
             )
-        labels = {**MANAGED_BY, USER_LABEL: user_label(config.resolved_user)}
+        labels = kube.owner_labels(config.resolved_user)
         user_template = load_pod_template(config.spark_pod_template)
 
         def template() -> dict[str, Any]:
@@ -199,45 +213,32 @@ class KubernetesBackend(SparkBackend):
     @property
     def client(self) -> Any:
         """The ``DynamicClient`` (in-cluster or kubeconfig unless one was given)."""
-        if self._client is None:
-            with self._translated("configure the Kubernetes client"):
-                self._client = _default_client()
-        return self._client
+        return self.objects.client
 
     @property
     def api(self) -> Any:
         """The SparkConnect resource API (discovered on first use)."""
-        if self._api is None:
-            with self._translated("discover the SparkConnect API"):
-                self._api = self.client.resources.get(api_version=API_VERSION, kind=KIND)
-        return self._api
+        return self.objects.api
 
     @property
     def _where(self) -> str:
         return f"{self.namespace}/{self.resource_name}"
 
     def _read(self) -> dict[str, Any] | None:
-        from kubernetes.client.exceptions import ApiException
-
-        with self._translated(f"read {self._where}"):
-            try:
-                found = self.api.get(name=self.resource_name, namespace=self.namespace).to_dict()
-            except ApiException as err:
-                if err.status == 404:
-                    return None
-                raise
-        labels = found.get("metadata", {}).get("labels") or {}
-        if not MANAGED_BY.items() <= labels.items():
+        found = self.objects.get(self.resource_name)
+        if found is None:
+            return None
+        if not kube.is_managed(found):
             raise Conflict(
                 f"SparkConnect {self._where} exists but is not managed by jupyter-mlplat"
             )
-        return dict(found)
+        return found
 
     def _create(self) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
 
         manifest = self.manifest()
-        with self._translated(f"create {self._where}"):
+        with self.objects.translated("create", self.resource_name):
             try:
                 return dict(self.api.create(body=manifest, namespace=self.namespace).to_dict())
             except ApiException as err:
@@ -248,71 +249,11 @@ class KubernetesBackend(SparkBackend):
             raise Conflict(f"SparkConnect {self._where} was created and deleted meanwhile")
         return created_meanwhile
 
-    def _wait_for_change(self, current: dict[str, Any], seconds: float) -> None:
-        """Block until the resource changes or ``seconds`` pass (watch granularity: 1 s)."""
-        from kubernetes.client.exceptions import ApiException
-
-        events = self.client.watch(
-            self.api,
-            namespace=self.namespace,
-            name=self.resource_name,
-            resource_version=current["metadata"]["resourceVersion"],
-            timeout=max(1, math.ceil(seconds)),
-        )
-        with self._translated(f"watch {self._where}"), contextlib.closing(events):
-            try:
-                next(events, None)
-            except ApiException as err:
-                if err.status != 410:  # 410 Gone: our version is too old; the caller re-reads
-                    raise
-
-    @contextlib.contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        """Turn Kubernetes client errors into platform errors with one clear line."""
-        from kubernetes.client.exceptions import ApiException
-        from kubernetes.config.config_exception import ConfigException
-        from kubernetes.dynamic.exceptions import ResourceNotFoundError
-        from urllib3.exceptions import HTTPError
-
-        try:
-            yield
-        except ResourceNotFoundError as err:
-            raise Unavailable(
-                f"cannot {action}: this cluster does not serve {API_VERSION} {KIND} "
-                "(is the Kubeflow Spark Operator installed?)"
-            ) from err
-        except ApiException as err:
-            error = {400: InvalidInput, 404: NotFound, 409: Conflict, 422: InvalidInput}.get(
-                err.status or 0, Unavailable
-            )
-            hint = " (not allowed: check the RBAC of the notebook's service account)"
-            raise error(
-                f"cannot {action}: {_api_message(err)}{hint if err.status == 403 else ''}"
-            ) from err
-        except ConfigException as err:
-            raise Unavailable(f"cannot {action}: no Kubernetes configuration ({err})") from err
-        except (HTTPError, OSError) as err:
-            raise Unavailable(f"cannot {action}: Kubernetes API unreachable ({err})") from err
-
 
 # -- pure helpers ------------------------------------------------------------------------------
 def resource_name(user: str) -> str:
     """``spark-<user>`` as a DNS-1123 label short enough for Spark's executor pod prefix."""
-    return f"spark-{_dns_label(user, MAX_NAME - len('spark-'))}"
-
-
-def user_label(user: str) -> str:
-    """The user as a label value (the same slug as in the resource name)."""
-    return _dns_label(user, 63)
-
-
-def _dns_label(text: str, max_length: int) -> str:
-    """Lower-case alphanumerics and dashes; a hash of the original keeps altered names unique."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    if slug == text and len(slug) <= max_length:
-        return slug
-    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
-    return f"{slug[: max_length - len(digest) - 1].rstrip('-')}-{digest}".lstrip("-")
+    return f"spark-{dns_label(user, MAX_NAME - len('spark-'))}"
 
 
 def spark_version(image: str) -> str:
@@ -393,25 +334,3 @@ def _endpoint_of(resource: dict[str, Any]) -> SparkEndpoint:
 def _condition_message(resource: dict[str, Any]) -> str:
     conditions = (resource.get("status") or {}).get("conditions") or []
     return "; ".join(c.get("message", "") for c in conditions if c.get("message")) or "no details"
-
-
-def _api_message(err: Any) -> str:
-    """The API's own one-line message (``Status.message``) when it sent one."""
-    try:
-        message = json.loads(err.body or "")["message"]
-    except (ValueError, KeyError, TypeError):
-        message = f"{err.status} {err.reason}"
-    return " ".join(str(message).split())
-
-
-def _default_client() -> DynamicClient:
-    """In-cluster service account if there is one, else the kubeconfig (``KUBECONFIG``)."""
-    from kubernetes import client, config, dynamic
-
-    configuration = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=configuration)
-        api_client = client.ApiClient(configuration)
-    except config.ConfigException:
-        api_client = config.new_client_from_config()
-    return dynamic.DynamicClient(api_client)

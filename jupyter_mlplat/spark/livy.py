@@ -94,10 +94,12 @@ def _login(config: MLPlat) -> dict[str, str]:
 
 
 class LivyBackend(SparkBackend):
-    """``spark_mode = livy``: no Spark Connect; notebooks use sparkmagic's ``%%spark``."""
+    """``spark_mode = livy``: no Spark Connect; notebooks use ``%%spark`` (sparkmagic), whose
+    session the kernel opens from the configuration (:mod:`jupyter_mlplat.kernel.livy`)."""
 
     name = "livy"
     provides_session = False
+    through_sparkmagic = True
     probe_timeout = 2.0
 
     def __init__(self, config: MLPlat) -> None:
@@ -108,7 +110,7 @@ class LivyBackend(SparkBackend):
     ) -> SparkEndpoint:
         raise Unavailable(
             "Spark runs through Livy on this platform: there is no Spark Connect `spark`; "
-            "use sparkmagic (%load_ext sparkmagic.magics, then %%spark cells)"
+            "write %%spark cells (sparkmagic, on the configured Livy endpoint)"
         )
 
     def state(self) -> dict[str, Any]:

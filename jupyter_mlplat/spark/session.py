@@ -42,15 +42,26 @@ class SparkSessions:
         return self._backend
 
     @property
-    def provides_session(self) -> bool:
-        """Whether the configured mode gives kernels a Spark Connect ``spark`` (its class says:
-        nothing is constructed or contacted to know)."""
+    def backend_class(self) -> type[SparkBackend] | None:
+        """The configured backend's class (what it provides is known without constructing or
+        contacting anything); None for a mode that does not resolve (reported where Spark is
+        used, not at kernel start)."""
         if self._backend is not None:
-            return self._backend.provides_session
+            return type(self._backend)
         try:
-            return SparkBackend.resolve(self.config.spark_mode).provides_session
+            return SparkBackend.resolve(self.config.spark_mode)
         except MLPlatError:
-            return False  # a bad mode is reported where Spark is used, not at kernel start
+            return None
+
+    @property
+    def provides_session(self) -> bool:
+        """Whether the configured mode gives kernels a Spark Connect ``spark``."""
+        return bool(self.backend_class and self.backend_class.provides_session)
+
+    @property
+    def through_sparkmagic(self) -> bool:
+        """Whether the configured mode runs Spark through sparkmagic's ``%%spark`` (Livy)."""
+        return bool(self.backend_class and self.backend_class.through_sparkmagic)
 
     def attach(self) -> Any:
         """Connect to the configured Spark (starting a session if the mode needs one)."""

@@ -8,13 +8,17 @@ import { type ISignal } from '@lumino/signaling';
 export const EXTENSION_ID = 'jupyter-mlplat';
 
 /**
+ * Translation domain of every user-visible string (`translator.load(...)`).
+ */
+export const TRANSLATION_DOMAIN = 'jupyter_mlplat';
+
+/**
  * Plugin ids. A settings schema for a plugin lives in `schema/<suffix>.json`.
  */
 export const PluginIDs = {
   status: `${EXTENSION_ID}:status`,
   statusBar: `${EXTENSION_ID}:status-bar`,
   mlflowUI: `${EXTENSION_ID}:mlflow-ui`,
-  launcher: `${EXTENSION_ID}:launcher`,
   catalog: `${EXTENSION_ID}:catalog`,
   models: `${EXTENSION_ID}:models`
 } as const;
@@ -31,7 +35,10 @@ export const CommandIDs = {
   refreshStatus: 'mlplat:refresh-status',
   /** Reveal the "Data Catalog" side panel. */
   openCatalog: 'mlplat:open-catalog',
-  /** Ask the server to re-read the catalog, then reload the catalog tree. */
+  /**
+   * Start (or join) the server's background catalog refresh, show its
+   * progress, then reload the catalog tree.
+   */
   refreshCatalog: 'mlplat:catalog-refresh',
   /**
    * Insert a `spark.table(...)` snippet for a table below the active cell of
@@ -50,11 +57,6 @@ export const CommandIDs = {
   /** Reload the models panel: search results, the open model, deployments. */
   refreshModels: 'mlplat:models-refresh'
 } as const;
-
-/**
- * Launcher section and command palette category.
- */
-export const CATEGORY = 'ML Platform';
 
 /**
  * DOM id of the status side panel.
@@ -80,12 +82,6 @@ export const MLFLOW_WIDGET_ID = 'mlplat-mlflow-ui';
  * Path (relative to the server base URL) of the REST API of the server extension.
  */
 export const API_NAMESPACE = 'mlplat/api';
-
-/**
- * Default path (relative to the server base URL) where the server extension
- * reverse-proxies the MLflow tracking UI.
- */
-export const DEFAULT_MLFLOW_UI_PATH = 'mlplat/mlflow/';
 
 /**
  * MLflow tracking configuration of the current session.
@@ -317,14 +313,38 @@ export interface ICatalogPreview {
 }
 
 /**
- * Payload of `POST catalog/refresh`.
+ * Lifecycle of the server's background catalog refresh.
  */
-export interface ICatalogRefreshResponse {
-  /** Number of databases after the refresh. */
-  databases: number;
-  /** Number of tables after the refresh. */
-  tables: number;
-  took_ms?: number;
+export type CatalogRefreshState = 'idle' | 'running' | 'done' | 'failed';
+
+/**
+ * The server's catalog refresh job: `POST catalog/refresh` starts one (or
+ * joins the running one) and answers 202 with it, `GET catalog/refresh`
+ * tells how far it is.
+ */
+export interface ICatalogRefreshJob {
+  state: CatalogRefreshState;
+  /** The one database refreshed, `null` for all. */
+  database?: string | null;
+  databases_done: number;
+  databases_total: number;
+  /** Tables whose columns were checked, of the tables listed so far. */
+  tables_done: number;
+  tables_total: number;
+  /** 0..1 (listing the databases is the first half). */
+  progress: number;
+  /** The current step, the summary when done, the error when failed. */
+  message: string;
+  /** Epoch seconds. */
+  started: number | null;
+  finished: number | null;
+  /** Set when done. */
+  result?: {
+    databases: number;
+    tables: number;
+    described?: number;
+    took_ms?: number;
+  } | null;
 }
 
 // ---- Model registry REST payloads (`{baseUrl}mlplat/api/models/...`) -------
@@ -462,6 +482,10 @@ export interface IDeployment {
   updated: number;
   details: {
     progress?: { step?: string; fraction?: number };
+    /** KServe: `Knative` or `Standard`. */
+    mode?: string;
+    /** KServe: what a canary gets in that mode (`weighted` or `none`). */
+    canary_routing?: string;
     [key: string]: unknown;
   };
 }

@@ -1,7 +1,11 @@
-"""The KServe target against a real API server (kubelite) with KServe's InferenceService CRD.
+"""The KServe target against a real API server (kubelite, RBAC enforced) with KServe's CRD.
 
-kubelite has no controllers: a thread plays the KServe controller by patching ``status`` once
-it sees a new generation. Model references are plain ``ModelRef`` values (no MLflow here).
+The backend runs as the user's notebook service account with the Roles the spawner gives it
+(``spawner_config/rbac/user-roles.yaml``): 403 wherever it must not reach. kubelite has no
+controllers and no admission webhooks: a thread plays the KServe controller (as the admin) by
+patching ``status`` once it sees a new generation, and the tests hold each object to the rules
+KServe v0.20.0 enforces or acts on, citing the upstream file. The REST API (as the lab's Deploy
+button calls it) is driven in tests/integration/test_deploy_kserve_rest.py.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from jupyter_mlplat.deploy.kserve import (
     VERSION,
     KServeBackend,
     build_manifest,
-    revision_name,
 )
 from jupyter_mlplat.deploy.models import Deployment, ModelRef, Revision
 from jupyter_mlplat.errors import Conflict, InvalidInput, Unavailable
+from tests.support.user_namespace import NOTEBOOK, set_up_user_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -31,19 +35,24 @@ Respond = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 @pytest.fixture(scope="module")
-def api_client(kubelite) -> Any:
-    """A plain ``ApiClient`` for the session's server once the InferenceService CRD is ready."""
-    from kubernetes import config
-
+def admin_client(kubelite) -> Any:
+    """The admin's ``ApiClient`` (plays KServe) once the InferenceService CRD is ready."""
     kubelite.wait_for_crds("InferenceService")
-    return config.new_client_from_config(config_file=str(kubelite.kubeconfig))
+    return kubelite.api_client()
 
 
 @pytest.fixture
-def custom(api_client) -> Any:
+def api_client(kubelite, admin_client, k8s_namespace) -> Any:
+    """The notebook's service account in a namespace set up as the spawner does."""
+    set_up_user_namespace(kubelite, k8s_namespace)
+    return kubelite.api_client(act_as=f"system:serviceaccount:{k8s_namespace}:{NOTEBOOK}")
+
+
+@pytest.fixture
+def custom(admin_client) -> Any:
     from kubernetes import client
 
-    return client.CustomObjectsApi(api_client)
+    return client.CustomObjectsApi(admin_client)
 
 
 def backend_for(api_client: Any, namespace: str, mode: str, timeout: int = 10) -> KServeBackend:
@@ -56,7 +65,7 @@ def backend_for(api_client: Any, namespace: str, mode: str, timeout: int = 10) -
         }
     )
     backend = KServeBackend(config, api_client=api_client)
-    backend.poll_interval = 0.1
+    backend.progress_interval = 0.5
     return backend
 
 
@@ -179,87 +188,133 @@ def no_progress(step: str, fraction: float) -> None:
     pass
 
 
-@pytest.mark.parametrize("mode", ["serverless", "standard"])
+def predictor_service(found: dict[str, Any]) -> str:
+    """The stable predictor's Service / host as KServe names it: pkg/constants/constants.go
+    PredictorServiceName(isvc.Name, isvc.Spec.Predictor.Name)."""
+    named = found["spec"]["predictor"].get("name")
+    name = found["metadata"]["name"]
+    return f"{name}-{named}-predictor" if named else f"{name}-predictor"
+
+
+def pod_metadata(found: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """What KServe copies into the predictor pods' template: the InferenceService's labels and
+    annotations (components/predictor.go buildObjectMeta; reconcilers/deployment/
+    deployment_reconciler.go createRawDefaultDeployment uses it as the pod template's
+    metadata; the Knative revision template likewise). A change there restarts the pods."""
+    metadata = found["metadata"]
+    return metadata.get("labels") or {}, metadata.get("annotations") or {}
+
+
+def check_webhook_rules(found: dict[str, Any]) -> None:
+    """KServe v0.20's validating webhook (pkg/apis/serving/v1beta1/
+    inference_service_validation.go), the parts our objects touch."""
+    spec, annotations = found["spec"], found["metadata"].get("annotations") or {}
+    # validatePredictor: no 'name' in a standard predictor's model
+    assert "name" not in (spec["predictor"].get("model") or {})
+    # validateCanarySpecs: spec.canary only with deploymentMode exactly "Standard"
+    if spec.get("canary"):
+        assert annotations.get("serving.kserve.io/deploymentMode") == "Standard"
+    # constants.go: Knative / Standard (Serverless / RawDeployment are deprecated aliases)
+    assert annotations.get("serving.kserve.io/deploymentMode") in ("Knative", "Standard")
+
+
+@pytest.mark.parametrize("mode", ["Knative", "Standard"])
 def test_the_upstream_schema_accepts_both_modes_without_pruning(api_client, custom, k8s_namespace,
                                                                 mode):  # fmt: skip
     config = backend_for(api_client, k8s_namespace, mode).config
-    for deployment in (record(revision("3")), record(revision("3"), revision("4", 10))):
+    records = [record(revision("3"))]
+    if mode == "Knative":
+        records.append(record(revision("3"), revision("4", 10)))
+    for deployment in records:
         manifest = build_manifest(deployment, None, mode, config)
         created = custom.create_namespaced_custom_object(
             GROUP, VERSION, k8s_namespace, PLURAL, manifest, dry_run="All"
         )
         assert created["spec"] == manifest["spec"]  # a field unknown to the schema is pruned
         assert created["metadata"]["annotations"] == manifest["metadata"]["annotations"]
+        check_webhook_rules(created)
 
 
-def test_serverless_canary_promote_and_rollback(api_client, custom, k8s_namespace, controller):
-    backend = backend_for(api_client, k8s_namespace, "serverless")
+def test_knative_canary_promote_and_rollback(api_client, custom, k8s_namespace, controller):
+    backend = backend_for(api_client, k8s_namespace, "Knative")
     controller(ready)
     steps: list[str] = []
 
     v3 = backend.apply(record(revision("3")), None, lambda step, _: steps.append(step))
     assert (v3.state, v3.endpoint) == ("ready", f"http://iris.{k8s_namespace}.example.com")
-    assert v3.details["mode"] == "serverless"
+    assert v3.details["mode"] == "Knative"
+    assert v3.details["canary_routing"] == "weighted"
     assert steps[0].startswith("reading") and steps[-1] == "ready"
-    assert any("creating InferenceService iris (serverless mode)" in s for s in steps)
+    assert any("creating InferenceService iris (Knative mode)" in s for s in steps)
+    first = read(custom, k8s_namespace)
+    seen = [first]
 
     canary = backend.apply(record(revision("3"), revision("4", 20)), v3, no_progress)
-    predictor = read(custom, k8s_namespace)["spec"]["predictor"]
+    seen.append(read(custom, k8s_namespace))
+    predictor = seen[-1]["spec"]["predictor"]
     assert predictor["model"]["storageUri"].endswith("m-4/artifacts")
     assert predictor["canaryTrafficPercent"] == 20
     assert canary.state == "ready"
 
     promoted = backend.apply(record(revision("4")), canary, no_progress)
-    found = read(custom, k8s_namespace)
-    assert "canaryTrafficPercent" not in found["spec"]["predictor"]
-    assert found["spec"]["predictor"]["model"]["storageUri"].endswith("m-4/artifacts")
-    assert found["metadata"]["annotations"]["mlplat.io/model-version"] == "4"
-    assert "mlplat.io/canary-version" not in found["metadata"]["annotations"]
+    seen.append(read(custom, k8s_namespace))
+    assert "canaryTrafficPercent" not in seen[-1]["spec"]["predictor"]
+    assert seen[-1]["spec"]["predictor"]["model"]["storageUri"].endswith("m-4/artifacts")
 
     back = backend.apply(record(revision("3")), promoted, no_progress)
-    found = read(custom, k8s_namespace)
-    assert found["spec"]["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
-    assert "canaryTrafficPercent" not in found["spec"]["predictor"]
+    seen.append(read(custom, k8s_namespace))
+    assert seen[-1]["spec"]["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
+    assert "canaryTrafficPercent" not in seen[-1]["spec"]["predictor"]
     assert back.state == "ready"
 
     # a canary rolled back: 0 % pins all traffic to the rolled-out revision at once
     canary = backend.apply(record(revision("3"), revision("5", 10)), back, no_progress)
     backend.apply(record(revision("3")), canary, no_progress)
-    predictor = read(custom, k8s_namespace)["spec"]["predictor"]
+    seen.append(read(custom, k8s_namespace))
+    predictor = seen[-1]["spec"]["predictor"]
     assert predictor["canaryTrafficPercent"] == 0
     assert predictor["model"]["storageUri"].endswith("m-5/artifacts")
 
+    for found in seen:
+        check_webhook_rules(found)
+        assert predictor_service(found) == "iris-predictor"  # the host never changes
+        assert pod_metadata(found) == pod_metadata(first)  # no rollout restarts pods by itself
 
-def test_standard_canary_promote_and_rollback(api_client, custom, k8s_namespace, controller):
-    backend = backend_for(api_client, k8s_namespace, "standard")
+
+def test_standard_replace_and_rollback_and_no_canary(api_client, custom, k8s_namespace,
+                                                     controller):  # fmt: skip
+    backend = backend_for(api_client, k8s_namespace, "Standard")
     controller(ready)
     v3 = backend.apply(record(revision("3")), None, no_progress)
-    found = read(custom, k8s_namespace)
-    assert found["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
-    assert found["spec"]["predictor"]["name"] == revision_name(revision("3"))
+    first = read(custom, k8s_namespace)
+    assert first["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+    assert v3.details["canary_routing"] == "none"
 
-    canary = backend.apply(record(revision("3"), revision("4", 30)), v3, no_progress)
-    spec = read(custom, k8s_namespace)["spec"]
-    assert "canaryTrafficPercent" not in spec["predictor"]
-    assert spec["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
-    [entry] = spec["canary"]
-    assert entry["trafficPercent"] == 30
-    assert entry["predictor"]["name"] == revision_name(revision("4"))
-    assert canary.details["canary_statuses"][0]["trafficPercent"] == 30
+    # v0.20 routes all traffic to the stable predictor (reconcilers/ingress/
+    # kube_ingress_reconciler.go createAddress, httproute_reconciler.go): a canary is refused
+    # before anything is sent
+    with pytest.raises(InvalidInput) as raised:
+        backend.apply(record(revision("3"), revision("4", 30)), v3, no_progress)
+    assert "Standard mode sends no traffic to a canary" in str(raised.value)
+    assert (
+        read(custom, k8s_namespace)["metadata"]["resourceVersion"]
+        == (first["metadata"]["resourceVersion"])
+    )
 
-    promoted = backend.apply(record(revision("4")), canary, no_progress)
-    spec = read(custom, k8s_namespace)["spec"]
-    assert "canary" not in spec
-    assert spec["predictor"]["name"] == entry["predictor"]["name"]  # the canary's Deployment
-    assert promoted.state == "ready"
+    v4 = backend.apply(record(revision("4")), v3, no_progress)
+    replaced = read(custom, k8s_namespace)
+    assert replaced["spec"]["predictor"]["model"]["storageUri"].endswith("m-4/artifacts")
+    backend.apply(record(revision("3")), v4, no_progress)
+    back = read(custom, k8s_namespace)
+    assert back["spec"]["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
+    for found in (first, replaced, back):
+        check_webhook_rules(found)
+        assert "canary" not in found["spec"]
+        assert predictor_service(found) == "iris-predictor"
+        assert pod_metadata(found) == pod_metadata(first)
 
-    backend.apply(record(revision("3")), promoted, no_progress)
-    spec = read(custom, k8s_namespace)["spec"]
-    assert spec["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
-    assert "canary" not in spec
 
-
-@pytest.mark.parametrize("mode", ["serverless", "standard"])
+@pytest.mark.parametrize("mode", ["Knative", "Standard"])
 def test_a_failed_rollout_restores_the_previous_spec(api_client, custom, k8s_namespace,
                                                      controller, mode):  # fmt: skip
     backend = backend_for(api_client, k8s_namespace, mode)
@@ -268,7 +323,7 @@ def test_a_failed_rollout_restores_the_previous_spec(api_client, custom, k8s_nam
     before = read(custom, k8s_namespace)
 
     with pytest.raises(Unavailable) as raised:
-        backend.apply(record(revision("3"), revision("4", 20)), v3, no_progress)
+        backend.apply(record(revision("4")), v3, no_progress)
     message = str(raised.value)
     assert "\n" not in message
     assert message == (
@@ -283,11 +338,9 @@ def test_a_failed_rollout_restores_the_previous_spec(api_client, custom, k8s_nam
 def test_a_rollout_that_never_gets_ready_is_removed(api_client, custom, k8s_namespace):
     from kubernetes.client.exceptions import ApiException
 
-    backend = backend_for(api_client, k8s_namespace, "serverless", timeout=1)
-    started = time.monotonic()
+    backend = backend_for(api_client, k8s_namespace, "Knative", timeout=1)
     with pytest.raises(Unavailable) as raised:  # nobody plays the controller
         backend.apply(record(revision("3")), None, no_progress)
-    assert time.monotonic() - started < 4
     assert str(raised.value) == (
         f"InferenceService {k8s_namespace}/iris not ready after 1 s (the KServe controller has "
         "not seen this version yet); removed it"
@@ -298,8 +351,8 @@ def test_a_rollout_that_never_gets_ready_is_removed(api_client, custom, k8s_name
 
 
 def test_a_foreign_object_with_the_same_name_is_a_conflict(api_client, custom, k8s_namespace):
-    backend = backend_for(api_client, k8s_namespace, "serverless")
-    foreign = build_manifest(record(revision("1")), None, "serverless", backend.config)
+    backend = backend_for(api_client, k8s_namespace, "Knative")
+    foreign = build_manifest(record(revision("1")), None, "Knative", backend.config)
     foreign["metadata"]["labels"] = {"team": "other"}
     custom.create_namespaced_custom_object(GROUP, VERSION, k8s_namespace, PLURAL, foreign)
     with pytest.raises(Conflict) as raised:
@@ -312,40 +365,72 @@ def test_a_foreign_object_with_the_same_name_is_a_conflict(api_client, custom, k
         backend.delete(record(revision("3")))
     assert read(custom, k8s_namespace)["spec"] == foreign["spec"]  # untouched
 
-    others = backend_for(api_client, k8s_namespace, "serverless")
-    theirs = build_manifest(record(revision("1"), name="theirs"), None, "serverless", others.config)
+    others = backend_for(api_client, k8s_namespace, "Knative")
+    theirs = build_manifest(record(revision("1"), name="theirs"), None, "Knative", others.config)
     theirs["metadata"]["labels"]["mlplat.io/owner"] = "bob"
     custom.create_namespaced_custom_object(GROUP, VERSION, k8s_namespace, PLURAL, theirs)
     with pytest.raises(Conflict, match="theirs belongs to another user"):
         backend.apply(record(revision("3"), name="theirs"), None, no_progress)
 
 
-def test_an_invalid_spec_is_rejected_with_the_api_message(api_client, custom, k8s_namespace,
-                                                          controller):  # fmt: skip
+def test_an_invalid_spec_is_rejected_with_the_api_message(api_client, custom, k8s_namespace):
     from kubernetes.client.exceptions import ApiException
 
-    backend = backend_for(api_client, k8s_namespace, "standard")
-    too_much = revision("4", traffic=150)  # below the service's validation, as a bug would
+    backend = backend_for(api_client, k8s_namespace, "Knative")
+    manifest = build_manifest(record(revision("3")), None, "Knative", backend.config)
+    manifest["spec"]["predictor"]["model"]["modelFormat"] = {}  # as a bug would
     with pytest.raises(InvalidInput) as raised:
-        backend.apply(record(revision("3"), too_much), None, no_progress)
+        backend._create(manifest)
     message = str(raised.value)
     assert message.startswith(f"cannot create InferenceService {k8s_namespace}/iris: ")
-    assert "spec.canary[0].trafficPercent" in message and "100" in message
+    assert "spec.predictor.model.modelFormat.name" in message  # the API's first cause
     assert "\n" not in message
     with pytest.raises(ApiException):
         read(custom, k8s_namespace)  # nothing created
 
+
+def test_changed_while_updating_is_a_conflict(api_client, custom, k8s_namespace, controller):
+    backend = backend_for(api_client, k8s_namespace, "Knative")
     controller(ready)
     v3 = backend.apply(record(revision("3")), None, no_progress)
-    before = read(custom, k8s_namespace)
-    with pytest.raises(InvalidInput, match="cannot update InferenceService"):
-        backend.apply(record(revision("3"), too_much), v3, no_progress)
-    after = read(custom, k8s_namespace)
-    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    reads = backend._read
+
+    def read_then_someone_writes(name: str) -> dict[str, Any] | None:
+        found = reads(name)
+        patch = {"metadata": {"labels": {"team": "other-tool"}}}
+        custom.patch_namespaced_custom_object(GROUP, VERSION, k8s_namespace, PLURAL, name, patch)
+        return found
+
+    backend._read = read_then_someone_writes  # type: ignore[method-assign]
+    with pytest.raises(Conflict) as raised:
+        backend.apply(record(revision("4")), v3, no_progress)
+    assert str(raised.value) == (
+        f"InferenceService {k8s_namespace}/iris changed while it was being updated; try again"
+    )
+    found = read(custom, k8s_namespace)
+    assert found["spec"]["predictor"]["model"]["storageUri"].endswith("m-3/artifacts")
+
+
+def test_rbac_the_notebook_account_gets_one_line_403s(kubelite, api_client, k8s_namespace):
+    # the notebook's account reaches its own namespace only
+    elsewhere = backend_for(api_client, "kube-system", "Knative")
+    with pytest.raises(Unavailable) as raised:
+        elsewhere.apply(record(revision("3")), None, no_progress)
+    assert str(raised.value) == (
+        "cannot get InferenceService kube-system/iris: not allowed to get "
+        "inferenceservices.serving.kserve.io in namespace kube-system (check the RBAC of the "
+        "notebook's service account)"
+    )
+    # and has no Role at all in a namespace the spawner did not set up
+    stranger = kubelite.api_client(act_as="system:serviceaccount:nobody:mlplat-notebook")
+    with pytest.raises(Unavailable, match="check the RBAC of the notebook's service account"):
+        backend_for(stranger, k8s_namespace, "Knative").apply(
+            record(revision("3")), None, no_progress
+        )
 
 
 def test_status_delete_and_restore(api_client, custom, k8s_namespace, controller):
-    backend = backend_for(api_client, k8s_namespace, "serverless")
+    backend = backend_for(api_client, k8s_namespace, "Knative")
     controller(ready)
     deployed = backend.apply(record(revision("3")), None, no_progress)
     [restored] = backend.restore([record(revision("3"))])
@@ -357,27 +442,44 @@ def test_status_delete_and_restore(api_client, custom, k8s_namespace, controller
     assert gone.state == "failed" and "is gone" in gone.message
 
 
-def test_auto_mode_reads_the_kserve_config_else_discovery(api_client, k8s_namespace):
+def test_auto_mode_reads_the_kserve_config_else_kserves_default(admin_client, api_client,
+                                                                k8s_namespace):  # fmt: skip
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    core = client.CoreV1Api(api_client)
+    core = client.CoreV1Api(admin_client)
     try:
         core.create_namespace({"metadata": {"name": "kserve"}})
     except ApiException as err:
         assert err.status == 409
-    # no ConfigMap, no Knative Serving API group: Standard (KServe's default since 0.15)
-    assert backend_for(api_client, k8s_namespace, "auto").mode() == "standard"
+    # no ConfigMap: KServe's own default (pkg/constants/constants.go DefaultDeployment)
+    assert backend_for(admin_client, k8s_namespace, "auto").mode() == "Standard"
     config_map = {
         "metadata": {"name": "inferenceservice-config"},
-        "data": {"deploy": '{"defaultDeploymentMode": "Serverless"}'},
+        "data": {"deploy": '{"defaultDeploymentMode": "Serverless"}'},  # a deprecated alias
     }
     core.create_namespaced_config_map("kserve", config_map)
     try:
-        assert backend_for(api_client, k8s_namespace, "auto").mode() == "serverless"
-        assert backend_for(api_client, k8s_namespace, "standard").mode() == "standard"
+        assert backend_for(admin_client, k8s_namespace, "auto").mode() == "Knative"
+        assert backend_for(admin_client, k8s_namespace, "Standard").mode() == "Standard"
+        # the notebook's account may not read KServe's namespace (403): KServe's default
+        assert backend_for(api_client, k8s_namespace, "auto").mode() == "Standard"
     finally:
         core.delete_namespaced_config_map("inferenceservice-config", "kserve")
+
+
+def test_names_too_long_for_kserves_services_are_refused_up_front(api_client, custom,
+                                                                   k8s_namespace):  # fmt: skip
+    from kubernetes.client.exceptions import ApiException
+
+    backend = backend_for(api_client, k8s_namespace, "Knative")
+    name = "m" * 54
+    with pytest.raises(InvalidInput, match="too long for KServe"):
+        backend.check(record(revision("3"), name=name))
+    with pytest.raises(InvalidInput, match="too long for KServe"):
+        backend.apply(record(revision("3"), name=name), None, no_progress)
+    with pytest.raises(ApiException):
+        read(custom, k8s_namespace, name)
 
 
 def test_an_unreachable_api_server_is_unavailable(k8s_namespace):
@@ -386,6 +488,6 @@ def test_an_unreachable_api_server_is_unavailable(k8s_namespace):
     configuration = client.Configuration()
     configuration.host = "https://127.0.0.1:1"
     configuration.retries = 0
-    backend = backend_for(client.ApiClient(configuration), k8s_namespace, "serverless")
+    backend = backend_for(client.ApiClient(configuration), k8s_namespace, "Knative")
     with pytest.raises(Unavailable, match="Kubernetes API unreachable"):
         backend.apply(record(revision("3")), None, no_progress)

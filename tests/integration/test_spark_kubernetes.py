@@ -1,7 +1,10 @@
-"""Spark on Kubernetes against a real API server (kubelite) with the Spark Operator's CRD.
+"""Spark on Kubernetes against a real API server (kubelite, RBAC enforced) with the Spark
+Operator's CRD.
 
-kubelite has no controllers: the tests play the Spark Operator (status patches) and the garbage
-collector (removing the ``foregroundDeletion`` finalizer) themselves.
+The backend runs as the user's notebook service account with the Roles the spawner gives it
+(``spawner_config/rbac/user-roles.yaml``): 403 wherever it must not reach. kubelite has no
+controllers: the tests play the Spark Operator (status patches) and the garbage collector
+(removing the ``foregroundDeletion`` finalizer) themselves, as the admin.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound, Unavailable
-from jupyter_mlplat.spark.kubernetes import MANAGED_BY, KubernetesBackend
+from jupyter_mlplat.infra.kube import MANAGED_BY
+from jupyter_mlplat.spark.kubernetes import SPARK_CONNECT, KubernetesBackend
+from tests.support.user_namespace import NOTEBOOK, set_up_user_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -23,11 +28,24 @@ MERGE = "application/merge-patch+json"
 OUR_LABEL = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 
 
+ADMIN: dict[str, Any] = {}
+
+
 @pytest.fixture
 def spark_client(kubelite) -> Any:
-    """The session's client once the SparkConnect CRD is ready (KServe's may still install)."""
+    """The admin's client once the SparkConnect CRD is ready (KServe's may still install)."""
     kubelite.wait_for_crds("SparkConnect")
+    ADMIN["api"] = kubelite.client.resources.get(
+        api_version=SPARK_CONNECT.api_version, kind=SPARK_CONNECT.kind
+    )
     return kubelite.client
+
+
+@pytest.fixture
+def notebook(kubelite, spark_client, k8s_namespace) -> Any:
+    """The notebook's service account in a namespace set up as the spawner does."""
+    set_up_user_namespace(kubelite, k8s_namespace)
+    return kubelite.as_service_account(k8s_namespace, NOTEBOOK)
 
 
 def backend_for(client: Any, namespace: str, **env: str) -> KubernetesBackend:
@@ -54,7 +72,7 @@ class Operator(threading.Thread):
     def run(self) -> None:
         try:
             api, name, namespace = (
-                self.backend.api,
+                ADMIN["api"],
                 self.backend.resource_name,
                 self.backend.namespace,
             )
@@ -80,7 +98,7 @@ class Operator(threading.Thread):
 def collect_garbage(backend: KubernetesBackend) -> None:
     """Plays the garbage collector: the dependents are gone, lift the foreground finalizer."""
     body = {"metadata": {"name": backend.resource_name, "finalizers": None}}
-    backend.api.patch(body=body, namespace=backend.namespace, content_type=MERGE)
+    ADMIN["api"].patch(body=body, namespace=backend.namespace, content_type=MERGE)
 
 
 def ours(client: Any, namespace: str, kind: str, api_version: str = "v1") -> list[Any]:
@@ -99,9 +117,11 @@ def read(backend: KubernetesBackend) -> dict[str, Any]:
     return found
 
 
-def test_manifest_is_accepted_by_the_real_schema_without_pruning(spark_client, k8s_namespace):
+def test_manifest_is_accepted_by_the_real_schema_without_pruning(
+    spark_client, notebook, k8s_namespace
+):
     backend = backend_for(
-        spark_client,
+        notebook,
         k8s_namespace,
         MLP_SPARK_CONF="spark.sql.shuffle.partitions=64,spark.eventLog.enabled=true",
         MLP_SPARK_EXECUTORS_MIN="1",
@@ -130,62 +150,66 @@ def test_manifest_is_accepted_by_the_real_schema_without_pruning(spark_client, k
     assert (spec["executor"]["cores"], spec["executor"]["memory"]) == (1, "2g")
 
 
-def test_invalid_resource_is_rejected_with_the_api_message(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace, MLP_SPARK_EXECUTOR_CORES="0")
+def test_invalid_resource_is_rejected_with_the_api_message(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace, MLP_SPARK_EXECUTOR_CORES="0")
     with pytest.raises(InvalidInput) as raised:
         backend.endpoint(timeout=5)
     message = str(raised.value)
     assert "\n" not in message
-    assert f"cannot create {k8s_namespace}/spark-ada" in message
+    assert f"cannot create SparkConnect {k8s_namespace}/spark-ada" in message
     assert "spec.executor.cores" in message and "greater than or equal to 1" in message
     assert not ours(spark_client, k8s_namespace, "SparkConnect", "sparkoperator.k8s.io/v1alpha1")
 
 
-def test_endpoint_waits_until_the_operator_says_ready(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
+def test_endpoint_waits_until_the_operator_says_ready(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace)
     assert backend.state()["state"] == "stopped"
     progress: list[str] = []
     with Operator(
         backend,
+        # the states of spark-operator api/v1alpha1/sparkconnect_types.go, in order
+        (0.2, server_status("Provisioning")),
         (0.3, server_status("NotReady")),
         (1.0, server_status("Ready", service="ada-connect")),
     ):
         endpoint, waited = timed(lambda: backend.endpoint(timeout=20, on_progress=progress.append))
 
-    assert 1.2 <= waited < 5
+    assert waited >= 1.2  # it waited for the operator (speed belongs in benchmarks)
     assert endpoint.remote == f"sc://ada-connect.{k8s_namespace}.svc.cluster.local:15002"
     assert endpoint.ui_url == f"http://ada-connect.{k8s_namespace}.svc.cluster.local:4040"
     assert endpoint.details["service_from"] == "status"
     assert progress[0].startswith("waiting for Spark session spark-ada (state New, 0 s)")
     assert any("state NotReady" in line for line in progress)
+    assert backend.state()["operator_state"] == "Ready"
     state = backend.state()
     assert state["state"] == "ready"
     assert state["endpoint"] == endpoint.remote
     assert state["executors"] == {"running": 1}
 
 
-def test_endpoint_falls_back_to_the_operators_service_name(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
+def test_endpoint_falls_back_to_the_operators_service_name(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace)
     with Operator(backend, (0, server_status("Ready"))):
         endpoint = backend.endpoint(timeout=20)
+    # the operator's own naming: spark-operator internal/controller/sparkconnect/util.go
+    # GetServerServiceName ("<name>-server" unless spec.server.service names one) and
+    # GetServerServiceHost ("<service>.<namespace>.svc.cluster.local")
     assert endpoint.remote == f"sc://spark-ada-server.{k8s_namespace}.svc.cluster.local:15002"
     assert endpoint.details["service_from"] == "convention"
 
 
-def test_timeout_is_a_clear_unavailable(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
-    started = time.monotonic()
+def test_timeout_is_a_clear_unavailable(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace)
     with Operator(backend, (0, server_status("NotReady"))), pytest.raises(Unavailable) as raised:
         backend.endpoint(timeout=1)
-    assert time.monotonic() - started < 3
     message = str(raised.value)
     assert message.startswith(f"Spark session {k8s_namespace}/spark-ada not ready after 1 s")
     assert "last state: NotReady" in message
     assert "\n" not in message
 
 
-def test_a_failed_session_is_reported_at_once(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
+def test_a_failed_session_is_reported_at_once(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace)
     condition = {
         "type": "ServerPodReady",
         "status": "False",
@@ -203,21 +227,20 @@ def test_a_failed_session_is_reported_at_once(spark_client, k8s_namespace):
     assert backend.state()["state"] == "failed"
 
 
-def test_a_second_kernel_reuses_the_session(spark_client, k8s_namespace):
-    first, second = (backend_for(spark_client, k8s_namespace) for _ in range(2))
+def test_a_second_kernel_reuses_the_session(spark_client, notebook, k8s_namespace):
+    first, second = (backend_for(notebook, k8s_namespace) for _ in range(2))
     with Operator(first, (0, server_status("Ready", service="spark-ada-server"))):
         endpoint = first.endpoint(timeout=20)
-    (reused, waited) = timed(lambda: second.endpoint(timeout=20))
+    reused = second.endpoint(timeout=20)
     assert reused == endpoint
-    assert waited < 1
     kind = ("SparkConnect", "sparkoperator.k8s.io/v1alpha1")
     assert len(ours(spark_client, k8s_namespace, *kind)) == 1
     # the race: another kernel created it between our read and our create (409) -> read it
     assert second._create() == read(first)
 
 
-def test_shutdown_deletes_everything_it_created(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
+def test_shutdown_deletes_everything_it_created(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, k8s_namespace)
     with Operator(backend, (0, server_status("Ready"))):
         backend.endpoint(timeout=20)
 
@@ -239,8 +262,10 @@ def test_shutdown_deletes_everything_it_created(spark_client, k8s_namespace):
     assert backend.state()["state"] == "stopped"
 
 
-def test_endpoint_after_shutdown_waits_and_starts_a_new_session(spark_client, k8s_namespace):
-    backend = backend_for(spark_client, k8s_namespace)
+def test_endpoint_after_shutdown_waits_and_starts_a_new_session(
+    spark_client, notebook, k8s_namespace
+):
+    backend = backend_for(notebook, k8s_namespace)
     with Operator(backend, (0, server_status("Ready"))):
         old = backend.endpoint(timeout=20)
     old_uid = read(backend)["metadata"]["uid"]
@@ -262,7 +287,7 @@ def test_endpoint_after_shutdown_waits_and_starts_a_new_session(spark_client, k8
     assert "state Terminating" in progress[0]
 
 
-def test_pod_template_file_is_merged(spark_client, k8s_namespace, tmp_path):
+def test_pod_template_file_is_merged(spark_client, notebook, k8s_namespace, tmp_path):
     template = tmp_path / "pod.yaml"
     template.write_text(
         """\
@@ -284,7 +309,7 @@ spec:
       env: [{name: TZ, value: UTC}]
 """
     )
-    backend = backend_for(spark_client, k8s_namespace, MLP_SPARK_POD_TEMPLATE=str(template))
+    backend = backend_for(notebook, k8s_namespace, MLP_SPARK_POD_TEMPLATE=str(template))
     with Operator(backend, (0, server_status("Ready"))):
         backend.endpoint(timeout=20)
     spec = read(backend)["spec"]
@@ -305,10 +330,40 @@ spec:
 
 def test_api_errors_become_platform_errors(spark_client):
     backend = backend_for(spark_client, "no-such-namespace")
-    with pytest.raises(NotFound, match=r'cannot create no-such-namespace/spark-ada: .*"no-such'):
+    expected = r'cannot create SparkConnect no-such-namespace/spark-ada: .*"no-such'
+    with pytest.raises(NotFound, match=expected):
         backend.endpoint(timeout=5)
     assert backend.state() == {
         "state": "stopped",
         "name": "spark-ada",
         "namespace": "no-such-namespace",
     }
+
+
+def test_rbac_the_notebook_account_gets_one_line_403s(spark_client, notebook, k8s_namespace):
+    backend = backend_for(notebook, "kube-system")  # not the user's namespace
+    with pytest.raises(Unavailable) as raised:
+        backend.endpoint(timeout=5)
+    assert str(raised.value) == (
+        "cannot get SparkConnect kube-system/spark-ada: not allowed to get "
+        "sparkconnects.sparkoperator.k8s.io in namespace kube-system (check the RBAC of the "
+        "notebook's service account)"
+    )
+    state = backend.state()
+    assert state["state"] == "unavailable" and state["error"] == str(raised.value)
+
+
+def test_no_operator_watching_the_namespace_is_reported_after_a_short_wait(
+    spark_client, notebook, k8s_namespace
+):
+    # the chart's default watches only `default` (charts/spark-operator-chart/values.yaml
+    # spark.jobNamespaces): the SparkConnect then never gets a status
+    backend = backend_for(notebook, k8s_namespace, MLP_SPARK_OPERATOR_WAIT="1")
+    progress: list[str] = []
+    with pytest.raises(Unavailable) as raised:
+        backend.endpoint(timeout=300, on_progress=progress.append)
+    assert str(raised.value) == (
+        f"no Spark Operator is watching namespace {k8s_namespace}: SparkConnect spark-ada got "
+        "no status in 1 s (see spawner_config/cluster/spark-operator-values.yaml)"
+    )
+    assert progress  # the wait was reported while it lasted

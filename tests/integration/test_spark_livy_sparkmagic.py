@@ -1,4 +1,6 @@
-"""Livy mode end to end: our config.json -> sparkmagic's ``%%spark`` -> a fake Livy (loopback)."""
+"""Livy mode end to end: our config.json -> a platform kernel's ``%%spark`` (no ``%spark add``)
+-> sparkmagic -> a small stand-in Livy server on loopback (no Livy is installable here): it
+answers Livy's REST calls for one session and its statements, and records what it was sent."""
 
 from __future__ import annotations
 
@@ -81,12 +83,16 @@ def livy() -> Iterator[tuple[str, list[tuple[str, str, Any]]]]:
     server.server_close()
 
 
-NOTEBOOK = """
+#: A platform kernel in Livy mode: the extension is loaded, the first cell is a ``%%spark`` cell.
+NOTEBOOK = r"""
+import sys
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
-shell.run_line_magic("load_ext", "sparkmagic.magics")
-shell.run_line_magic("spark", "add -s mlplat -l python -u {url} -t None")
-shell.run_cell_magic("spark", "", "1 + 1")
+shell.extension_manager.load_extension("jupyter_mlplat")
+assert "sparkmagic" not in sys.modules  # kernel start does not pay for it
+assert shell.run_cell("%%spark\n1 + 1").success
+shell.run_line_magic("spark", "info")
+assert shell.run_cell("%%spark\n2 + 2").success
 """
 
 
@@ -106,9 +112,14 @@ def test_spark_cell_runs_on_livy_with_the_platform_settings(livy, tmp_path):
     written.write_text(
         json.dumps(json.loads(written.read_text()) | {"heartbeat_refresh_seconds": 1})
     )
-    env = {**os.environ, "SPARKMAGIC_CONF_DIR": str(written.parent), "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        **config.to_environment(for_kernel=True),
+        "SPARKMAGIC_CONF_DIR": str(written.parent),  # as the provisioner sets it
+        "HOME": str(tmp_path),
+    }
     done = subprocess.run(
-        [sys.executable, "-c", NOTEBOOK.format(url=url)],
+        [sys.executable, "-c", NOTEBOOK],
         check=False,
         env=env,
         capture_output=True,
@@ -117,15 +128,16 @@ def test_spark_cell_runs_on_livy_with_the_platform_settings(livy, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
 
-    created = next(
-        body for method, path, body in requests if (method, path) == ("POST", "/sessions")
-    )
+    posted = [body for method, path, body in requests if (method, path) == ("POST", "/sessions")]
+    assert len(posted) == 1  # one session, opened by the first cell, used by the second
+    created = posted[0]
     assert created["kind"] == "pyspark"
     assert created["executorMemory"] == "3g"
     assert created["heartbeatTimeoutInSecond"] == 60
     assert created["conf"]["spark.dynamicAllocation.enabled"] == "true"
     assert created["conf"]["spark.sql.shuffle.partitions"] == "16"
-    statements = [body["code"] for method, path, body in requests if path.endswith("/statements")]
-    assert statements[-1] == "1 + 1"
+    statements = [b["code"].strip() for _, path, b in requests if path.endswith("/statements")]
+    assert statements[-2:] == ["1 + 1", "2 + 2"]
     assert "SparkSession available as 'spark'" in done.stdout
+    assert "mlplat" in done.stdout  # %spark info lists the platform's session
     assert ("DELETE", "/sessions/0", None) in requests  # cleanup_all_sessions_on_exit

@@ -40,6 +40,9 @@ SHARED = Path(os.environ.get("MLP_TEST_SHARED_DIR", ROOT.parent / "shared"))
 KUBELITE_XZ = SHARED / "kubelite" / "kubelite-apiserver.xz"
 CRD_DIR = SHARED / "crds"
 BINARY = ROOT / ".cache" / "kubelite-apiserver"
+#: Service accounts that also get a bearer token (``--token-auth-file``), for processes that
+#: cannot impersonate, such as a Jupyter server under test: ``Kubelite.kubeconfig_as``.
+TOKEN_ACCOUNTS = [("mlplat-ada", "mlplat-notebook")]
 
 
 def kubelite_binary() -> Path:
@@ -101,6 +104,17 @@ class Kubelite:
         if act_as:
             api_client.set_default_header("Impersonate-User", act_as)
         return api_client
+
+    def kubeconfig_as(self, namespace: str, name: str, path: Path) -> Path:
+        """A kubeconfig at ``path`` that authenticates as the service account ``namespace/name``
+        (one of ``TOKEN_ACCOUNTS``) with a bearer token: RBAC applies, no impersonation."""
+        if (namespace, name) not in TOKEN_ACCOUNTS:
+            raise ValueError(f"{namespace}/{name} has no token: add it to TOKEN_ACCOUNTS")
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        for user in config["users"]:
+            user["user"] = {"token": _token(namespace, name)}
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def as_service_account(self, namespace: str, name: str) -> Any:
         """A ``DynamicClient`` acting as the service account ``namespace/name`` (RBAC applies)."""
@@ -168,6 +182,14 @@ def start_kubelite(data_dir: Path, timeout: float = 60) -> Kubelite:
     """Start the server on a free loopback port and wait until ``/readyz`` answers ok."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}.log"
+    tokens = data_dir.parent / f"{data_dir.name}-tokens.csv"
+    tokens.write_text(
+        "".join(
+            f"{_token(ns, name)},system:serviceaccount:{ns}:{name},{ns}-{name},"
+            f'"system:serviceaccounts,system:serviceaccounts:{ns}"\n'
+            for ns, name in TOKEN_ACCOUNTS
+        )
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             # RBAC enforced as on a real cluster; the admin kubeconfig is in system:masters
@@ -175,6 +197,7 @@ def start_kubelite(data_dir: Path, timeout: float = 60) -> Kubelite:
                 str(kubelite_binary()),
                 *("--data-dir", str(data_dir), "--secure-port", "0"),
                 *("--authorization-mode", "RBAC"),
+                *("--token-auth-file", str(tokens)),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -187,6 +210,10 @@ def start_kubelite(data_dir: Path, timeout: float = 60) -> Kubelite:
             raise RuntimeError(f"kubelite-apiserver did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
     return server
+
+
+def _token(namespace: str, name: str) -> str:
+    return f"test-token-{namespace}-{name}"
 
 
 def _ready(server: Kubelite) -> bool:

@@ -3,6 +3,8 @@ MLflow UI opened from the lab. Also takes the README's screenshot."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -79,3 +81,12 @@ def test_catalog_panel_searches_previews_and_inserts_a_snippet(lab_page):
     expect(table).to_be_visible(timeout=120_000)
     expect(table.locator("tbody tr")).to_have_count(10)
     lab_page.screenshot(ROOT / "docs" / "images" / "catalog.png")
+
+
+def test_catalog_refresh_is_a_server_job_the_panel_follows(lab_page):
+    lab_page.catalog("refresh").click()
+    summary = re.compile(r"Catalog refreshed: \d+ databases, \d+ tables")  # from the job
+    done = lab_page.page.locator(".Toastify__toast", has_text=summary)
+    expect(done).to_be_visible(timeout=120_000)
+    expect(lab_page.catalog("refresh-progress")).to_be_hidden()
+    expect(lab_page.catalog_table("demo.iris")).to_be_visible()

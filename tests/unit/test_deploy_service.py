@@ -10,18 +10,19 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.backends import Progress
+from jupyter_mlplat.deploy.backends import DeployBackend, Progress
 from jupyter_mlplat.deploy.models import Deployment, DeployRequest, ModelRef
 from jupyter_mlplat.deploy.service import DeployService, name_for_model
 from jupyter_mlplat.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 
-class FakeBackend:
+class FakeBackend(DeployBackend):
     """Serves whatever it is asked to; fails on request; can hold a rollout open."""
 
     name = "local"
 
     def __init__(self) -> None:
+        super().__init__(MLPlat(env={}))
         self.serving: dict[str, Deployment] = {}
         self.fail_next = False
         self.gate: threading.Event | None = None
@@ -205,3 +206,23 @@ def test_name_for_model():
     assert name_for_model("Iris Model") == "iris-model"
     assert name_for_model("3d_model") == "model-3d-model"
     assert name_for_model("x" * 80) == "x" * 63
+
+
+class NoCanaryBackend(FakeBackend):
+    """A target that refuses canaries up front (as KServe's Standard mode does)."""
+
+    def check(self, deployment: Deployment) -> None:
+        if deployment.canary is not None:
+            raise InvalidInput("no canary here")
+
+
+def test_a_backends_check_refuses_before_anything_is_recorded(tmp_path):
+    backend = NoCanaryBackend()
+    service = service_for(tmp_path, backend)
+    deploy(service, "models:/iris/1", name="iris")
+    before = (tmp_path / "deployments" / "iris.json").read_text()
+    with pytest.raises(InvalidInput, match="no canary here"):
+        service.deploy(DeployRequest("models:/iris/2", name="iris", canary=10))
+    assert (tmp_path / "deployments" / "iris.json").read_text() == before
+    assert backend.applied == [("1", None)]
+    assert deploy(service, "models:/iris/2", name="iris").stable.model.version == "2"

@@ -11,13 +11,13 @@ import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.infra.kube import user_label
 from jupyter_mlplat.spark.kubernetes import (
     KubernetesBackend,
     load_pod_template,
     parse_spark_conf,
     resource_name,
     spark_version,
-    user_label,
 )
 
 

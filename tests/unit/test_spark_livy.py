@@ -226,3 +226,40 @@ def test_livy_mode_gives_kernels_a_sparkmagic_config(tmp_path, monkeypatch):
     written = json.loads((tmp_path / "mlplat-sparkmagic" / "config.json").read_text())
     assert env == {"SPARKMAGIC_CONF_DIR": str(tmp_path / "mlplat-sparkmagic")}
     assert written["kernel_python_credentials"]["url"] == "http://livy.example:8998"
+
+
+@pytest.fixture
+def livy_shell(ipython_shell):
+    from jupyter_mlplat.kernel.livy import LivySpark
+
+    shell = ipython_shell
+    LivySpark(shell).register()
+    yield shell
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("spark", None)
+
+
+def test_spark_cell_without_the_livy_extra_names_it(livy_shell, monkeypatch):
+    from IPython.core.error import UsageError
+
+    monkeypatch.setitem(sys.modules, "sparkmagic.magics.remotesparkmagics", None)  # not installed
+    with pytest.raises(UsageError, match=r"^Livy mode needs the livy extra: pip install "):
+        livy_shell.run_cell_magic("spark", "", "1 + 1")
+
+
+def test_livy_mode_registers_spark_at_kernel_start_without_importing_sparkmagic(
+    ipython_shell, monkeypatch
+):
+    from jupyter_mlplat.kernel import load_ipython_extension
+
+    shell = ipython_shell
+    monkeypatch.setenv("MLP_SPARK_MODE", "livy")
+    monkeypatch.setenv("MLP_SPARK_REMOTE", LIVY)
+    loaded = {name for name in sys.modules if name.startswith("sparkmagic")}
+    try:
+        load_ipython_extension(shell)
+        assert "spark" in shell.magics_manager.magics["cell"]
+        assert {name for name in sys.modules if name.startswith("sparkmagic")} == loaded
+    finally:
+        for kind in ("line", "cell"):
+            shell.magics_manager.magics[kind].pop("spark", None)

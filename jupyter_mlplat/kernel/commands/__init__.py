@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
@@ -53,16 +53,30 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+HELP_FLAGS = frozenset({"-h", "--help"})
+
+
 def usage() -> str:
     """One line naming the available commands."""
     return "Commands: " + ", ".join(sorted(COMMANDS)) + " (see %mlp help)."
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """An argparse parser that raises ``UsageError`` (one clean line) instead of exiting."""
+    """An argparse parser that raises ``UsageError`` (one clean line) instead of exiting.
 
-    def __init__(self, command: str, **kwargs: object) -> None:
-        super().__init__(prog=f"%mlp {command}", add_help=False, **kwargs)  # type: ignore[arg-type]
+    ``-h`` is listed in its help, but the router answers it (``%mlp help <command>``) before a
+    command parses anything: nothing here may raise ``SystemExit`` inside a kernel.
+    """
+
+    def __init__(self, command: str, **kwargs: Any) -> None:
+        known = COMMANDS.get(command)
+        kwargs.setdefault("description", known.summary if known else None)
+        prefix = "%%mlp" if known and known.takes_cell else "%mlp"
+        super().__init__(prog=f"{prefix} {command}", add_help=False, **kwargs)
+        self.add_argument("-h", "--help", action="help", help="show this help")
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError((message or f"{self.prog}: see %mlp help {self.prog.split()[-1]}").strip())

@@ -17,20 +17,20 @@ from jupyter_mlplat.kernel.commands import ArgumentParser
 USAGE = "%%mlp check <dataframe> [--suite NAME] [--save NAME] [--name NAME] [--fail] [--no-log]"
 
 
-def _parser() -> ArgumentParser:
-    parser = ArgumentParser("check")
-    parser.add_argument("frame")
-    parser.add_argument("--suite", help="run a saved suite (plus the cell's own lines)")
-    parser.add_argument("--save", help="save the cell's expectations as this suite")
-    parser.add_argument("--name", help="name of the check (default: suite, else the frame)")
-    parser.add_argument("--fail", action="store_true", help="raise when an expectation fails")
-    parser.add_argument("--no-log", action="store_true", help="do not log to MLflow")
-    return parser
+def parser() -> ArgumentParser:
+    p = ArgumentParser("check")
+    p.add_argument("frame", help="the DataFrame to validate (pandas or Spark), by variable name")
+    p.add_argument("--suite", help="run a saved suite (plus the cell's own lines)")
+    p.add_argument("--save", help="save the cell's expectations as this suite")
+    p.add_argument("--name", help="name of the check (default: suite, else the frame)")
+    p.add_argument("--fail", action="store_true", help="raise when an expectation fails")
+    p.add_argument("--no-log", action="store_true", help="do not log to MLflow")
+    return p
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> Any:
     """Validate the frame, display the report, log it; with ``--fail`` stop on failure."""
-    options = _parser().parse_args(args)
+    options = parser().parse_args(args)
     if cell is None and not options.suite:  # ``%mlp check df --suite orders`` needs no body
         raise UsageError(f"%mlp check without a cell body needs --suite. {USAGE}")
     cell = cell or ""

@@ -13,18 +13,18 @@ from jupyter_mlplat.config import API_URL_VARIABLE
 from jupyter_mlplat.kernel.commands import ArgumentParser
 
 
-def _parser() -> ArgumentParser:
-    parser = ArgumentParser("checks")
-    parser.add_argument("--dataset")
-    parser.add_argument("--suite")
-    parser.add_argument("--status", choices=["passed", "failed"])
-    parser.add_argument("--limit", type=int, default=20)
-    return parser
+def parser() -> ArgumentParser:
+    p = ArgumentParser("checks")
+    p.add_argument("--dataset", help="only checks of this dataset (frame or table name)")
+    p.add_argument("--suite", help="only checks that ran this saved suite")
+    p.add_argument("--status", choices=["passed", "failed"], help="only passed or failed checks")
+    p.add_argument("--limit", type=int, default=20, help="at most this many (default: 20)")
+    return p
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
     """Recent data-quality results kept in MLflow, newest first."""
-    options = _parser().parse_args(args)
+    options = parser().parse_args(args)
     from jupyter_mlplat.quality.record import find_results
 
     records = find_results(

@@ -25,9 +25,21 @@ POLL_SECONDS = 0.5
 def parser() -> ArgumentParser:
     p = ArgumentParser("deploy")
     p.add_argument("model_uri", help="models:/<name>@<alias> or models:/<name>/<version>")
-    p.add_argument("--target", choices=["local", "kserve"], default=None)
-    p.add_argument("--canary", type=int, default=None, metavar="PERCENT")
-    p.add_argument("--name", default="")
+    p.add_argument(
+        "--target",
+        choices=["local", "kserve"],
+        default=None,
+        help="where to serve it (default: the platform's deploy target)",
+    )
+    p.add_argument(
+        "--canary",
+        type=int,
+        default=None,
+        metavar="PERCENT",
+        help="add the new version to an existing deployment as a canary with this %% of "
+        "the traffic (promote or rollback it next)",
+    )
+    p.add_argument("--name", default="", help="deployment name (default: from the model name)")
     p.add_argument("--no-wait", action="store_true", help="return once the rollout started")
     return p
 
@@ -54,15 +66,20 @@ def run(magics: Any, args: list[str], cell: str | None) -> Any:
 
 def change(magics: Any, command: str, args: list[str]) -> Any:
     """``%mlp promote|rollback NAME``: start the change, follow it, show the result."""
-    parser = ArgumentParser(command)
-    parser.add_argument("name")
-    name = parser.parse_args(args).name
+    name = name_parser(command).parse_args(args).name
     api = PlatformApi()
     started = api.promote(name) if command == "promote" else api.rollback(name)
     final = follow(api, started, float(magics.mlplat.deploy_ready_timeout) + 120)
     if final["state"] == "failed" or final.get("reverted"):
         raise UsageError(f"%mlp {command}: {name}: {final['message']}")
     return DeploymentSummary(final)
+
+
+def name_parser(command: str) -> ArgumentParser:
+    """The arguments of ``%mlp promote|rollback|undeploy``: one deployment name."""
+    p = ArgumentParser(command)
+    p.add_argument("name", help="the deployment's name (see %%mlp deployments)")
+    return p
 
 
 def follow(api: PlatformApi, deployment: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_mlplat.kernel.commands.deploy import change
+from jupyter_mlplat.kernel.commands import ArgumentParser
+from jupyter_mlplat.kernel.commands.deploy import change, name_parser
+
+
+def parser() -> ArgumentParser:
+    return name_parser("rollback")
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> Any:

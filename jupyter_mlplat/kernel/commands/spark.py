@@ -8,7 +8,14 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from jupyter_mlplat.kernel.commands import ArgumentParser
 from jupyter_mlplat.kernel.render import Report
+
+
+def parser() -> ArgumentParser:
+    p = ArgumentParser("spark")
+    p.add_argument("action", nargs="?", choices=["attach"], help="attach now (else: first use)")
+    return p
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> Report:

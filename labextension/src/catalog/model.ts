@@ -1,12 +1,20 @@
-import { type IDisposable } from '@lumino/disposable';
-import { type ISignal, Signal } from '@lumino/signaling';
+import { type TranslationBundle } from '@jupyterlab/translation';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { Poll } from '@lumino/polling';
 
-import { errorMessage, requestAPI } from '../api';
+import { errorMessage } from '../common/api';
+import {
+  IDLE,
+  type ILoadable,
+  type LoadStatus,
+  RemoteModel,
+  segment
+} from '../common/remotemodel';
 import {
   type ICatalogDatabase,
   type ICatalogDatabasesResponse,
   type ICatalogPreview,
-  type ICatalogRefreshResponse,
+  type ICatalogRefreshJob,
   type ICatalogSearchResponse,
   type ICatalogSearchResult,
   type ICatalogTable,
@@ -14,20 +22,7 @@ import {
   type ICatalogTablesResponse
 } from '../tokens';
 
-/**
- * Lifecycle of a lazily loaded piece of the catalog.
- */
-export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
-
-/**
- * A lazily loaded value. `value` keeps the last good value while reloading or
- * after a failed reload.
- */
-export interface ILoadable<T> {
-  readonly status: LoadStatus;
-  readonly value: T | null;
-  readonly error: string | null;
-}
+export { type ILoadable, type LoadStatus };
 
 /**
  * Reference to a table of the catalog.
@@ -71,12 +66,6 @@ export const LARGE_PREVIEW_LIMIT = 100;
  * MIME type of a table dragged from the catalog (JSON `ITableRef`).
  */
 export const CATALOG_TABLE_MIME = 'application/x-mlplat-catalog-table';
-
-const IDLE: ILoadable<never> = Object.freeze({
-  status: 'idle',
-  value: null,
-  error: null
-});
 
 const EMPTY_SEARCH: ISearchState = Object.freeze({
   query: '',
@@ -136,27 +125,27 @@ export function sqlSnippet(ref: ITableRef): string {
 
 /**
  * Client of the `catalog/*` REST API: lazy loading with caching, tree
- * expansion/selection state and a debounced search.
+ * expansion/selection state, a debounced search and the server's background
+ * refresh job (followed while it runs).
  *
  * All loaders dedupe concurrent calls, never reject (failures end up in the
  * `error` of the corresponding `ILoadable`) and emit `changed`.
  */
-export class CatalogModel implements IDisposable {
+export class CatalogModel extends RemoteModel {
   constructor(options: CatalogModel.IOptions = {}) {
-    this._request = options.request ?? requestAPI;
-    this._searchDelay = options.searchDelay ?? 150;
+    super(options, 150);
     this._searchLimit = options.searchLimit ?? 50;
-  }
-
-  /**
-   * Emitted whenever any state changes.
-   */
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
+    this._refreshPoll = new Poll({
+      auto: false,
+      factory: () => this._followJob(),
+      frequency: {
+        interval: options.refreshPollInterval ?? 500,
+        backoff: true,
+        max: 10 * 1000
+      },
+      name: 'jupyter-mlplat:catalog-refresh',
+      standby: 'when-hidden'
+    });
   }
 
   /**
@@ -211,10 +200,17 @@ export class CatalogModel implements IDisposable {
   }
 
   /**
-   * Whether a `refresh()` is running.
+   * Whether a refresh job runs on the server (as far as the panel knows).
    */
   get refreshing(): boolean {
-    return this._refreshing !== null;
+    return this._job?.state === 'running';
+  }
+
+  /**
+   * The server's running or last refresh job, once asked for.
+   */
+  get refreshJob(): ICatalogRefreshJob | null {
+    return this._job;
   }
 
   /**
@@ -248,8 +244,8 @@ export class CatalogModel implements IDisposable {
   loadDatabases(force = false): Promise<void> {
     return this._load(this._databases, force, async () => {
       const reply =
-        await this._request<ICatalogDatabasesResponse>('catalog/databases');
-      return arrayField<ICatalogDatabase>(reply, 'databases');
+        await this.request<ICatalogDatabasesResponse>('catalog/databases');
+      return arrayField<ICatalogDatabase>(reply, 'databases', this.trans);
     });
   }
 
@@ -259,10 +255,11 @@ export class CatalogModel implements IDisposable {
   loadTables(database: string, force = false): Promise<void> {
     return this._load(entry(this._tables, database), force, async () =>
       arrayField<ICatalogTable>(
-        await this._request<ICatalogTablesResponse>(
+        await this.request<ICatalogTablesResponse>(
           `catalog/databases/${segment(database)}/tables`
         ),
-        'tables'
+        'tables',
+        this.trans
       ).map(t => ({ ...t, database: t.database || database }))
     );
   }
@@ -272,12 +269,12 @@ export class CatalogModel implements IDisposable {
    */
   loadDetails(ref: ITableRef, force = false): Promise<void> {
     return this._load(entry(this._details, refKey(ref)), force, async () => {
-      const reply = await this._request<ICatalogTableDetails>(
+      const reply = await this.request<ICatalogTableDetails>(
         `catalog/tables/${segment(ref.database)}/${segment(ref.name)}`
       );
       return {
         ...reply,
-        columns: arrayField(reply, 'columns')
+        columns: arrayField(reply, 'columns', this.trans)
       };
     });
   }
@@ -294,19 +291,19 @@ export class CatalogModel implements IDisposable {
     const key = refKey(ref);
     if (this._previewLimits.get(key) !== limit) {
       this._previewLimits.set(key, limit);
-      this._emit();
+      this.emit();
     }
     return this._load(
       entry(this._previews, `${key}\n${limit}`),
       force,
       async () => {
-        const reply = await this._request<ICatalogPreview>(
+        const reply = await this.request<ICatalogPreview>(
           `catalog/tables/${segment(ref.database)}/${segment(ref.name)}/preview?limit=${limit}`
         );
         return {
           ...reply,
-          columns: arrayField(reply, 'columns'),
-          rows: arrayField(reply, 'rows')
+          columns: arrayField(reply, 'columns', this.trans),
+          rows: arrayField(reply, 'rows', this.trans)
         };
       }
     );
@@ -325,7 +322,7 @@ export class CatalogModel implements IDisposable {
     } else {
       this._expandedDatabases.delete(database);
     }
-    this._emit();
+    this.emit();
   }
 
   /**
@@ -342,7 +339,7 @@ export class CatalogModel implements IDisposable {
     } else {
       this._expandedTables.delete(key);
     }
-    this._emit();
+    this.emit();
   }
 
   /**
@@ -352,13 +349,13 @@ export class CatalogModel implements IDisposable {
     if (ref === null) {
       if (this._selected !== null) {
         this._selected = null;
-        this._emit();
+        this.emit();
       }
       return;
     }
     if (!this.isSelected(ref)) {
       this._selected = { database: ref.database, name: ref.name };
-      this._emit();
+      this.emit();
     }
     void this.loadDetails(ref);
     void this.loadPreview(ref);
@@ -380,51 +377,65 @@ export class CatalogModel implements IDisposable {
     if (query === this._search.query) {
       return;
     }
-    this._cancelSearch();
+    this.cancelSearch();
     if (query.trim() === '') {
       this._search = { ...EMPTY_SEARCH, query };
     } else {
       this._search = { ...this._search, query, status: 'loading' };
-      this._searchTimer = window.setTimeout(() => {
-        this._searchTimer = null;
-        void this._runSearch();
-      }, this._searchDelay);
+      this.debounceSearch();
     }
-    this._emit();
+    this.emit();
   }
 
   /**
    * Run the search for the current query now (e.g. retry after an error).
    */
   searchNow(): Promise<void> {
-    this._cancelSearch();
+    this.cancelSearch();
     if (this._search.query.trim() === '') {
       return Promise.resolve();
     }
     this._search = { ...this._search, status: 'loading', error: null };
-    this._emit();
-    return this._runSearch();
+    this.emit();
+    return this.runSearch();
   }
 
   /**
-   * Ask the server to re-read the catalog (`POST catalog/refresh`), then
-   * reload what is shown: databases, expanded databases and tables, the
-   * selected table, the search.
+   * Start a background refresh on the server (`POST catalog/refresh`; joins
+   * the one already running), follow its progress, then reload what is
+   * shown: databases, expanded databases and tables, the selected table, the
+   * search.
    *
-   * @returns The server's summary.
-   * @throws The request error when the server could not refresh.
+   * @returns The job once it has ended (`done` or `failed`).
+   * @throws The request error when the server could not start one.
    */
-  refresh(): Promise<ICatalogRefreshResponse> {
-    if (this._refreshing) {
-      return this._refreshing;
+  async refresh(): Promise<ICatalogRefreshJob> {
+    let job: ICatalogRefreshJob;
+    try {
+      job = await this.request<ICatalogRefreshJob>('catalog/refresh', {
+        method: 'POST'
+      });
+    } catch (error) {
+      // Make sure an empty panel shows its own error state.
+      void this.loadDatabases();
+      throw error;
     }
-    const refreshing = this._doRefresh().finally(() => {
-      this._refreshing = null;
-      this._emit();
-    });
-    this._refreshing = refreshing;
-    this._emit();
-    return refreshing;
+    return this._track(job);
+  }
+
+  /**
+   * Ask the server whether a refresh runs (e.g. its periodic one) and follow
+   * it if so.
+   */
+  async checkRefresh(): Promise<void> {
+    try {
+      const job = await this.request<ICatalogRefreshJob>('catalog/refresh');
+      if (job.state === 'running') {
+        void this._track(job);
+      }
+    } catch {
+      // Older server, or not reachable: the tree shows the latter.
+    }
   }
 
   /**
@@ -433,7 +444,7 @@ export class CatalogModel implements IDisposable {
    */
   async reload(): Promise<void> {
     this._clearCaches();
-    this._emit();
+    this.emit();
     const loads: Promise<void>[] = [this.loadDatabases(true)];
     for (const database of this._expandedDatabases) {
       loads.push(this.loadTables(database, true));
@@ -452,77 +463,93 @@ export class CatalogModel implements IDisposable {
     await Promise.all(loads);
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
+  override dispose(): void {
+    if (this.isDisposed) {
       return;
     }
-    this._isDisposed = true;
-    this._cancelSearch();
-    Signal.clearData(this);
+    this._refreshPoll.dispose();
+    this._jobEnded?.reject(new Error('disposed'));
+    super.dispose();
   }
 
-  private async _doRefresh(): Promise<ICatalogRefreshResponse> {
-    let reply: ICatalogRefreshResponse;
-    try {
-      reply = await this._request<ICatalogRefreshResponse>('catalog/refresh', {
-        method: 'POST'
-      });
-    } catch (error) {
-      // Make sure an empty panel shows its own error state.
-      void this.loadDatabases();
-      throw error;
-    }
-    await this.reload();
-    return reply;
-  }
-
-  private async _runSearch(): Promise<void> {
+  protected async runSearch(): Promise<void> {
     const query = this._search.query.trim();
-    const seq = ++this._searchSeq;
-    const controller = new AbortController();
-    this._searchAbort = controller;
+    const outcome = await this.searchRequest<ICatalogSearchResponse>(
+      `catalog/search?q=${encodeURIComponent(query)}&limit=${this._searchLimit}`
+    );
+    if (outcome === null) {
+      return; // Out of date: a newer search was started.
+    }
     try {
-      const reply = await this._request<ICatalogSearchResponse>(
-        `catalog/search?q=${encodeURIComponent(query)}&limit=${this._searchLimit}`,
-        { signal: controller.signal }
-      );
-      if (seq !== this._searchSeq) {
-        return; // Out of date: a newer search was started.
+      if (!outcome.ok) {
+        throw new Error(outcome.error);
       }
+      const reply = outcome.reply;
       this._search = {
         ...this._search,
         status: 'ready',
-        results: arrayField<unknown>(reply, 'results').map(normalizeHit),
+        results: arrayField<unknown>(reply, 'results', this.trans).map(
+          normalizeHit
+        ),
         resultsQuery: query,
         error: null,
         tookMs: typeof reply.took_ms === 'number' ? reply.took_ms : null
       };
     } catch (error) {
-      if (seq !== this._searchSeq) {
-        return;
-      }
       this._search = {
         ...this._search,
         status: 'error',
         error: errorMessage(error)
       };
-    } finally {
-      if (this._searchAbort === controller) {
-        this._searchAbort = null;
-      }
     }
-    this._emit();
+    this.emit();
   }
 
-  private _cancelSearch(): void {
-    if (this._searchTimer !== null) {
-      window.clearTimeout(this._searchTimer);
-      this._searchTimer = null;
+  /**
+   * Follow a refresh job until it ends; resolves with its last state.
+   */
+  private _track(job: ICatalogRefreshJob): Promise<ICatalogRefreshJob> {
+    this._setJob(job);
+    if (job.state !== 'running') {
+      return this._jobFinished(job);
     }
-    // Invalidate the running search (if any) and abort its request.
-    this._searchSeq++;
-    this._searchAbort?.abort();
-    this._searchAbort = null;
+    if (!this._jobEnded) {
+      this._jobEnded = new PromiseDelegate<ICatalogRefreshJob>();
+      // Callers may not wait for the end: never an unhandled rejection.
+      this._jobEnded.promise.catch(() => undefined);
+    }
+    void this._refreshPoll.start();
+    return this._jobEnded.promise;
+  }
+
+  /**
+   * One tick of the refresh poll: fetch the job's state; stop when it ended.
+   */
+  private async _followJob(): Promise<void> {
+    const job = await this.request<ICatalogRefreshJob>('catalog/refresh');
+    this._setJob(job);
+    if (job.state !== 'running') {
+      void this._refreshPoll.stop();
+      const ended = this._jobEnded;
+      this._jobEnded = null;
+      ended?.resolve(await this._jobFinished(job));
+    }
+  }
+
+  private async _jobFinished(
+    job: ICatalogRefreshJob
+  ): Promise<ICatalogRefreshJob> {
+    if (job.state === 'done') {
+      await this.reload();
+    } else {
+      void this.loadDatabases();
+    }
+    return job;
+  }
+
+  private _setJob(job: ICatalogRefreshJob): void {
+    this._job = job;
+    this.emit();
   }
 
   private _clearCaches(): void {
@@ -573,22 +600,14 @@ export class CatalogModel implements IDisposable {
       .finally(() => {
         if (current()) {
           target.pending = null;
-          this._emit();
+          this.emit();
         }
       });
     target.pending = pending;
-    this._emit();
+    this.emit();
     return pending;
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
-  private _request: CatalogModel.RequestFunction;
-  private _searchDelay: number;
   private _searchLimit: number;
   private _databases: ICacheEntry<ICatalogDatabase[]> = {
     state: IDLE,
@@ -603,12 +622,9 @@ export class CatalogModel implements IDisposable {
   private _expandedTables = new Map<string, ITableRef>();
   private _selected: ITableRef | null = null;
   private _search: ISearchState = EMPTY_SEARCH;
-  private _searchTimer: number | null = null;
-  private _searchSeq = 0;
-  private _searchAbort: AbortController | null = null;
-  private _refreshing: Promise<ICatalogRefreshResponse> | null = null;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
+  private _job: ICatalogRefreshJob | null = null;
+  private _jobEnded: PromiseDelegate<ICatalogRefreshJob> | null = null;
+  private _refreshPoll: Poll;
 }
 
 /**
@@ -616,23 +632,13 @@ export class CatalogModel implements IDisposable {
  */
 export namespace CatalogModel {
   /**
-   * Signature of `requestAPI` (injectable for tests).
+   * Constructor options (the search delay defaults to 150 ms).
    */
-  export type RequestFunction = <T>(
-    endPoint: string,
-    init?: RequestInit
-  ) => Promise<T>;
-
-  /**
-   * Constructor options.
-   */
-  export interface IOptions {
-    /** REST client (defaults to `requestAPI`). */
-    request?: RequestFunction;
-    /** Milliseconds of typing pause before searching (default 150). */
-    searchDelay?: number;
+  export interface IOptions extends RemoteModel.IOptions {
     /** Maximum number of search results (default 50). */
     searchLimit?: number;
+    /** Milliseconds between polls of a running refresh (default 500). */
+    refreshPollInterval?: number;
   }
 }
 
@@ -659,22 +665,21 @@ function entry<T>(
 }
 
 /**
- * URL-encode one path segment.
- */
-function segment(name: string): string {
-  return encodeURIComponent(name);
-}
-
-/**
  * An array field of a JSON reply; throws on an unexpected shape.
  */
-function arrayField<T>(reply: unknown, key: string): T[] {
+function arrayField<T>(
+  reply: unknown,
+  key: string,
+  trans: TranslationBundle
+): T[] {
   const value =
     typeof reply === 'object' && reply !== null
       ? (reply as Record<string, unknown>)[key]
       : undefined;
   if (!Array.isArray(value)) {
-    throw new Error(`Unexpected reply from the server: no "${key}" list`);
+    throw new Error(
+      trans.__('Unexpected reply from the server: no "%1" list', key)
+    );
   }
   return value as T[];
 }

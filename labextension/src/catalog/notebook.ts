@@ -5,14 +5,10 @@ import {
   type Notebook,
   type NotebookPanel
 } from '@jupyterlab/notebook';
+import { type TranslationBundle } from '@jupyterlab/translation';
 import { DisposableSet, type IDisposable } from '@lumino/disposable';
 
 import { CATALOG_TABLE_MIME } from './model';
-
-/**
- * Message shown when code should be inserted but no notebook is open.
- */
-export const NO_NOTEBOOK_MESSAGE = 'Open a notebook to insert code';
 
 /**
  * Insert a code cell with `source` below the active cell of the current
@@ -24,11 +20,14 @@ export const NO_NOTEBOOK_MESSAGE = 'Open a notebook to insert code';
 export function insertCodeBelowActiveCell(
   app: JupyterFrontEnd,
   tracker: INotebookTracker | null,
-  source: string
+  source: string,
+  trans: TranslationBundle
 ): boolean {
   const panel = tracker?.currentWidget;
   if (!panel || panel.isDisposed || !panel.content.model) {
-    Notification.warning(NO_NOTEBOOK_MESSAGE, { autoClose: 5000 });
+    Notification.warning(trans.__('Open a notebook to insert code'), {
+      autoClose: 5000
+    });
     return false;
   }
   const notebook = panel.content;

@@ -1,36 +1,35 @@
-import { type Child, h } from '../dom';
-import { ModelView } from '../modelview';
-import { type IDeployment, type IRevision } from '../tokens';
-import { type ModelsModel } from './model';
+import { type TranslationBundle } from '@jupyterlab/translation';
 
-/**
- * What the deployments list can do (implemented by the plugin: confirmation
- * dialogs, notifications, clipboard).
- */
-export interface IDeploymentActions {
-  promote(deployment: IDeployment): void;
-  rollback(deployment: IDeployment): void;
-  remove(deployment: IDeployment): void;
-  copyEndpoint(deployment: IDeployment): void;
-}
+import { type Child, h } from '../common/dom';
+import { ModelView } from '../common/modelview';
+import { type IDeployment, type IRevision } from '../tokens';
+import { type IDeploymentActions } from './actions';
+import { type ModelsModel } from './model';
+import { button, loading } from './render';
 
 /**
  * The caller's deployments: state badge, progress while deploying, endpoint,
  * traffic split, promote / rollback / delete.
  */
 export class DeploymentsView extends ModelView {
-  constructor(options: { model: ModelsModel; actions: IDeploymentActions }) {
+  constructor(options: {
+    model: ModelsModel;
+    actions: IDeploymentActions;
+    trans: TranslationBundle;
+  }) {
     super(options.model.changed);
     this._model = options.model;
     this._actions = options.actions;
+    this._trans = options.trans;
     this.addClass('jp-MLPlatDeployments');
     this.node.dataset.testid = 'mlplat-deployments';
-    this.title.label = 'Deployments';
+    this.title.label = this._trans.__('Deployments');
     this.node.addEventListener('click', this._onClick);
     this.render();
   }
 
   render(): void {
+    const trans = this._trans;
     const state = this._model.deployments;
     const list = state.value ?? [];
     const children: (Node | string)[] = [];
@@ -43,11 +42,14 @@ export class DeploymentsView extends ModelView {
             testid: 'mlplat-deployments-error',
             attrs: { role: 'alert' }
           },
-          `Could not load the deployments: ${state.error ?? 'unknown error'}`
+          trans.__(
+            'Could not load the deployments: %1',
+            state.error ?? trans.__('unknown error')
+          )
         )
       );
     } else if (state.status === 'loading' && state.value === null) {
-      children.push(loading('Loading deployments…'));
+      children.push(loading(trans.__('Loading deployments…')));
     } else if (state.value !== null && list.length === 0) {
       children.push(
         h(
@@ -56,7 +58,7 @@ export class DeploymentsView extends ModelView {
             className: 'jp-MLPlatModels-empty',
             testid: 'mlplat-deployments-empty'
           },
-          'No deployments yet: use Deploy on a model version.'
+          trans.__('No deployments yet: use Deploy on a model version.')
         )
       );
     }
@@ -78,8 +80,9 @@ export class DeploymentsView extends ModelView {
   }
 
   private _deployment(d: IDeployment): HTMLElement {
+    const trans = this._trans;
     const fraction = Number(d.details?.progress?.fraction ?? 0);
-    const step = d.details?.progress?.step ?? 'Starting…';
+    const step = d.details?.progress?.step ?? trans.__('Starting…');
     const hasCanary = d.canary !== null && d.canary !== undefined;
     return h(
       'li',
@@ -94,9 +97,10 @@ export class DeploymentsView extends ModelView {
         h('span', { className: 'jp-MLPlatDeployments-name' }, d.name),
         h(
           'span',
-          { className: 'jp-MLPlatModels-chip', title: 'Target' },
+          { className: 'jp-MLPlatModels-chip', title: trans.__('Target') },
           d.target
         ),
+        routingChip(trans, d),
         h(
           'span',
           {
@@ -118,7 +122,7 @@ export class DeploymentsView extends ModelView {
               attrs: {
                 max: '1',
                 value: String(Math.min(Math.max(fraction, 0), 1)),
-                'aria-label': `Deploying ${d.name}`
+                'aria-label': trans.__('Deploying %1', d.name)
               }
             }),
             h('span', { className: 'jp-MLPlatModels-muted' }, step)
@@ -133,7 +137,11 @@ export class DeploymentsView extends ModelView {
             d.message
           )
         : null,
-      h('div', { className: 'jp-MLPlatDeployments-traffic' }, ...traffic(d)),
+      h(
+        'div',
+        { className: 'jp-MLPlatDeployments-traffic' },
+        ...traffic(trans, d)
+      ),
       d.endpoint
         ? h(
             'div',
@@ -143,9 +151,14 @@ export class DeploymentsView extends ModelView {
               { testid: `mlplat-deployment-endpoint-${d.name}` },
               d.endpoint
             ),
-            button('copy', 'Copy', `mlplat-deployment-copy-${d.name}`, {
-              title: 'Copy the endpoint URL'
-            })
+            button(
+              'copy',
+              trans.__('Copy'),
+              `mlplat-deployment-copy-${d.name}`,
+              {
+                title: trans.__('Copy the endpoint URL')
+              }
+            )
           )
         : null,
       h(
@@ -154,29 +167,38 @@ export class DeploymentsView extends ModelView {
         hasCanary
           ? button(
               'promote',
-              'Promote',
+              trans.__('Promote'),
               `mlplat-deployment-promote-${d.name}`,
               {
-                title: 'Send all the traffic to the canary version'
+                title: trans.__('Send all the traffic to the canary version')
               }
             )
           : null,
         hasCanary || d.previous
           ? button(
               'rollback',
-              'Roll back',
+              trans.__('Roll back'),
               `mlplat-deployment-rollback-${d.name}`,
               {
                 title: hasCanary
-                  ? 'Drop the canary: all the traffic back to the stable version'
-                  : 'Serve the version from before the last promote again'
+                  ? trans.__(
+                      'Drop the canary: all the traffic back to the stable version'
+                    )
+                  : trans.__(
+                      'Serve the version from before the last promote again'
+                    )
               }
             )
           : null,
-        button('delete', 'Delete', `mlplat-deployment-delete-${d.name}`, {
-          title: 'Stop serving and remove this deployment',
-          danger: true
-        })
+        button(
+          'delete',
+          trans.__('Delete'),
+          `mlplat-deployment-delete-${d.name}`,
+          {
+            title: trans.__('Stop serving and remove this deployment'),
+            danger: true
+          }
+        )
       )
     );
   }
@@ -213,12 +235,49 @@ export class DeploymentsView extends ModelView {
 
   private _model: ModelsModel;
   private _actions: IDeploymentActions;
+  private _trans: TranslationBundle;
+}
+
+/**
+ * What a canary gets from this deployment's KServe mode (none for other targets): Knative
+ * weights traffic, Standard (KServe 0.20) routes everything to the stable predictor.
+ */
+function routingChip(
+  trans: TranslationBundle,
+  d: IDeployment
+): HTMLElement | null {
+  const routing = d.details?.canary_routing;
+  if (routing !== 'weighted' && routing !== 'none') {
+    return null;
+  }
+  const mode = String(d.details?.mode ?? '');
+  return h(
+    'span',
+    {
+      className: 'jp-MLPlatModels-chip',
+      testid: `mlplat-deployment-routing-${d.name}`,
+      title:
+        routing === 'weighted'
+          ? trans.__('%1 mode: a canary gets its share of the traffic', mode)
+          : trans.__(
+              '%1 mode: no weighted canary (all traffic goes to the stable version); deploy replaces the version, rollback returns to the previous one',
+              mode
+            )
+    },
+    routing === 'weighted'
+      ? trans.__('weighted canary')
+      : trans.__('no canary (%1)', mode)
+  );
 }
 
 /**
  * "stable v1 90% · canary v2 10%".
  */
-function traffic(d: IDeployment): Child[] {
+function traffic(trans: TranslationBundle, d: IDeployment): Child[] {
+  const roles: Record<string, string> = {
+    stable: trans.__('stable'),
+    canary: trans.__('canary')
+  };
   const part = (role: string, r: IRevision): HTMLElement =>
     h(
       'span',
@@ -226,52 +285,7 @@ function traffic(d: IDeployment): Child[] {
         className: `jp-MLPlatDeployments-revision jp-mod-${role}`,
         title: r.uri
       },
-      `${role} ${r.name} v${r.version} · ${r.traffic}%`
+      `${roles[role]} ${r.name} v${r.version} · ${r.traffic}%`
     );
   return [part('stable', d.stable), d.canary ? part('canary', d.canary) : null];
-}
-
-/**
- * A button dispatching `action` through the view's click handler.
- */
-export function button(
-  action: string,
-  label: string,
-  testid: string,
-  options: { title?: string; primary?: boolean; danger?: boolean } = {}
-): HTMLButtonElement {
-  const modifier = options.primary
-    ? ' jp-mod-accept'
-    : options.danger
-      ? ' jp-mod-warn'
-      : '';
-  return h(
-    'button',
-    {
-      className: `jp-MLPlatModels-button${modifier}`,
-      testid,
-      title: options.title,
-      attrs: { type: 'button', 'data-action': action }
-    },
-    label
-  );
-}
-
-/**
- * A spinner with a message.
- */
-export function loading(message: string, testid?: string): HTMLElement {
-  return h(
-    'div',
-    {
-      className: 'jp-MLPlatModels-loading',
-      testid,
-      attrs: { role: 'status' }
-    },
-    h('span', {
-      className: 'jp-MLPlatModels-spinner',
-      attrs: { 'aria-hidden': 'true' }
-    }),
-    message
-  );
 }

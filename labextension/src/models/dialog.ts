@@ -1,23 +1,10 @@
 import { Dialog } from '@jupyterlab/apputils';
-import { type Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
+import { type TranslationBundle } from '@jupyterlab/translation';
 
-import { errorMessage } from '../api';
-import { h } from '../dom';
-import {
-  type DeployTarget,
-  type IDeployment,
-  type IDeployRequest
-} from '../tokens';
-import { canaryError, deploymentNameError, deploymentNameFor } from './model';
-
-/**
- * Deploy targets the dialog offers.
- */
-export const DEPLOY_TARGETS: { value: DeployTarget; label: string }[] = [
-  { value: 'local', label: 'Local (MLServer on this machine)' },
-  { value: 'kserve', label: 'KServe (Kubernetes InferenceService)' }
-];
+import { errorMessage } from '../common/api';
+import { type IDeployment, type IDeployRequest } from '../tokens';
+import { DeployForm, type IDeployFormValues } from './form';
+import { deploymentNameFor } from './model';
 
 /**
  * What the deploy dialog needs to know.
@@ -33,6 +20,8 @@ export interface IDeployDialogOptions {
   defaultTarget: string;
   /** Send the request; rejects with the server's message when refused. */
   deploy: (request: IDeployRequest) => Promise<IDeployment>;
+  /** Translations of the dialog's strings. */
+  trans: TranslationBundle;
 }
 
 /**
@@ -50,15 +39,19 @@ export async function deployWithDialog(
     name: deploymentNameFor(options.model),
     canary: ''
   };
+  const trans = options.trans;
   let serverError: string | null = null;
   for (;;) {
     const form = new DeployForm(options, values, serverError);
     const dialog = new Dialog<IDeployFormValues>({
-      title: `Deploy ${options.model} version ${options.version}`,
+      title: trans.__('Deploy %1 version %2', options.model, options.version),
       body: form,
       buttons: [
         Dialog.cancelButton(),
-        Dialog.okButton({ label: 'Deploy', ariaLabel: 'Deploy the model' })
+        Dialog.okButton({
+          label: trans.__('Deploy'),
+          ariaLabel: trans.__('Deploy the model')
+        })
       ],
       focusNodeSelector: `[data-testid="mlplat-deploy-name"]`
     });
@@ -79,209 +72,4 @@ export async function deployWithDialog(
       serverError = errorMessage(error);
     }
   }
-}
-
-/**
- * Values of the deploy form (as typed).
- */
-export interface IDeployFormValues {
-  target: DeployTarget;
-  name: string;
-  /** Canary percent as typed; `''` is a full rollout. */
-  canary: string;
-}
-
-/**
- * Body of the deploy dialog: target, name, canary share, inline validation.
- */
-export class DeployForm
-  extends Widget
-  implements Dialog.IBodyWidget<IDeployFormValues>
-{
-  constructor(
-    options: IDeployDialogOptions,
-    values: IDeployFormValues,
-    serverError: string | null
-  ) {
-    super();
-    this._options = options;
-    this.addClass('jp-MLPlatDeployForm');
-
-    this._target = h(
-      'select',
-      {
-        className: 'jp-mod-styled',
-        testid: 'mlplat-deploy-target',
-        attrs: { 'aria-label': 'Deploy target' }
-      },
-      ...DEPLOY_TARGETS.map(t =>
-        h('option', { attrs: { value: t.value } }, t.label)
-      )
-    );
-    this._target.value = values.target;
-    this._name = h('input', {
-      className: 'jp-mod-styled',
-      testid: 'mlplat-deploy-name',
-      attrs: {
-        type: 'text',
-        'aria-label': 'Deployment name',
-        autocomplete: 'off',
-        spellcheck: 'false',
-        maxlength: '63'
-      }
-    });
-    this._name.value = values.name;
-    this._canary = h('input', {
-      className: 'jp-mod-styled',
-      testid: 'mlplat-deploy-canary',
-      attrs: {
-        type: 'number',
-        min: '1',
-        max: '99',
-        step: '1',
-        placeholder: 'empty: replace it',
-        'aria-label': 'Canary share of traffic in percent'
-      }
-    });
-    this._canary.value = values.canary;
-    this._existing = h('div', { className: 'jp-MLPlatDeployForm-existing' });
-    this._canaryRow = field(
-      'Canary traffic %',
-      this._canary,
-      'Send this share of the traffic to the new version; promote or roll back later.'
-    );
-    this._errors = h('div', {
-      className: 'jp-MLPlatDeployForm-errors',
-      testid: 'mlplat-deploy-errors',
-      attrs: { role: 'alert' }
-    });
-    this._serverError = serverError;
-
-    this.node.append(
-      h(
-        'div',
-        { className: 'jp-MLPlatDeployForm-model' },
-        h('code', {}, `models:/${options.model}/${options.version}`)
-      ),
-      field('Target', this._target),
-      field(
-        'Name',
-        this._name,
-        "Lowercase letters, digits and '-'; an existing name updates that deployment."
-      ),
-      this._existing,
-      this._canaryRow,
-      this._errors
-    );
-    for (const input of [this._target, this._name, this._canary]) {
-      input.addEventListener('input', () => this._sync(true));
-    }
-    this._sync(false);
-  }
-
-  getValue(): IDeployFormValues {
-    return {
-      target: this._target.value === 'kserve' ? 'kserve' : 'local',
-      name: this._name.value.trim(),
-      canary: this._existingDeployment() ? this._canary.value.trim() : ''
-    };
-  }
-
-  /**
-   * What is wrong with `values` (empty when they can be sent).
-   */
-  errors(values: IDeployFormValues): string[] {
-    return [
-      deploymentNameError(values.name),
-      canaryError(values.canary)
-    ].filter((e): e is string => e !== null);
-  }
-
-  /**
-   * The REST request for valid `values`.
-   */
-  request(values: IDeployFormValues): IDeployRequest {
-    const request: IDeployRequest = {
-      model_uri: `models:/${this._options.model}/${this._options.version}`,
-      name: values.name,
-      target: values.target
-    };
-    if (values.canary !== '') {
-      request.canary = Number(values.canary);
-    }
-    return request;
-  }
-
-  protected override onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this._sync(false);
-  }
-
-  private _existingDeployment(): IDeployment | undefined {
-    const name = this._name.value.trim();
-    return this._options.deployments.find(d => d.name === name);
-  }
-
-  /**
-   * Show the canary field for an existing name, validate, enable "Deploy".
-   * Typing clears the server's complaint about the previous values.
-   */
-  private _sync(typed: boolean): void {
-    if (typed) {
-      this._serverError = null;
-    }
-    const existing = this._existingDeployment();
-    this._canaryRow.hidden = !existing;
-    this._existing.replaceChildren();
-    if (existing) {
-      const serving = `${existing.stable.name} version ${existing.stable.version}`;
-      this._existing.append(
-        `"${existing.name}" exists (${existing.target}, serving ${serving}): deploying updates it.`
-      );
-    }
-    const errors = this.errors(this.getValue());
-    this._errors.replaceChildren(
-      ...(this._serverError
-        ? [
-            h(
-              'div',
-              { className: 'jp-MLPlatDeployForm-error' },
-              this._serverError
-            )
-          ]
-        : []),
-      ...errors.map(e =>
-        h('div', { className: 'jp-MLPlatDeployForm-error' }, e)
-      )
-    );
-    const accept = this.node
-      .closest('.jp-Dialog-content')
-      ?.querySelector<HTMLButtonElement>('.jp-mod-accept');
-    if (accept) {
-      accept.disabled = errors.length > 0;
-    }
-  }
-
-  private _options: IDeployDialogOptions;
-  private _target: HTMLSelectElement;
-  private _name: HTMLInputElement;
-  private _canary: HTMLInputElement;
-  private _canaryRow: HTMLElement;
-  private _existing: HTMLElement;
-  private _errors: HTMLElement;
-  private _serverError: string | null;
-}
-
-function field(
-  label: string,
-  input: HTMLElement,
-  help?: string
-): HTMLLabelElement {
-  return h(
-    'label',
-    { className: 'jp-MLPlatDeployForm-field' },
-    h('span', { className: 'jp-MLPlatDeployForm-label' }, label),
-    input,
-    help ? h('span', { className: 'jp-MLPlatDeployForm-help' }, help) : null
-  );
 }

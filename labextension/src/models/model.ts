@@ -1,7 +1,14 @@
-import { type IDisposable } from '@lumino/disposable';
-import { type ISignal, Signal } from '@lumino/signaling';
+import { type TranslationBundle } from '@jupyterlab/translation';
+import { Poll } from '@lumino/polling';
 
-import { errorMessage, requestAPI } from '../api';
+import { errorMessage } from '../common/api';
+import {
+  IDLE,
+  type ILoadable,
+  type LoadStatus,
+  RemoteModel,
+  segment
+} from '../common/remotemodel';
 import {
   type IDeployment,
   type IDeploymentsResponse,
@@ -12,19 +19,7 @@ import {
   type IRegisteredModelDetails
 } from '../tokens';
 
-/**
- * Lifecycle of a loaded piece of state.
- */
-export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
-
-/**
- * A loaded value; `value` keeps the last good value while reloading.
- */
-export interface ILoadable<T> {
-  readonly status: LoadStatus;
-  readonly value: T | null;
-  readonly error: string | null;
-}
+export { type ILoadable, type LoadStatus };
 
 /**
  * State of the model search.
@@ -37,12 +32,6 @@ export interface IModelSearch {
   readonly results: ReadonlyArray<IRegisteredModel>;
   readonly error: string | null;
 }
-
-const IDLE: ILoadable<never> = Object.freeze({
-  status: 'idle',
-  value: null,
-  error: null
-});
 
 /**
  * A deployment name derived from a model name, as the server derives it:
@@ -62,12 +51,17 @@ export function deploymentNameFor(modelName: string): string {
 /**
  * Why a deployment name is invalid, or `null` when it is valid.
  */
-export function deploymentNameError(name: string): string | null {
+export function deploymentNameError(
+  trans: TranslationBundle,
+  name: string
+): string | null {
   if (!name) {
-    return 'A name is required.';
+    return trans.__('A name is required.');
   }
   if (!/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
-    return "Use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most 63 characters.";
+    return trans.__(
+      "Use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most 63 characters."
+    );
   }
   return null;
 }
@@ -75,13 +69,18 @@ export function deploymentNameError(name: string): string | null {
 /**
  * Why a canary percentage is invalid (`''` means a full rollout), or `null`.
  */
-export function canaryError(value: string): string | null {
+export function canaryError(
+  trans: TranslationBundle,
+  value: string
+): string | null {
   if (value.trim() === '') {
     return null;
   }
   const percent = Number(value);
   if (!Number.isInteger(percent) || percent < 1 || percent > 99) {
-    return 'The canary share must be a whole percentage between 1 and 99.';
+    return trans.__(
+      'The canary share must be a whole percentage between 1 and 99.'
+    );
   }
   return null;
 }
@@ -107,22 +106,26 @@ export function versionKey(name: string, version: string): string {
  * its versions, version details, and the deployments list (polled while a
  * deployment is in progress).
  */
-export class ModelsModel implements IDisposable {
+export class ModelsModel extends RemoteModel {
   constructor(options: ModelsModel.IOptions = {}) {
-    this._request = options.request ?? requestAPI;
-    this._searchDelay = options.searchDelay ?? 200;
-    this._pollInterval = options.pollInterval ?? 1500;
-  }
-
-  /**
-   * Emitted whenever any state changes.
-   */
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._isDisposed;
+    super(options, 200);
+    this._deploymentsPoll = new Poll({
+      auto: false,
+      factory: async () => {
+        await this.loadDeployments();
+        if (this._deployments.status === 'error') {
+          throw new Error(this._deployments.error ?? ''); // back off
+        }
+        await this._refreshOpenVersions();
+      },
+      frequency: {
+        interval: options.pollInterval ?? 1500,
+        backoff: true,
+        max: 30 * 1000
+      },
+      name: 'jupyter-mlplat:deployments',
+      standby: 'when-hidden'
+    });
   }
 
   get search(): IModelSearch {
@@ -178,23 +181,19 @@ export class ModelsModel implements IDisposable {
     if (query === this._search.query && this._search.status !== 'idle') {
       return;
     }
-    this._cancelSearch();
     this._search = { ...this._search, query, status: 'loading' };
-    this._searchTimer = window.setTimeout(() => {
-      this._searchTimer = null;
-      void this._runSearch();
-    }, this._searchDelay);
-    this._emit();
+    this.debounceSearch();
+    this.emit();
   }
 
   /**
    * Run the search for the current text now.
    */
   searchNow(): Promise<void> {
-    this._cancelSearch();
+    this.cancelSearch();
     this._search = { ...this._search, status: 'loading', error: null };
-    this._emit();
-    return this._runSearch();
+    this.emit();
+    return this.runSearch();
   }
 
   /**
@@ -205,7 +204,7 @@ export class ModelsModel implements IDisposable {
       return;
     }
     this._selected = name;
-    this._emit();
+    this.emit();
     if (name !== null) {
       void this.loadModel(name);
     }
@@ -222,7 +221,7 @@ export class ModelsModel implements IDisposable {
       this._expanded.add(key);
       void this.loadVersion(name, version);
     }
-    this._emit();
+    this.emit();
   }
 
   /**
@@ -230,7 +229,7 @@ export class ModelsModel implements IDisposable {
    */
   async loadModel(name: string): Promise<void> {
     await this._load(this._models, name, () =>
-      this._request<IRegisteredModelDetails>(`models/${segment(name)}`)
+      this.request<IRegisteredModelDetails>(`models/${segment(name)}`)
     );
   }
 
@@ -239,7 +238,7 @@ export class ModelsModel implements IDisposable {
    */
   async loadVersion(name: string, version: string): Promise<void> {
     await this._load(this._versions, versionKey(name, version), () =>
-      this._request<IModelVersionDetails>(
+      this.request<IModelVersionDetails>(
         `models/${segment(name)}/versions/${segment(version)}`
       )
     );
@@ -251,9 +250,9 @@ export class ModelsModel implements IDisposable {
   async loadDeployments(): Promise<void> {
     const seq = ++this._deploymentsSeq;
     this._deployments = { ...this._deployments, status: 'loading' };
-    this._emit();
+    this.emit();
     try {
-      const reply = await this._request<IDeploymentsResponse>('deployments');
+      const reply = await this.request<IDeploymentsResponse>('deployments');
       if (seq !== this._deploymentsSeq) {
         return;
       }
@@ -270,8 +269,8 @@ export class ModelsModel implements IDisposable {
         error: errorMessage(error)
       };
     }
-    this._schedulePoll();
-    this._emit();
+    this._pollWhileDeploying();
+    this.emit();
   }
 
   /**
@@ -280,7 +279,7 @@ export class ModelsModel implements IDisposable {
    * @throws The server's error (e.g. an invalid name) when it refused.
    */
   async deploy(request: IDeployRequest): Promise<IDeployment> {
-    const deployment = await this._request<IDeployment>('deployments', {
+    const deployment = await this.request<IDeployment>('deployments', {
       method: 'POST',
       body: JSON.stringify(request)
     });
@@ -292,7 +291,7 @@ export class ModelsModel implements IDisposable {
    * Send all the traffic to the canary.
    */
   async promote(name: string): Promise<IDeployment> {
-    const deployment = await this._request<IDeployment>(
+    const deployment = await this.request<IDeployment>(
       `deployments/${segment(name)}/promote`,
       { method: 'POST' }
     );
@@ -304,7 +303,7 @@ export class ModelsModel implements IDisposable {
    * Drop the canary, or return to the version served before the last promote.
    */
   async rollback(name: string): Promise<IDeployment> {
-    const deployment = await this._request<IDeployment>(
+    const deployment = await this.request<IDeployment>(
       `deployments/${segment(name)}/rollback`,
       { method: 'POST' }
     );
@@ -316,13 +315,13 @@ export class ModelsModel implements IDisposable {
    * Stop a deployment and remove it.
    */
   async remove(name: string): Promise<void> {
-    await this._request<void>(`deployments/${segment(name)}`, {
+    await this.request<void>(`deployments/${segment(name)}`, {
       method: 'DELETE'
     });
     this._deploymentsSeq++; // a list fetched before the delete is stale
     const list = (this._deployments.value ?? []).filter(d => d.name !== name);
     this._deployments = { status: 'ready', value: list, error: null };
-    this._emit();
+    this.emit();
     void this.loadDeployments();
   }
 
@@ -341,16 +340,12 @@ export class ModelsModel implements IDisposable {
     await Promise.all(loads);
   }
 
-  dispose(): void {
-    if (this._isDisposed) {
+  override dispose(): void {
+    if (this.isDisposed) {
       return;
     }
-    this._isDisposed = true;
-    this._cancelSearch();
-    if (this._pollTimer !== null) {
-      window.clearTimeout(this._pollTimer);
-    }
-    Signal.clearData(this);
+    this._deploymentsPoll.dispose();
+    super.dispose();
   }
 
   private _upsert(deployment: IDeployment): void {
@@ -361,21 +356,33 @@ export class ModelsModel implements IDisposable {
     list.push(deployment);
     list.sort((a, b) => a.name.localeCompare(b.name));
     this._deployments = { status: 'ready', value: list, error: null };
-    this._schedulePoll();
-    this._emit();
+    this._pollWhileDeploying();
+    this.emit();
   }
 
-  private _schedulePoll(): void {
+  /**
+   * Poll the deployments while one is deploying; stop once none is.
+   */
+  private _pollWhileDeploying(): void {
+    if (this.isDisposed) {
+      return;
+    }
     const busy = (this._deployments.value ?? []).some(
       d => d.state === 'deploying'
     );
-    if (!busy || this._pollTimer !== null || this._isDisposed) {
-      return;
+    if (busy) {
+      // The first tick comes one interval later (the list is fresh now).
+      if (!this._polling) {
+        this._polling = true;
+        void this._deploymentsPoll.schedule({
+          interval: this._deploymentsPoll.frequency.interval,
+          phase: 'started'
+        });
+      }
+    } else if (this._polling) {
+      this._polling = false;
+      void this._deploymentsPoll.stop();
     }
-    this._pollTimer = window.setTimeout(() => {
-      this._pollTimer = null;
-      void this.loadDeployments().then(() => this._refreshOpenVersions());
-    }, this._pollInterval);
   }
 
   /**
@@ -393,41 +400,25 @@ export class ModelsModel implements IDisposable {
     );
   }
 
-  private async _runSearch(): Promise<void> {
+  protected async runSearch(): Promise<void> {
     const query = this._search.query.trim();
-    const seq = ++this._searchSeq;
-    try {
-      const reply = await this._request<IModelsSearchResponse>(
-        `models?q=${encodeURIComponent(query)}&limit=50`
-      );
-      if (seq !== this._searchSeq) {
-        return; // A newer search was started: this answer is stale.
-      }
-      this._search = {
-        ...this._search,
-        status: 'ready',
-        results: Array.isArray(reply?.models) ? reply.models : [],
-        error: null
-      };
-    } catch (error) {
-      if (seq !== this._searchSeq) {
-        return;
-      }
-      this._search = {
-        ...this._search,
-        status: 'error',
-        error: errorMessage(error)
-      };
+    const outcome = await this.searchRequest<IModelsSearchResponse>(
+      `models?q=${encodeURIComponent(query)}&limit=50`
+    );
+    if (outcome === null) {
+      return; // A newer search was started: this answer is stale.
     }
-    this._emit();
-  }
-
-  private _cancelSearch(): void {
-    if (this._searchTimer !== null) {
-      window.clearTimeout(this._searchTimer);
-      this._searchTimer = null;
-    }
-    this._searchSeq++;
+    this._search = outcome.ok
+      ? {
+          ...this._search,
+          status: 'ready',
+          results: Array.isArray(outcome.reply?.models)
+            ? outcome.reply.models
+            : [],
+          error: null
+        }
+      : { ...this._search, status: 'error', error: outcome.error };
+    this.emit();
   }
 
   private async _load<T>(
@@ -440,7 +431,7 @@ export class ModelsModel implements IDisposable {
     this._loadSeq.set(seqKey, seq);
     const previous = cache.get(key) ?? IDLE;
     cache.set(key, { ...previous, status: 'loading' });
-    this._emit();
+    this.emit();
     let next: ILoadable<T>;
     try {
       next = { status: 'ready', value: await fetch(), error: null };
@@ -449,27 +440,16 @@ export class ModelsModel implements IDisposable {
     }
     if (this._loadSeq.get(seqKey) === seq) {
       cache.set(key, next);
-      this._emit();
+      this.emit();
     }
   }
 
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
-  private _request: typeof requestAPI;
-  private _searchDelay: number;
-  private _pollInterval: number;
   private _search: IModelSearch = {
     query: '',
     status: 'idle',
     results: [],
     error: null
   };
-  private _searchSeq = 0;
-  private _searchTimer: number | null = null;
   private _selected: string | null = null;
   private _models = new Map<string, ILoadable<IRegisteredModelDetails>>();
   private _versions = new Map<string, ILoadable<IModelVersionDetails>>();
@@ -477,9 +457,8 @@ export class ModelsModel implements IDisposable {
   private _expanded = new Set<string>();
   private _deployments: ILoadable<IDeployment[]> = IDLE;
   private _deploymentsSeq = 0;
-  private _pollTimer: number | null = null;
-  private _isDisposed = false;
-  private _changed = new Signal<this, void>(this);
+  private _deploymentsPoll: Poll;
+  private _polling = false;
 }
 
 /**
@@ -487,21 +466,10 @@ export class ModelsModel implements IDisposable {
  */
 export namespace ModelsModel {
   /**
-   * Constructor options.
+   * Constructor options (the search delay defaults to 200 ms).
    */
-  export interface IOptions {
-    /** Override the REST client (tests). */
-    request?: typeof requestAPI;
-    /** Milliseconds of typing pause before a search runs. */
-    searchDelay?: number;
+  export interface IOptions extends RemoteModel.IOptions {
     /** Milliseconds between deployment polls while one is deploying. */
     pollInterval?: number;
   }
-}
-
-/**
- * A URL path segment.
- */
-function segment(value: string): string {
-  return encodeURIComponent(value);
 }

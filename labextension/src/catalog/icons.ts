@@ -1,17 +1,8 @@
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import catalogSvgstr from '../style/icons/catalog.svg';
-import columnSvgstr from '../style/icons/column.svg';
-import mlplatSvgstr from '../style/icons/mlplat.svg';
-import tableSvgstr from '../style/icons/table.svg';
-
-/**
- * Beaker icon used by the side panel, launcher items and the MLflow tab.
- */
-export const mlplatIcon = new LabIcon({
-  name: 'jupyter-mlplat:beaker',
-  svgstr: mlplatSvgstr
-});
+import catalogSvgstr from '../../style/icons/catalog.svg';
+import columnSvgstr from '../../style/icons/column.svg';
+import tableSvgstr from '../../style/icons/table.svg';
 
 /**
  * Database cylinder: the data catalog side panel, launcher card and databases.

@@ -1,4 +1,5 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { type TranslationBundle } from '@jupyterlab/translation';
 import {
   IFrame,
   launchIcon,
@@ -6,8 +7,8 @@ import {
   ToolbarButton
 } from '@jupyterlab/ui-components';
 
-import { mlplatIcon } from './icons';
-import { MLFLOW_WIDGET_ID } from './tokens';
+import { mlplatIcon } from '../common/icons';
+import { MLFLOW_WIDGET_ID } from '../tokens';
 
 /**
  * Sandbox exceptions of the MLflow UI frame. The UI is a same-origin
@@ -25,7 +26,7 @@ export const MLFLOW_SANDBOX: IFrame.SandboxExceptions[] = [
  * Main-area tab hosting the MLflow tracking UI in an iframe.
  */
 export class MLflowWidget extends MainAreaWidget<IFrame> {
-  constructor(url: string) {
+  constructor(url: string, trans: TranslationBundle) {
     const content = new IFrame({
       sandbox: MLFLOW_SANDBOX,
       referrerPolicy: 'same-origin'
@@ -37,8 +38,8 @@ export class MLflowWidget extends MainAreaWidget<IFrame> {
     this.id = MLFLOW_WIDGET_ID;
     this.addClass('jp-MLPlatMLflow');
     this.node.dataset.testid = 'mlplat-mlflow';
-    this.title.label = 'MLflow';
-    this.title.caption = `MLflow tracking UI (${url})`;
+    this.title.label = trans.__('MLflow');
+    this.title.caption = trans.__('MLflow tracking UI (%1)', url);
     this.title.icon = mlplatIcon;
     this.title.closable = true;
 
@@ -46,7 +47,7 @@ export class MLflowWidget extends MainAreaWidget<IFrame> {
       'reload',
       new ToolbarButton({
         icon: refreshIcon,
-        tooltip: 'Reload the MLflow UI',
+        tooltip: trans.__('Reload the MLflow UI'),
         onClick: () => this.reload()
       })
     );
@@ -54,8 +55,8 @@ export class MLflowWidget extends MainAreaWidget<IFrame> {
       'open-in-new-tab',
       new ToolbarButton({
         icon: launchIcon,
-        label: 'Open in new tab',
-        tooltip: 'Open the MLflow UI in a new browser tab',
+        label: trans.__('Open in new tab'),
+        tooltip: trans.__('Open the MLflow UI in a new browser tab'),
         onClick: () => {
           window.open(this.currentUrl, '_blank', 'noopener');
         }

@@ -5,6 +5,6 @@
  * (package.json lives outside `rootDir`, hence `require` rather than `import`).
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const pkg = require('../package.json') as { version: string };
+const pkg = require('../../package.json') as { version: string };
 
 export const FRONTEND_VERSION: string = pkg.version;

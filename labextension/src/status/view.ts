@@ -1,71 +1,10 @@
-import {
-  refreshIcon,
-  SidePanel,
-  ToolbarButton
-} from '@jupyterlab/ui-components';
-import { type IDisposable } from '@lumino/disposable';
-import { type Message } from '@lumino/messaging';
-import { Panel, Widget } from '@lumino/widgets';
+import { type TranslationBundle } from '@jupyterlab/translation';
 
-import { type Child, dot, type DotState, h } from './dom';
-import { mlplatIcon } from './icons';
-import { ModelView } from './modelview';
-import {
-  type IPlatformStatus,
-  type IStatusModel,
-  STATUS_PANEL_ID
-} from './tokens';
-import { FRONTEND_VERSION } from './version';
-
-/**
- * Left side panel showing the ML platform status.
- */
-export class StatusPanel extends SidePanel {
-  constructor(options: StatusPanel.IOptions) {
-    super({ content: new Panel() });
-    this._model = options.model;
-    this.id = STATUS_PANEL_ID;
-    this.addClass('jp-MLPlatStatusPanel');
-    this.title.icon = mlplatIcon;
-    this.title.caption = 'ML Platform';
-    this.node.setAttribute('aria-label', 'ML Platform status');
-
-    const heading = h('h2', {}, 'ML Platform');
-    this.header.addWidget(new Widget({ node: heading }));
-
-    this.toolbar.addItem(
-      'refresh',
-      new ToolbarButton({
-        icon: refreshIcon,
-        tooltip: 'Refresh platform status',
-        onClick: () => {
-          void this._model.refresh();
-        }
-      })
-    );
-
-    this.addWidget(new StatusView(options));
-
-    // Poll while the panel is visible (interval comes from the settings).
-    this._watch = this._model.watch(() => this.isVisible);
-  }
-
-  protected override onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    void this._model.refresh();
-  }
-
-  override dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._watch.dispose();
-    super.dispose();
-  }
-
-  private _model: IStatusModel;
-  private _watch: IDisposable;
-}
+import { type Child, dot, type DotState, h } from '../common/dom';
+import { ModelView } from '../common/modelview';
+import { FRONTEND_VERSION } from '../common/version';
+import { type IPlatformStatus, type IStatusModel } from '../tokens';
+import { type StatusPanel } from './panel';
 
 /**
  * Renders an `IStatusModel`.
@@ -75,6 +14,7 @@ export class StatusView extends ModelView {
     super(options.model.changed);
     this._model = options.model;
     this._openMLflow = options.openMLflow;
+    this._trans = options.trans;
     this.addClass('jp-MLPlatStatus');
     this.node.dataset.testid = 'mlplat-status';
     this.node.setAttribute('aria-live', 'polite');
@@ -84,6 +24,7 @@ export class StatusView extends ModelView {
   render(): void {
     const { status, error, loading, versionMismatch, lastUpdated } =
       this._model;
+    const trans = this._trans;
     const state = error ? 'error' : status ? 'ok' : 'loading';
     this.node.dataset.state = state;
     this.node.setAttribute('aria-busy', String(loading));
@@ -111,7 +52,7 @@ export class StatusView extends ModelView {
             testid: 'mlplat-error',
             attrs: { role: 'alert' }
           },
-          h('strong', {}, 'Could not load the platform status: '),
+          h('strong', {}, trans.__('Could not load the platform status: ')),
           error
         )
       );
@@ -124,7 +65,7 @@ export class StatusView extends ModelView {
             className: 'jp-MLPlatStatus-message jp-MLPlatStatus-loading',
             testid: 'mlplat-loading'
           },
-          'Loading platform status…'
+          trans.__('Loading platform status…')
         )
       );
     }
@@ -138,15 +79,19 @@ export class StatusView extends ModelView {
         h(
           'span',
           { testid: 'mlplat-version' },
-          `Server ${text(status?.version)} · front-end ${FRONTEND_VERSION}`
+          trans.__(
+            'Server %1 · front-end %2',
+            text(trans, status?.version),
+            FRONTEND_VERSION
+          )
         ),
         lastUpdated &&
           h(
             'span',
             { className: 'jp-MLPlatStatus-updated' },
             loading
-              ? 'Refreshing…'
-              : `Updated ${lastUpdated.toLocaleTimeString()}`
+              ? trans.__('Refreshing…')
+              : trans.__('Updated %1', lastUpdated.toLocaleTimeString())
           )
       )
     );
@@ -162,16 +107,19 @@ export class StatusView extends ModelView {
     const spark: Partial<IPlatformStatus['spark']> = status.spark ?? {};
     const catalog: Partial<IPlatformStatus['catalog']> = status.catalog ?? {};
     const deploy: Partial<IPlatformStatus['deploy']> = status.deploy ?? {};
+    const trans = this._trans;
+    const value = (v: unknown, options?: IValueOptions): HTMLElement =>
+      valueOf(trans, v, options);
 
     const reachable = tracking.reachable;
     const trackingState: DotState =
       reachable === true ? 'ok' : reachable === false ? 'error' : 'unknown';
     const trackingLabel =
       reachable === true
-        ? 'reachable'
+        ? trans.__('reachable')
         : reachable === false
-          ? 'unreachable'
-          : 'unknown';
+          ? trans.__('unreachable')
+          : trans.__('unknown');
 
     const openLink = this._openMLflow
       ? h(
@@ -180,7 +128,7 @@ export class StatusView extends ModelView {
             className: 'jp-MLPlatStatus-link',
             attrs: { href: '#', role: 'button' }
           },
-          'Open MLflow UI'
+          trans.__('Open MLflow UI')
         )
       : null;
     if (openLink && this._openMLflow) {
@@ -193,17 +141,17 @@ export class StatusView extends ModelView {
 
     return [
       section(
-        'Session',
-        row('User', value(status.user, { testid: 'mlplat-user' }))
+        trans.__('Session'),
+        row(trans.__('User'), value(status.user, { testid: 'mlplat-user' }))
       ),
       section(
-        'MLflow tracking',
+        trans.__('MLflow tracking'),
         row(
-          'Tracking URI',
+          trans.__('Tracking URI'),
           value(tracking.uri, { testid: 'mlplat-tracking-uri', code: true })
         ),
         row(
-          'State',
+          trans.__('State'),
           h(
             'span',
             {
@@ -216,50 +164,59 @@ export class StatusView extends ModelView {
           )
         ),
         row(
-          'Experiment',
+          trans.__('Experiment'),
           value(tracking.experiment, { testid: 'mlplat-experiment' })
         ),
-        row('Autolog', value(tracking.autolog, { testid: 'mlplat-autolog' })),
         row(
-          'Async logging',
+          trans.__('Autolog'),
+          value(tracking.autolog, { testid: 'mlplat-autolog' })
+        ),
+        row(
+          trans.__('Async logging'),
           value(tracking.async_logging, { testid: 'mlplat-async-logging' })
         ),
-        row('Artifact proxy', value(tracking.artifact_proxy)),
-        openLink && row('UI', openLink)
+        row(trans.__('Artifact proxy'), value(tracking.artifact_proxy)),
+        openLink && row(trans.__('UI'), openLink)
       ),
       section(
-        'Spark',
-        row('Mode', value(spark.mode, { testid: 'mlplat-spark-mode' })),
+        trans.__('Spark'),
         row(
-          'Endpoint',
+          trans.__('Mode'),
+          value(spark.mode, { testid: 'mlplat-spark-mode' })
+        ),
+        row(
+          trans.__('Endpoint'),
           value(spark.endpoint, { testid: 'mlplat-spark-endpoint', code: true })
         ),
         row(
-          'State',
+          trans.__('State'),
           h(
             'span',
             {
               testid: 'mlplat-spark-state',
               attrs: { 'data-state': sparkDotState(spark.state) }
             },
-            dot(sparkDotState(spark.state), text(spark.state)),
-            text(spark.state),
+            dot(sparkDotState(spark.state), text(trans, spark.state)),
+            text(trans, spark.state),
             detail(spark.detail)
           )
         )
       ),
       section(
-        'Catalog',
+        trans.__('Catalog'),
         row(
-          'Backend',
+          trans.__('Backend'),
           value(catalog.backend, { testid: 'mlplat-catalog-backend' })
         )
       ),
       section(
-        'Deployment',
-        row('Target', value(deploy.target, { testid: 'mlplat-deploy-target' })),
+        trans.__('Deployment'),
         row(
-          'Namespace',
+          trans.__('Target'),
+          value(deploy.target, { testid: 'mlplat-deploy-target' })
+        ),
+        row(
+          trans.__('Namespace'),
           value(deploy.namespace, { testid: 'mlplat-deploy-namespace' })
         )
       )
@@ -268,18 +225,7 @@ export class StatusView extends ModelView {
 
   private _model: IStatusModel;
   private _openMLflow?: () => void;
-}
-
-/**
- * A namespace for `StatusPanel` statics.
- */
-export namespace StatusPanel {
-  export interface IOptions {
-    /** The shared status model. */
-    model: IStatusModel;
-    /** Open the MLflow UI (adds a link to the panel when given). */
-    openMLflow?: () => void;
-  }
+  private _trans: TranslationBundle;
 }
 
 const EMPTY = '—';
@@ -287,12 +233,12 @@ const EMPTY = '—';
 /**
  * Display text of a payload value.
  */
-function text(v: unknown): string {
+function text(trans: TranslationBundle, v: unknown): string {
   if (v === undefined || v === null || v === '') {
     return EMPTY;
   }
   if (typeof v === 'boolean') {
-    return v ? 'on' : 'off';
+    return v ? trans.__('on') : trans.__('off');
   }
   if (typeof v === 'string') {
     return v;
@@ -313,21 +259,28 @@ function detail(v: unknown): HTMLElement | null {
     : null;
 }
 
-function value(
+interface IValueOptions {
+  testid?: string;
+  code?: boolean;
+}
+
+function valueOf(
+  trans: TranslationBundle,
   v: unknown,
-  options: { testid?: string; code?: boolean } = {}
+  options: IValueOptions = {}
 ): HTMLElement {
   const classes: string[] = [];
   if (options.code) {
     classes.push('jp-MLPlatStatus-code');
   }
-  if (text(v) === EMPTY) {
+  const shown = text(trans, v);
+  if (shown === EMPTY) {
     classes.push('jp-MLPlatStatus-muted');
   }
   return h(
     'span',
     { className: classes.join(' '), testid: options.testid },
-    text(v)
+    shown
   );
 }
 

@@ -1,18 +1,50 @@
+import {
+  nullTranslator,
+  type ITranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import { DisposableDelegate, type IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
 import { type ISignal, Signal } from '@lumino/signaling';
 
-import { errorMessage, requestAPI } from './api';
-import { type IPlatformStatus, type IStatusModel } from './tokens';
-import { FRONTEND_VERSION } from './version';
+import { errorMessage, requestAPI } from '../common/api';
+import { FRONTEND_VERSION } from '../common/version';
+import {
+  type IPlatformStatus,
+  type IStatusModel,
+  TRANSLATION_DOMAIN
+} from '../tokens';
 
 /**
- * Fetches `GET mlplat/api/status` and notifies observers.
+ * Longest pause between status polls while the server does not answer.
+ */
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+/**
+ * Fetches `GET mlplat/api/status` and notifies observers; polls (with backoff
+ * while it fails, on standby while the page is hidden or nobody watches).
  */
 export class StatusModel implements IStatusModel, IDisposable {
   constructor(options: StatusModel.IOptions = {}) {
+    this._trans = (options.translator ?? nullTranslator).load(
+      TRANSLATION_DOMAIN
+    );
     this._fetch =
-      options.fetch ?? (() => requestAPI<IPlatformStatus>('status'));
+      options.fetch ??
+      (() => requestAPI<IPlatformStatus>('status', {}, undefined, this._trans));
     this._frontendVersion = options.frontendVersion ?? FRONTEND_VERSION;
+    this._poll = new Poll({
+      auto: false,
+      factory: async () => {
+        await this.refresh();
+        if (this._error !== null) {
+          throw new Error(this._error); // back off while it fails
+        }
+      },
+      frequency: { interval: Poll.NEVER, backoff: true, max: MAX_BACKOFF_MS },
+      name: 'jupyter-mlplat:status',
+      standby: () => (this._isWatched() ? 'when-hidden' : true)
+    });
     this.refreshInterval = options.refreshInterval ?? 30;
     document.addEventListener('visibilitychange', this._onVisibilityChange);
   }
@@ -55,7 +87,21 @@ export class StatusModel implements IStatusModel, IDisposable {
   set refreshInterval(seconds: number) {
     this._refreshInterval =
       Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
-    this._restartTimer();
+    if (this._isDisposed) {
+      return;
+    }
+    if (this._refreshInterval === 0) {
+      void this._poll.stop();
+      return;
+    }
+    const interval = this._refreshInterval * 1000;
+    this._poll.frequency = {
+      interval,
+      backoff: true,
+      max: Math.max(interval, MAX_BACKOFF_MS)
+    };
+    // The first tick waits one interval: the plugins fetch once at start.
+    void this._poll.schedule({ interval, phase: 'started' });
   }
 
   refresh(): Promise<void> {
@@ -83,7 +129,7 @@ export class StatusModel implements IStatusModel, IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._stopTimer();
+    this._poll.dispose();
     this._watchers.clear();
     document.removeEventListener('visibilitychange', this._onVisibilityChange);
     Signal.clearData(this);
@@ -93,7 +139,9 @@ export class StatusModel implements IStatusModel, IDisposable {
     try {
       const status = await this._fetch();
       if (typeof status !== 'object' || status === null) {
-        throw new Error('Empty status response from the server');
+        throw new Error(
+          this._trans.__('Empty status response from the server')
+        );
       }
       this._status = status;
       this._error = null;
@@ -114,20 +162,18 @@ export class StatusModel implements IStatusModel, IDisposable {
       this._versionMismatch = null;
       return;
     }
-    const message =
-      `The jupyter-mlplat server extension (version ${serverVersion}) does not ` +
-      `match the front-end (version ${this._frontendVersion}). ` +
-      'Reinstall the package and reload the page.';
+    const message = this._trans.__(
+      'The jupyter-mlplat server extension (version %1) does not match the front-end (version %2). Reinstall the package and reload the page.',
+      serverVersion,
+      this._frontendVersion
+    );
     if (message !== this._versionMismatch) {
       console.warn(`[jupyter-mlplat] ${message}`);
     }
     this._versionMismatch = message;
   }
 
-  private _shouldPoll(): boolean {
-    if (document.visibilityState === 'hidden') {
-      return false;
-    }
+  private _isWatched(): boolean {
     for (const isActive of this._watchers) {
       if (isActive()) {
         return true;
@@ -136,31 +182,18 @@ export class StatusModel implements IStatusModel, IDisposable {
     return false;
   }
 
-  private _restartTimer(): void {
-    this._stopTimer();
-    if (this._refreshInterval > 0 && !this._isDisposed) {
-      this._timer = window.setInterval(() => {
-        if (this._shouldPoll()) {
-          void this.refresh();
-        }
-      }, this._refreshInterval * 1000);
-    }
-  }
-
-  private _stopTimer(): void {
-    if (this._timer !== null) {
-      window.clearInterval(this._timer);
-      this._timer = null;
-    }
-  }
-
   private _onVisibilityChange = (): void => {
-    // Catch up immediately when the user comes back to a stale tab.
+    // Catch up right away when the user comes back to a stale tab.
     const stale =
       this._lastUpdated === null ||
       Date.now() - this._lastUpdated.getTime() > this._refreshInterval * 1000;
-    if (this._refreshInterval > 0 && stale && this._shouldPoll()) {
-      void this.refresh();
+    if (
+      this._refreshInterval > 0 &&
+      stale &&
+      document.visibilityState !== 'hidden' &&
+      this._isWatched()
+    ) {
+      void this._poll.refresh();
     }
   };
 
@@ -178,7 +211,8 @@ export class StatusModel implements IStatusModel, IDisposable {
   private _versionMismatch: string | null = null;
   private _pending: Promise<void> | null = null;
   private _refreshInterval = 0;
-  private _timer: number | null = null;
+  private _poll: Poll;
+  private _trans: TranslationBundle;
   private _watchers = new Set<() => boolean>();
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);
@@ -198,5 +232,7 @@ export namespace StatusModel {
     fetch?: () => Promise<IPlatformStatus>;
     /** Override the front-end version (tests). */
     frontendVersion?: string;
+    /** Translations of the messages the model produces. */
+    translator?: ITranslator;
   }
 }

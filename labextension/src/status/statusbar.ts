@@ -1,6 +1,8 @@
-import { dot, type DotState, h } from './dom';
-import { ModelView } from './modelview';
-import { type IStatusModel } from './tokens';
+import { type TranslationBundle } from '@jupyterlab/translation';
+
+import { dot, type DotState, h } from '../common/dom';
+import { ModelView } from '../common/modelview';
+import { type IStatusModel } from '../tokens';
 
 /**
  * Compact status-bar item: "MLflow ●" (green: tracking server reachable,
@@ -10,6 +12,7 @@ export class StatusBarItem extends ModelView {
   constructor(options: StatusBarItem.IOptions) {
     super(options.model.changed);
     this._model = options.model;
+    this._trans = options.trans;
     this.addClass('jp-MLPlatStatusBar');
     this.node.dataset.testid = 'mlplat-statusbar';
     this.node.setAttribute('role', 'button');
@@ -29,25 +32,36 @@ export class StatusBarItem extends ModelView {
 
   render(): void {
     const { status, error } = this._model;
+    const trans = this._trans;
     const reachable = status?.tracking?.reachable;
     let state: DotState = 'unknown';
-    let tooltip = 'MLflow tracking: checking…';
+    let tooltip = trans.__('MLflow tracking: checking…');
     if (error) {
       state = 'error';
-      tooltip = `ML platform status unavailable: ${error}`;
+      tooltip = trans.__('ML platform status unavailable: %1', error);
     } else if (reachable === true) {
       state = 'ok';
-      tooltip = `MLflow tracking server reachable (${status?.tracking.uri ?? ''})`;
+      tooltip = trans.__(
+        'MLflow tracking server reachable (%1)',
+        status?.tracking.uri ?? ''
+      );
     } else if (reachable === false) {
       state = 'error';
-      tooltip = `MLflow tracking server unreachable (${status?.tracking.uri ?? ''})`;
+      tooltip = trans.__(
+        'MLflow tracking server unreachable (%1)',
+        status?.tracking.uri ?? ''
+      );
     }
     this.node.dataset.state = state;
-    this.node.title = `${tooltip}\nClick to show the ML Platform panel.`;
-    this.node.replaceChildren(h('span', {}, 'MLflow'), dot(state, tooltip));
+    this.node.title = `${tooltip}\n${trans.__('Click to show the ML Platform panel.')}`;
+    this.node.replaceChildren(
+      h('span', {}, trans.__('MLflow')),
+      dot(state, tooltip)
+    );
   }
 
   private _model: IStatusModel;
+  private _trans: TranslationBundle;
 }
 
 /**
@@ -58,5 +72,7 @@ export namespace StatusBarItem {
     model: IStatusModel;
     /** Called on click / Enter. */
     onClick?: () => void;
+    /** Translations of the item's strings. */
+    trans: TranslationBundle;
   }
 }
