@@ -260,7 +260,6 @@ class LocalPlatform:
         self._airflow_thread = threading.Thread(target=start, name="mlplat-airflow", daemon=True)
         self._airflow_thread.start()
 
-
     def urls(self) -> dict[str, str]:
         """What each service is reached at, for people (the lab without its token)."""
         return {
