@@ -254,7 +254,7 @@ class LocalPlatform:
                 return
             self._notes.append(
                 f"Airflow ready in {timings['airflow'] + timings['airflow-db']:.0f} s: "
-                f"{self.airflow_url} (in the lab: ML Platform > Airflow UI, /{AIRFLOW_UI_PATH})"
+                f"{self.airflow_url} (its UI in the lab: <lab URL>/{AIRFLOW_UI_PATH})"
             )
 
         self._airflow_thread = threading.Thread(target=start, name="mlplat-airflow", daemon=True)
