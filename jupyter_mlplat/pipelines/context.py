@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,9 +66,10 @@ def task_tags() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def task_run(run_name: str = "") -> Iterator[Any]:
-    """The MLflow run a task logs to: the active one (the platform's pipeline listener opens a
-    child run per task), else a run of its own tagged with the task's identity."""
+def task_run() -> Iterator[Any]:
+    """The MLflow run a task logs to: the active one; else the task's child run that the
+    platform's pipeline listener opened (it names it in ``MLFLOW_RUN_ID``: ``start_run()``
+    resumes it); else, without the listener, a run of its own tagged with the task's identity."""
     import mlflow
 
     if config().tracking_uri and not mlflow.get_tracking_uri().startswith("http"):
@@ -76,7 +78,10 @@ def task_run(run_name: str = "") -> Iterator[Any]:
     if active is not None:
         yield active
         return
+    if os.environ.get("MLFLOW_RUN_ID"):
+        with mlflow.start_run() as run:
+            yield run
+        return
     tags = task_tags()
-    name = run_name or tags.get("mlplat.pipeline.task_id", "")
-    with mlflow.start_run(run_name=name or None, tags=tags or None) as run:
+    with mlflow.start_run(run_name=tags.get("mlplat.pipeline.task_id"), tags=tags) as run:
         yield run

@@ -88,7 +88,9 @@ def schedule_code(schedule: str | None) -> str:
     if not schedule or schedule.lower() == "none":
         return "None"
     if schedule.startswith("table:"):
-        return f"[Asset({json.dumps(table_asset_uri(schedule.removeprefix('table:')))})]"
+        table = schedule.removeprefix("table:")
+        uri = table_asset_uri(table)  # the asset the catalog sends an event to on a change
+        return f"[Asset(name={json.dumps(table)}, uri={json.dumps(uri)})]"
     if schedule.startswith("@"):
         if schedule not in PRESETS:
             raise InvalidInput(f"unknown schedule {schedule!r}: use one of {', '.join(PRESETS)}")

@@ -49,10 +49,9 @@ class RunResult:
 
 
 def airflow_home(config: MLPlat) -> Path:
-    """Airflow's home (config, SQLite database, logs): ``AIRFLOW_HOME`` if set, else under the
-    platform's state directory."""
-    configured = os.environ.get("AIRFLOW_HOME")
-    return Path(configured) if configured else config.resolved_state_dir / "airflow"
+    """The Airflow home (config, SQLite database, logs) of runs started here: its own, never the
+    embedded Airflow's (whose scheduler would also pick up the tasks of a ``dag.test()`` run)."""
+    return config.resolved_state_dir / "pipeline-runs" / "airflow"
 
 
 def airflow_environment(config: MLPlat) -> dict[str, str]:
@@ -65,15 +64,15 @@ def airflow_environment(config: MLPlat) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(pipelines_dir(config)),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACK_DEPTH": "20",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ.get(
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
-        ),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
     }
 
 
 def task_environment(config: MLPlat, dag_id: str) -> dict[str, str]:
     """The environment of a pipeline's tasks: the kernel's platform settings (tracking server,
     Spark, user), the pipeline's MLflow experiment and Airflow's variables."""
+    from jupyter_mlplat.pipelines.project import pipelines_dir
+    from jupyter_mlplat.quality.suites import suites_dir
     from jupyter_mlplat.tracking.settings import tracking_environment
 
     env = config.to_environment(for_kernel=True) | tracking_environment(config)
@@ -81,12 +80,15 @@ def task_environment(config: MLPlat, dag_id: str) -> dict[str, str]:
     if config.tracking_uri:
         env["MLFLOW_EXPERIMENT_NAME"] = experiment_name(config, dag_id)
     env.pop("MLP_NOTEBOOK_PATH", None)  # a task is not a notebook (no notebook run tags)
+    # the project's folders as resolved here: a task finds the same suites whatever its cwd
+    env["MLP_PIPELINES_DIR"] = str(pipelines_dir(config))
+    env["MLP_QUALITY_SUITES_DIR"] = str(suites_dir(config))
     return env | airflow_environment(config)
 
 
 def experiment_name(config: MLPlat, dag_id: str) -> str:
-    """The MLflow experiment of a pipeline's runs."""
-    return f"/Users/{config.resolved_user}/pipelines/{dag_id}"
+    """The MLflow experiment of a pipeline's runs (the one the pipeline listener uses)."""
+    return config.experiment_for(f"{dag_id}.py")
 
 
 def run_now(
