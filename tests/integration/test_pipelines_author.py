@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import start_platform, stop_platform
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 RUN_TIMEOUT = 900
@@ -20,13 +22,15 @@ RUN_TIMEOUT = 900
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """Pipelines and suites folders of the test project, and the Airflow home of its runs
-    (under XDG_DATA_HOME), set before the platform starts so its kernels inherit them."""
+    (under XDG_DATA_HOME): set before this module's platform starts, so its kernels inherit."""
     base = tmp_path_factory.mktemp("pipelines-project")
-    saved = {k: os.environ.get(k) for k in ("MLP_PIPELINES_DIR", "MLP_QUALITY_SUITES_DIR")}
-    saved["XDG_DATA_HOME"] = os.environ.get("XDG_DATA_HOME")
-    os.environ["MLP_PIPELINES_DIR"] = str(base / "pipelines")
-    os.environ["MLP_QUALITY_SUITES_DIR"] = str(base / "suites")
-    os.environ["XDG_DATA_HOME"] = str(base / "data")
+    values = {
+        "MLP_PIPELINES_DIR": str(base / "pipelines"),
+        "MLP_QUALITY_SUITES_DIR": str(base / "suites"),
+        "XDG_DATA_HOME": str(base / "data"),
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
     yield base
     for key, value in saved.items():
         if value is None:
@@ -36,7 +40,28 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def kernel(project, lab, platform):
+def platform(project, tmp_path_factory):
+    """A platform of this module's own (the session's would start before the settings)."""
+    base = tmp_path_factory.mktemp("platform-pipelines")
+    running = start_platform(base, base / "state")
+    yield running
+    stop_platform(running)
+
+
+@pytest.fixture(scope="module")
+def lab(platform):
+    return platform.lab
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(platform):
+    from mlflow import MlflowClient
+
+    return MlflowClient(platform.tracking_uri)
+
+
+@pytest.fixture(scope="module")
+def kernel(lab, platform):
     (platform.notebook_dir / "pipelines").mkdir(exist_ok=True)
     with lab.kernel(lab.start_session("pipelines/author.ipynb")) as connection:
         yield connection

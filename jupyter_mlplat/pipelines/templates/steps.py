@@ -98,7 +98,11 @@ def train(path: str, data: dict[str, Any]) -> str:
             }
         )
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=infer_signature(x, model.predict(x)), input_example=x[:3]
+            model,
+            name="model",
+            signature=infer_signature(x, model.predict(x)),
+            input_example=x[:3],
+            skops_trusted_types=_skops_types(model),
         )
         mlflow.set_tag("mlplat.pipeline.model_uri", info.model_uri)
     return str(info.model_uri)
@@ -198,6 +202,14 @@ def _split(config: FeatureConfig, frame: Any) -> tuple[Any, Any]:
         frame, test_size=config.holdout, random_state=config.seed, stratify=stratify
     )
     return train_rows, holdout
+
+
+def _skops_types(model: Any) -> list[str]:
+    """The types skops asks to trust before loading this Pipeline (numpy dtypes the imputers
+    and encoders keep): the pipeline built them from the config's classes, so they are."""
+    from skops import io
+
+    return list(io.get_untrusted_types(data=io.dumps(model)))
 
 
 def _alias_version(name: str, alias: str) -> str | None:
