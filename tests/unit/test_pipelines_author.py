@@ -162,6 +162,7 @@ def test_template_dag_text_is_python(tmp_path):
     text = templates._HEADER.format(
         name="p", what="x.", template="classification", header=project.dag_header("p", None, "a")
     )
-    ast.parse(text + templates._TRAINING + templates._FOOTER.format(name="p"))
-    ast.parse(text + templates._SCORING + templates._FOOTER.format(name="p"))
+    footer = templates._FOOTER.format(name="p")
+    ast.parse(text + templates._GATED_READ + templates._TRAINING + footer)
+    ast.parse(text + templates._GATED_READ + templates._SCORING + footer)
     assert Path(templates.__file__).parent.name == "templates"

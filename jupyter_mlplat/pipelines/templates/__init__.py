@@ -58,7 +58,8 @@ CONFIG = str(Path(__file__).with_suffix(".yaml"))
 def {name}():
 '''
 
-_TRAINING = """\
+#: The first two steps of every template: the table, then its quality suite as a gate.
+_GATED_READ = """\
     @task
     def read_table() -> dict:
         return steps.read_table(CONFIG)
@@ -67,6 +68,9 @@ _TRAINING = """\
     def quality_gate(data: dict) -> dict:
         return steps.quality_gate(CONFIG, data)
 
+"""
+
+_TRAINING = """\
     @task
     def preprocess(data: dict) -> dict:
         return steps.preprocess(CONFIG, data)
@@ -92,14 +96,6 @@ _TRAINING = """\
 """
 
 _SCORING = """\
-    @task
-    def read_table() -> dict:
-        return steps.read_table(CONFIG)
-
-    @task
-    def quality_gate(data: dict) -> dict:
-        return steps.quality_gate(CONFIG, data)
-
     @task
     def batch_score(data: dict) -> dict:
         return steps.batch_score(CONFIG)
@@ -159,6 +155,7 @@ def new_pipeline(
     body = _SCORING if template == "batch-scoring" else _TRAINING
     text = (
         _HEADER.format(name=name, what=what, template=template, header=header)
+        + _GATED_READ
         + body
         + _FOOTER.format(name=name)
     )
