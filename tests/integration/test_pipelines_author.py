@@ -112,7 +112,7 @@ def test_classification_template_runs_end_to_end(kernel, project, mlflow_client)
     config = (folder / "iris_classification.yaml").read_text()
     assert '"species"' in config and "LogisticRegression" in config
     suite = (project / "suites" / "iris_classification.txt").read_text()
-    assert 'species: not_null, in ["setosa", "versicolor", "virginica"]' in suite
+    assert "species: not_null, in [setosa, versicolor, virginica]" in suite
 
     result = run_ok(kernel, "%mlp pipeline run iris_classification")
     html = run_table(result)

@@ -166,3 +166,26 @@ def test_template_dag_text_is_python(tmp_path):
     ast.parse(text + templates._GATED_READ + templates._TRAINING + footer)
     ast.parse(text + templates._GATED_READ + templates._SCORING + footer)
     assert Path(templates.__file__).parent.name == "templates"
+
+
+def test_task_listener_reports_retries_failures_and_tasks_that_never_ran():
+    from types import SimpleNamespace
+
+    from jupyter_mlplat.pipelines.runner import _TaskEvents
+
+    events: list[dict] = []
+    listener = _TaskEvents(lambda **event: events.append(event))
+    gate = SimpleNamespace(task_id="gate", try_number=1, state="up_for_retry")
+    listener.on_task_instance_running(None, gate)
+    listener.on_task_instance_failed(None, gate, RuntimeError("flaky"))
+    gate.state, gate.try_number = "failed", 2
+    listener.on_task_instance_failed(None, gate, ValueError("bad data\nmore"))
+    listener.settle("gate", "failed", 2)  # already reported: nothing new
+    listener.settle("train", "upstream_failed", 0)
+    assert [(e["task_id"], e["state"]) for e in events] == [
+        ("gate", "running"),
+        ("gate", "up_for_retry"),
+        ("gate", "failed"),
+        ("train", "upstream_failed"),
+    ]
+    assert events[2]["error"] == "ValueError: bad data" and events[2]["try_number"] == 2
