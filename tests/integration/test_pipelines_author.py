@@ -175,6 +175,7 @@ def test_regression_template_runs(kernel, mlflow_client):
         ("new --template classification --table demo.iris --label colour", "no column 'colour'"),
         ("new --template regression --table demo.iris --label species", "numeric label"),
         ("new --template classification --table demo.iris", "needs --label"),
+        ("new --template classification --table demo.iris --label species", "exists"),
         ("run no_such_pipeline", "no pipeline 'no_such_pipeline'"),
         ("launch x", "unknown subcommand"),
     ],

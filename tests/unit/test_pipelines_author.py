@@ -189,3 +189,34 @@ def test_task_listener_reports_retries_failures_and_tasks_that_never_ran():
         ("train", "upstream_failed"),
     ]
     assert events[2]["error"] == "ValueError: bad data" and events[2]["try_number"] == 2
+
+
+def test_kernel_client_calls_the_pipelines_routes(monkeypatch):
+    from jupyter_mlplat.kernel.commands import pipeline as command
+    from jupyter_mlplat.kernel.platform_api import PlatformApi
+
+    calls: list[tuple[str, str]] = []
+    answers = {
+        "pipelines": {
+            "pipelines": [{"dag_id": "iris", "schedule": "@daily", "paused": False,
+                           "next_run": "2026-12-01", "last_run": {"state": "success"}}],
+            "import_errors": [{"file": "pipelines/bad.py", "line": 3, "message": "NameError: x"}],
+        },
+        "pipelines/iris/runs": {"run_id": "manual__1", "state": "queued"},
+        "pipelines/iris/pause": {"dag_id": "iris", "paused": True},
+    }  # fmt: skip
+
+    def call(self, method, path, body=None, timeout=60):
+        calls.append((method, path))
+        return answers[path]
+
+    monkeypatch.setattr(PlatformApi, "call", call)
+    listing = repr(command.run(None, ["list"], None))
+    assert "iris" in listing and "last run success" in listing and "pipelines/bad.py:3" in listing
+    assert "manual__1" in repr(command.run(None, ["trigger", "iris"], None))
+    assert "true" in repr(command.run(None, ["pause", "iris"], None))
+    assert calls == [
+        ("GET", "pipelines"),
+        ("POST", "pipelines/iris/runs"),
+        ("POST", "pipelines/iris/pause"),
+    ]

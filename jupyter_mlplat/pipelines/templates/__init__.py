@@ -133,11 +133,6 @@ def new_pipeline(
     table = table_name(table, "input")
     short = table.rpartition(".")[2]
     name = pipeline_name(name or f"{short}_{template.replace('-', '_')}")
-    if pipeline_path(config, name).exists():
-        raise Conflict(
-            f"pipeline {name!r} exists ({pipeline_path(config, name)}): "
-            "choose another --name or delete the file"
-        )
     columns = _schema(spark, table)
     if template == "batch-scoring":
         if not model.startswith("models:/"):
@@ -149,6 +144,11 @@ def new_pipeline(
     else:
         features = _training_config(template, table, label, columns, name=name, output=output)
         what = f"{template} training on {table} (label {label}), registered as {name}."
+    if pipeline_path(config, name).exists():  # after the input's own mistakes are reported
+        raise Conflict(
+            f"pipeline {name!r} exists ({pipeline_path(config, name)}): "
+            "choose another --name or delete the file"
+        )
     suite = _suite_text(config, name, features, columns, spark)
     features.quality_suite = name
     header = dag_header(name, schedule, config.resolved_user, retries=1)
