@@ -113,6 +113,6 @@ def test_hub_image_has_jupyterhub_kubespawner_and_the_spawner_config(wheel, tmp_
     dummy.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
     loaded = run(
         env_dir / "bin" / "python", "-c", check, ROOT / "spawner_config",
-        env={**env, "KUBECONFIG": str(dummy)},
+        env={**env, "KUBECONFIG": str(dummy), "POD_NAMESPACE": "jhub"},  # z2jh sets it
     )  # fmt: skip
     assert loaded.strip() == "mlplat-notebook"

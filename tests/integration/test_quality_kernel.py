@@ -65,7 +65,8 @@ def outcomes(kernel, name="_"):
         f"import json as _json\nprint(_json.dumps([[e.expectation, e.success, e.observed] "
         f"for e in {name}.expectations]))",
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    # MLflow's own "View run/experiment at" lines may land around it (async logging)
+    return json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("[")))
 
 
 def flush(kernel):
