@@ -367,14 +367,6 @@ class MLPlat(Configurable):
         Int(5, help="Failing example rows shown per expectation in a check report."),
         "MLP_QUALITY_FAILING_EXAMPLES",
     )
-    pipelines_dir = env_trait(
-        Unicode(
-            "pipelines",
-            help="The project's pipelines folder (Airflow DAG files): absolute, or relative to the "
-            "project; the embedded Airflow parses it.",
-        ),
-        "MLP_PIPELINES_DIR",
-    )
     airflow_url = env_trait(
         Unicode(
             help="Airflow API server the pipelines run on (the local platform sets its embedded "

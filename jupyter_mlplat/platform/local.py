@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.config import MLPlat, project_folder
 from jupyter_mlplat.infra.files import write_private
 from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
 from jupyter_mlplat.pipelines.airflow import AIRFLOW_UI_PATH, EmbeddedAirflow, has_dag_files
@@ -189,8 +189,8 @@ class LocalPlatform:
 
     @property
     def pipelines_dir(self) -> Path:
-        """The project's pipelines folder (relative settings: under the notebook directory)."""
-        return self.notebook_dir / Path(self.config.pipelines_dir).expanduser()
+        """The project's pipelines folder, found from the notebook directory as kernels find it."""
+        return project_folder(self.config.pipelines_dir, self.notebook_dir)
 
     @property
     def airflow_url(self) -> str:
