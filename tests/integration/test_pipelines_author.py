@@ -132,6 +132,23 @@ def test_classification_template_runs_end_to_end(kernel, project, mlflow_client)
     assert champion.version == challenger.version == "1"
     assert champion.tags["mlplat.pipeline.dag_id"] == "iris_classification"
     assert float(champion.tags["mlplat.pipeline.accuracy"]) > 0.8
+    # the Airflow listener tracked the run: the version's run is the train task's child run
+    # of the DAG run's parent run (pipelines/listener.py), tagged with Airflow's ids
+    child = mlflow_client.get_run(champion.run_id)
+    tags = child.data.tags
+    assert tags["mlplat.pipeline.kind"] == "task" and tags["mlplat.pipeline.task_id"] == "train"
+    assert tags["mlplat.pipeline.try_number"] == "1" and tags["mlplat.pipeline.run_id"]
+    parent = mlflow_client.get_run(tags["mlflow.parentRunId"])
+    assert parent.data.tags["mlplat.pipeline.kind"] == "dag_run"
+    assert parent.data.tags["mlplat.pipeline.dag_id"] == "iris_classification"
+    assert parent.data.tags["mlplat.pipeline.run_id"] == tags["mlplat.pipeline.run_id"]
+    siblings = mlflow_client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'",
+    )
+    assert {r.data.tags["mlplat.pipeline.task_id"] for r in siblings} >= set(states) - {
+        "batch_score"
+    }
 
 
 def test_corrupted_table_fails_at_the_gate_and_changes_nothing(kernel, project, mlflow_client):
