@@ -359,6 +359,33 @@ class MLPlat(Configurable):
         Int(5, help="Failing example rows shown per expectation in a check report."),
         "MLP_QUALITY_FAILING_EXAMPLES",
     )
+    pipelines_dir = env_trait(
+        Unicode(
+            "pipelines",
+            help="The project's pipelines folder (Airflow DAG files): absolute, or relative to the "
+            "project; the embedded Airflow parses it.",
+        ),
+        "MLP_PIPELINES_DIR",
+    )
+    airflow_url = env_trait(
+        Unicode(
+            help="Airflow API server the pipelines run on (the local platform sets its embedded "
+            "Airflow's URL; a team's shared Airflow otherwise)."
+        ),
+        "MLP_AIRFLOW_URL",
+    )
+    airflow_token = env_trait(
+        Unicode(help="Bearer token for the Airflow API (a shared Airflow); never reaches kernels."),
+        "MLP_AIRFLOW_TOKEN",
+    ).tag(server_only=True)
+    airflow_shared = env_trait(
+        Bool(
+            False,
+            help="The Airflow is shared by several users: each sees and triggers only the "
+            "pipelines tagged owner:<user> (or owned by the user).",
+        ),
+        "MLP_AIRFLOW_SHARED",
+    )
     catalog_refresh_seconds = env_trait(
         Int(300, help="How often the catalog index refreshes itself (0: only on demand)."),
         "MLP_CATALOG_REFRESH_SECONDS",

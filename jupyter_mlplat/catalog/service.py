@@ -106,6 +106,9 @@ class CatalogService:
         self._refresh_lock = threading.Lock()
         self._job_lock = threading.Lock()
         self._job = RefreshJob()
+        #: Called with (database, table) when the catalog sees a table appear or change (its
+        #: listing or description differs from the index); e.g. table-triggered pipelines.
+        self.table_observers: list[Callable[[str, str], None]] = []
 
     @classmethod
     def from_config(cls, config: MLPlat) -> CatalogService:
@@ -164,10 +167,17 @@ class CatalogService:
                     self.index.remove_database(gone)
             job.update(databases_total=len(targets))
             tables = 0
+            indexed = {d["name"] for d in self.index.databases()}
             for done, name in enumerate(targets):
                 job.update(message=f"Listing the tables of {name}…")
                 listing = self.backend.tables(name)
+                before = {t.name: t for t in self.index.tables(name)} if name in indexed else None
                 self.index.replace_database(name, listing, comment=known[name])
+                if before is not None:  # not the first time this database is indexed
+                    for entry in listing:
+                        old = before.get(entry.name)
+                        if old is None or (old.comment, old.type) != (entry.comment, entry.type):
+                            self.table_changed(name, entry.name)
                 tables += len(listing)
                 job.update(databases_done=done + 1, tables_total=tables)
             described = self._describe_missing(targets, describe_budget, job)
@@ -187,11 +197,28 @@ class CatalogService:
                     job.update(tables_done=job.tables_total)
                     return done
                 if not entry.columns:
-                    self.index.upsert_table(self.backend.describe(database, entry.name))
+                    self._indexed(self.backend.describe(database, entry.name))
                     done += 1
                 checked += 1
                 job.update(tables_done=checked)
         return done
+
+    def table_changed(self, database: str, table: str) -> None:
+        """Tell the observers that ``database.table`` appeared or changed (their errors are
+        logged, never raised: the catalog works on)."""
+        for observer in list(self.table_observers):
+            try:
+                observer(database, table)
+            except Exception as err:
+                log.warning("catalog: a table-change observer failed: %s", err)
+
+    def _indexed(self, entry: TableEntry) -> None:
+        """Store a described table; a description that differs from the indexed one is a
+        change (schema, location, format, row count)."""
+        old = self.index.table(entry.database, entry.name)
+        self.index.upsert_table(entry)
+        if old is not None and old.columns and _shape(old) != _shape(entry):
+            self.table_changed(entry.database, entry.name)
 
     def ensure_indexed(self) -> None:
         """Fill an empty index on first use."""
@@ -221,7 +248,7 @@ class CatalogService:
     def describe(self, database: str, table: str) -> TableEntry:
         self._known(database, table)
         entry = self.backend.describe(database, table)
-        self.index.upsert_table(entry)
+        self._indexed(entry)
         return entry
 
     def preview(self, database: str, table: str, limit: int) -> Preview:
@@ -243,3 +270,7 @@ class CatalogService:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _shape(entry: TableEntry) -> tuple[Any, ...]:
+    return (entry.columns, entry.location, entry.format, entry.row_count, entry.type)

@@ -47,6 +47,7 @@ def up(args: argparse.Namespace) -> int:
         mlflow_port=args.mlflow_port,
         lab_args=args.lab_args,
         spark=not args.no_spark,
+        pipelines=not args.no_pipelines,
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -66,6 +67,9 @@ def up(args: argparse.Namespace) -> int:
                 f"  JupyterLab  {runtime['lab_url']}",
                 f"  MLflow      {runtime['tracking_uri']}  (in the lab: ML Platform > MLflow UI)",
                 f"  Spark       {runtime['spark_remote'] or 'off'}",
+                f"  Pipelines   {platform.pipelines_dir} (Airflow starts when it has a DAG file)"
+                if platform.pipelines
+                else "  Pipelines   off",
                 f"  state       {runtime['state_dir']}",
                 "  Ctrl-C stops everything.",
             ]
@@ -199,7 +203,9 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runtime, indent=2))
     else:
-        for key in ("lab_url", "tracking_uri", "tracking_reachable", "state_dir", "pid"):
+        runtime.setdefault("airflow_url", "")
+        keys = ("lab_url", "tracking_uri", "tracking_reachable", "airflow_url", "state_dir", "pid")
+        for key in keys:
             print(f"{key:20} {runtime[key]}")
     return 0
 
@@ -290,6 +296,12 @@ def parser() -> argparse.ArgumentParser:
         "--mlflow-port", type=int, default=0, help="MLflow port (default: a free one)"
     )
     p_up.add_argument("--no-spark", action="store_true", help="do not start Spark Connect")
+    p_up.add_argument(
+        "--no-pipelines",
+        action="store_true",
+        help="never start the embedded Airflow (by default it starts once the project's "
+        "pipelines folder has a DAG file)",
+    )
     p_up.add_argument(
         "lab_args", nargs="*", metavar="-- LAB_OPTION", help="options passed on to JupyterLab"
     )

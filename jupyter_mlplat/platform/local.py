@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -17,6 +18,7 @@ from typing import IO, Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.infra.files import write_private
 from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
+from jupyter_mlplat.pipelines.airflow import AIRFLOW_UI_PATH, EmbeddedAirflow, has_dag_files
 from jupyter_mlplat.spark.demo import DATABASE as DEMO_DATABASE
 
 Ready = Callable[[str, float, str], None]  # service name, seconds since launch, where/what
@@ -45,6 +47,11 @@ class Layout:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def airflow(self) -> Path:
+        """The embedded Airflow's home: its SQLite database, task logs, keys."""
+        return self.root / "airflow"
 
     @property
     def runtime(self) -> Path:
@@ -81,6 +88,7 @@ class LocalPlatform:
         lab_args: list[str] | None = None,
         spark: bool = True,
         lab: bool = True,
+        pipelines: bool = True,
     ) -> None:
         self.config = config
         self.layout = Layout(config.resolved_state_dir)
@@ -93,6 +101,12 @@ class LocalPlatform:
         self.lab = lab  # False: MLflow and Spark only (the local hub runs the labs)
         self.spark_port = free_port(previous.get("spark_port", 0)) if spark else 0
         self.spark_ui_port = free_port(previous.get("spark_ui_port", 0)) if spark else 0
+        # Airflow starts once the pipelines folder has a DAG file (at start or later)
+        self.pipelines = pipelines and lab
+        self.airflow_port = free_port(previous.get("airflow_port", 0)) if self.pipelines else 0
+        self.airflow: EmbeddedAirflow | None = None
+        self._airflow_thread: threading.Thread | None = None
+        self._notes: list[str] = []
         self.services: list[Service] = []
         self._restarts: dict[str, int] = {}
         self.runtime: dict[str, Any] = {}
@@ -181,6 +195,79 @@ class LocalPlatform:
             "jupyterlab": f"http://127.0.0.1:{self.lab_port}/lab",
         }
 
+    @property
+    def pipelines_dir(self) -> Path:
+        """The project's pipelines folder (relative settings: under the notebook directory)."""
+        return self.notebook_dir / Path(self.config.pipelines_dir).expanduser()
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}" if self.pipelines else ""
+
+    def platform_env(self) -> dict[str, str]:
+        """What the platform's servers (lab, Airflow) learn about it: ``MLP_*`` variables."""
+        return self.config.to_environment() | {
+            "MLP_TRACKING_URI": self.tracking_uri,
+            "MLP_STATE_DIR": str(self.layout.root),
+            "MLP_ARTIFACTS_DESTINATION": self.layout.artifacts.as_uri(),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLP_SPARK_MODE": "local" if self.spark else "none",
+            "MLP_SPARK_REMOTE": self.spark_remote,
+            "MLP_SPARK_UI_URL": f"http://127.0.0.1:{self.spark_ui_port}" if self.spark else "",
+            "MLP_AIRFLOW_URL": self.airflow_url,
+        }
+
+    def embedded_airflow(self) -> EmbeddedAirflow:
+        """The embedded Airflow: its tasks get the platform's environment as kernels do
+        (``MLP_*``, no storage credentials, no server-only settings)."""
+        server_only = self.config.server_only_variables()
+        env = {
+            k: v
+            for k, v in (os.environ | self.platform_env()).items()
+            if not self.config.is_secret(k) and k not in server_only
+        }
+        return EmbeddedAirflow(
+            home=self.layout.airflow,
+            dags_folder=self.pipelines_dir,
+            port=self.airflow_port,
+            env=env,
+            ui_base_url=f"http://127.0.0.1:{self.lab_port}/{AIRFLOW_UI_PATH}",
+            log_dir=self.layout.logs,
+        )
+
+    def start_pipelines(self, timeout: float = 300) -> dict[str, float]:
+        """Start the embedded Airflow (blocking) and record it in the runtime file."""
+        airflow = self.airflow = self.embedded_airflow()
+        timings = airflow.start(timeout)
+        self.services += airflow.services
+        self.runtime["airflow_url"] = airflow.url
+        self.runtime["pids"].update(airflow.pids())
+        self.runtime["startup_seconds"].update(timings)
+        self._write_runtime()
+        return timings
+
+    def _watch_pipelines(self) -> None:
+        """Start Airflow in the background the first time the pipelines folder has a DAG."""
+        if not self.pipelines or self._airflow_thread is not None:
+            return
+        if not has_dag_files(self.pipelines_dir):
+            return
+
+        def start() -> None:
+            self._notes.append(f"pipelines found in {self.pipelines_dir}: starting Airflow ...")
+            try:
+                timings = self.start_pipelines()
+            except ServiceError as err:
+                self._notes.append(f"Airflow did not start: {err}")
+                return
+            self._notes.append(
+                f"Airflow ready in {timings['airflow'] + timings['airflow-db']:.0f} s: "
+                f"{self.airflow_url} (in the lab: ML Platform > Airflow UI, /{AIRFLOW_UI_PATH})"
+            )
+
+        self._airflow_thread = threading.Thread(target=start, name="mlplat-airflow", daemon=True)
+        self._airflow_thread.start()
+
     def lab_service(self) -> Service:
         token = self._token()
         command = [
@@ -194,15 +281,7 @@ class LocalPlatform:
             *(["--allow-root"] if os.geteuid() == 0 else []),
             *self.lab_args,
         ]  # fmt: skip
-        env = self.config.to_environment() | {
-            "MLP_TRACKING_URI": self.tracking_uri,
-            "MLP_STATE_DIR": str(self.layout.root),
-            "MLP_ARTIFACTS_DESTINATION": self.layout.artifacts.as_uri(),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLP_SPARK_MODE": "local" if self.spark else "none",
-            "MLP_SPARK_REMOTE": self.spark_remote,
-            "MLP_SPARK_UI_URL": f"http://127.0.0.1:{self.spark_ui_port}" if self.spark else "",
-        }
+        env = self.platform_env()
         ready = f"http://127.0.0.1:{self.lab_port}/api/status?token={token}"
         return Service("jupyterlab", command, ready, self.layout.logs / "jupyterlab.log", env)
 
@@ -251,6 +330,8 @@ class LocalPlatform:
             "spark_port": self.spark_port,
             "spark_ui_port": self.spark_ui_port,
             "lab_url": self.lab_url if self.lab else "",
+            "airflow_port": self.airflow_port,
+            "airflow_url": "",  # set once Airflow runs (it starts when there are pipelines)
             "token": self._token(),
             "notebook_dir": str(self.notebook_dir),
             "pids": {s.name: s.process.pid for s in self.services if s.process},
@@ -279,7 +360,8 @@ class LocalPlatform:
 
         Raises ``ServiceError`` when a service keeps dying.
         """
-        notes = []
+        notes, self._notes = self._notes, []
+        self._watch_pipelines()
         for service in self.services:
             if service.process is None or service.process.poll() is None:
                 continue
@@ -300,6 +382,8 @@ class LocalPlatform:
 
     def stop(self) -> None:
         """Stop every service (reverse order) and release the state directory."""
+        if self._airflow_thread is not None and self.airflow is not None:
+            self.airflow.stop()  # also while it is still starting
         for service in reversed(self.services):
             service.stop()
         self.layout.runtime.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
+from jupyter_mlplat.pipelines.service import PipelinesService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
@@ -32,6 +33,9 @@ class MLPlatApp(ExtensionApp):
         self.catalog = CatalogService.from_config(config)
         self.spark_backend = backend_for(config)
         self.deploy = DeployService(config)
+        self.pipelines = PipelinesService.from_config(config)
+        # a table the catalog sees change sends the asset event of table-triggered pipelines
+        self.catalog.table_observers.append(self.pipelines.table_observer())
         runtime_dir = Path(self.serverapp.runtime_dir) if self.serverapp else Path.cwd()
         self.kernel_api = kernel_api.KernelApi.create(runtime_dir, self.serverapp)
         kernel_api.current = self.kernel_api
@@ -41,6 +45,7 @@ class MLPlatApp(ExtensionApp):
             mlplat_catalog=self.catalog,
             mlplat_spark=self.spark_backend,
             mlplat_deploy=self.deploy,
+            mlplat_pipelines=self.pipelines,
             mlplat_registry=Registry(config),
             mlplat_kernel_api=self.kernel_api,
         )

@@ -131,25 +131,39 @@ _RESPONSE_HEADERS_DROPPED = {
 }
 
 
-class MLflowProxyHandler(MLPlatHandler):
-    """``/mlplat/mlflow/<path>``: the MLflow UI and its API, behind Jupyter authentication.
+class ProxyHandler(MLPlatHandler):
+    """A web UI served by another local server, proxied behind Jupyter authentication.
 
     Works under any base URL (a JupyterHub user path). The response is streamed, so artifact
-    downloads from the UI do not collect in the server's memory.
+    downloads from the UI do not collect in the server's memory. Subclasses say where the
+    upstream is and which request path is asked of it.
     """
+
+    #: The UI's name in error messages.
+    ui_name = ""
+    #: The proxy's path under the server's base URL (``mlplat/.../``).
+    ui_path = ""
+
+    def upstream(self) -> str:
+        """The upstream server's URL ('' when none is configured)."""
+        raise NotImplementedError
+
+    def upstream_path(self, path: str) -> str:
+        """The path asked of the upstream for ``path`` (the part after ``ui_path``)."""
+        return path
 
     @property
     def content_security_policy(self) -> str:
-        """A page, not an API reply: the MLflow UI may run its scripts, framed by the lab only."""
+        """A page, not an API reply: the UI may run its scripts, framed by the lab only."""
         return "frame-ancestors 'self'"
 
     def check_xsrf_cookie(self) -> None:
-        """The MLflow UI sends no Jupyter XSRF token: require a same-origin request instead."""
+        """The UI sends no Jupyter XSRF token: require a same-origin request instead."""
         if not hasattr(self, "_jupyter_current_user") or self.token_authenticated:
             return
         source = self.request.headers.get("Origin") or self.request.headers.get("Referer")
         if not source or urlparse(source).netloc != self.request.host:
-            raise web.HTTPError(403, "cross-origin request to the MLflow proxy refused")
+            raise web.HTTPError(403, f"cross-origin request to the {self.ui_name} proxy refused")
 
     @web.authenticated
     async def get(self, path: str) -> None:
@@ -179,12 +193,12 @@ class MLflowProxyHandler(MLPlatHandler):
         await self._proxy(path)
 
     async def _proxy(self, path: str) -> None:
-        upstream = self.mlplat.resolved_ui_url
+        upstream = self.upstream()
         if not upstream:
-            raise web.HTTPError(503, "no MLflow server is configured (MLP_TRACKING_URI)")
+            raise web.HTTPError(503, f"no {self.ui_name} server is configured")
         if ".." in path.split("/"):
             raise web.HTTPError(400, "invalid path")
-        url = url_path_join(upstream, path)
+        url = url_path_join(upstream, self.upstream_path(path))
         if self.request.query:
             url += "?" + self.request.query
         headers = httputil.HTTPHeaders()
@@ -207,7 +221,9 @@ class MLflowProxyHandler(MLPlatHandler):
         )
         response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
         if response.code == 599:
-            raise web.HTTPError(502, f"MLflow is not reachable at {upstream}: {response.error}")
+            raise web.HTTPError(
+                502, f"{self.ui_name} is not reachable at {upstream}: {response.error}"
+            )
         self.finish()
 
     def _on_header_line(self, line: str) -> None:
@@ -225,16 +241,26 @@ class MLflowProxyHandler(MLPlatHandler):
             self.add_header(name.strip(), value.strip())
 
     def _rewrite_location(self, location: str) -> str:
-        upstream = self.mlplat.resolved_ui_url
+        upstream = self.upstream()
         if location.startswith(upstream):
             location = location[len(upstream) :]
         if location.startswith("/"):
-            return url_path_join(self.base_url, MLFLOW_UI_PATH, location)
+            return url_path_join(self.base_url, self.ui_path, location)
         return location
 
     def _on_chunk(self, chunk: bytes) -> None:
         self.write(chunk)
         self.flush()
+
+
+class MLflowProxyHandler(ProxyHandler):
+    """``/mlplat/mlflow/<path>``: the MLflow UI and its API."""
+
+    ui_name = "MLflow"
+    ui_path = MLFLOW_UI_PATH
+
+    def upstream(self) -> str:
+        return self.mlplat.resolved_ui_url
 
 
 #: The routes of this module (all of them are in jupyter_mlplat.server.routes).

@@ -5,7 +5,13 @@ A test requests each one without credentials and expects 403.
 
 from __future__ import annotations
 
-from jupyter_mlplat.server import catalog_handlers, deploy_handlers, handlers, registry_handlers
+from jupyter_mlplat.server import (
+    catalog_handlers,
+    deploy_handlers,
+    handlers,
+    pipelines_handlers,
+    registry_handlers,
+)
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
@@ -13,4 +19,5 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     *catalog_handlers.ROUTES,
     *registry_handlers.ROUTES,
     *deploy_handlers.ROUTES,
+    *pipelines_handlers.ROUTES,
 ]

@@ -1,0 +1,187 @@
+"""The cluster path: the same DAG files on a team's Airflow on Kubernetes (the official chart).
+
+* **Publishing** (the lab → the team's Airflow): a DAG file becomes a ConfigMap in the user's
+  own namespace, labelled ``jupyter-mlplat/pipeline``; a k8s-sidecar container next to
+  Airflow's DAG processor copies every such ConfigMap into ``<dags>/<namespace>/`` on the DAG
+  volume (its target-folder annotation is the namespace; an admission policy rejects any other
+  value, so nobody writes into another user's folder). The user needs nothing but ConfigMap
+  rights in their own namespace. The platform environment of the user's tasks (``MLP_*``, no
+  credentials) goes the same way, as the ConfigMap ``mlplat-platform-env``.
+* **Running** (KubernetesExecutor): the cluster policy :func:`dag_policy` (in Airflow's
+  ``airflow_local_settings.py``) gives every task of a DAG under ``<dags>/<namespace>/`` a pod
+  override: that namespace, the user's notebook service account, the platform environment from
+  that ConfigMap — and no storage credentials (the service account's cloud role has them).
+
+Values and the pod template: ``spawner_config/cluster/airflow/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.infra.kube import dns_label, owner_labels
+
+PIPELINE_LABEL = "jupyter-mlplat/pipeline"
+FOLDER_ANNOTATION = "k8s-sidecar-target-directory"
+PLATFORM_ENV_CONFIGMAP = "mlplat-platform-env"
+NAMESPACE_PREFIX = "mlplat-"
+NOTEBOOK_SERVICE_ACCOUNT = "mlplat-notebook"
+#: Settings of the platform the tasks need; everything else (state, tokens) stays behind.
+TASK_VARIABLES = (
+    "MLP_USER",
+    "MLP_TRACKING_URI",
+    "MLP_EXPERIMENT",
+    "MLP_AUTOLOG",
+    "MLP_SPARK_MODE",
+    "MLP_SPARK_REMOTE",
+    "MLP_NAMESPACE",
+    "MLP_QUALITY_SUITES_DIR",
+    "MLP_PIPELINES_DIR",
+)
+
+
+def pipeline_configmap(
+    namespace: str, user: str, filename: str, source: str, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ConfigMap that publishes one DAG file of ``user`` from ``namespace`` (with ``extra``
+    files beside it, such as a template's feature-config YAML)."""
+    name = PurePosixPath(filename).name
+    if not name.endswith(".py") or name != filename:
+        raise InvalidInput(f"a pipeline is one .py file, not {filename!r}")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": configmap_name(name),
+            "namespace": namespace,
+            "labels": {**owner_labels(user), PIPELINE_LABEL: "true"},
+            # the sidecar's target folder: the namespace, nothing else (admission policy)
+            "annotations": {FOLDER_ANNOTATION: namespace},
+        },
+        "data": {**(extra or {}), name: source},
+    }
+
+
+def platform_env_configmap(namespace: str, config: MLPlat) -> dict[str, Any]:
+    """The environment of the user's task pods: the kernel's ``MLP_*`` settings, no secrets."""
+    env = config.to_environment(for_kernel=True)
+    data = {k: env[k] for k in TASK_VARIABLES if env.get(k)} | {"MLP_USER": config.resolved_user}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": PLATFORM_ENV_CONFIGMAP,
+            "namespace": namespace,
+            "labels": owner_labels(config.resolved_user),
+        },
+        "data": data,
+    }
+
+
+def pipeline_manifests(config: MLPlat, dag_file: Path) -> list[dict[str, Any]]:
+    """The ConfigMaps that publish ``dag_file`` (and the files named like it: ``train.yaml``
+    beside ``train.py``) and the user's task environment to their namespace."""
+    if not dag_file.is_file():
+        raise InvalidInput(f"no pipeline file {dag_file}")
+    extra = {
+        p.name: p.read_text()
+        for p in sorted(dag_file.parent.glob(f"{dag_file.stem}.*"))
+        if p != dag_file and p.suffix in (".yaml", ".yml", ".json")
+    }
+    namespace, user = config.namespace, config.resolved_user
+    return [
+        pipeline_configmap(namespace, user, dag_file.name, dag_file.read_text(), extra),
+        platform_env_configmap(namespace, config),
+    ]
+
+
+def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
+    """Create or replace ConfigMaps with a ``kubernetes.dynamic.DynamicClient``."""
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    api = client.resources.get(api_version="v1", kind="ConfigMap")
+    for manifest in manifests:
+        meta = manifest["metadata"]
+        try:
+            current = api.get(name=meta["name"], namespace=meta["namespace"])
+        except NotFoundError:
+            api.create(body=manifest, namespace=meta["namespace"])
+            continue
+        version = current.metadata.resourceVersion
+        body = {**manifest, "metadata": {**meta, "resourceVersion": version}}
+        api.replace(body=body, namespace=meta["namespace"])
+
+
+def task_pod_override(namespace: str, configmap: str, dags_folder: str) -> dict[str, Any]:
+    """What the KubernetesExecutor changes in its pod template for a task published from
+    ``namespace`` as ``configmap``: that namespace, the notebook service account, the platform
+    environment, and the pipeline's files mounted where the DAG processor saw them (a pod cannot
+    mount the DAG volume of Airflow's namespace)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"namespace": namespace, "labels": {PIPELINE_LABEL: "task"}},
+        "spec": {
+            "serviceAccountName": NOTEBOOK_SERVICE_ACCOUNT,
+            "containers": [
+                {
+                    "name": "base",  # the executor's container
+                    "envFrom": [{"configMapRef": {"name": PLATFORM_ENV_CONFIGMAP}}],
+                    "volumeMounts": [
+                        {
+                            "name": "pipeline",
+                            "mountPath": f"{dags_folder.rstrip('/')}/{namespace}",
+                            "readOnly": True,
+                        }
+                    ],
+                }
+            ],
+            "volumes": [{"name": "pipeline", "configMap": {"name": configmap}}],
+        },
+    }
+
+
+def configmap_name(filename: str) -> str:
+    """The ConfigMap a pipeline file is published as."""
+    return dns_label(f"pipeline-{PurePosixPath(filename).stem}")
+
+
+def folder_namespace(fileloc: str, dags_folder: str) -> str | None:
+    """The user namespace a DAG file was published from (its folder under ``dags_folder``)."""
+    try:
+        relative = PurePosixPath(fileloc).relative_to(dags_folder)
+    except ValueError:
+        return None
+    parts = relative.parts
+    if len(parts) < 2 or not parts[0].startswith(NAMESPACE_PREFIX):
+        return None
+    return parts[0]
+
+
+def dag_policy(dag: Any, dags_folder: str) -> None:
+    """Airflow cluster policy: tasks of a published DAG run in their user's namespace.
+
+    Called from ``airflow_local_settings.dag_policy``; a DAG outside a user folder is the
+    team's own and is left alone. The ``owner:`` tag is set from the folder, so the Pipelines
+    panel's owner filter cannot be fooled by the file's text.
+    """
+    namespace = folder_namespace(str(dag.fileloc), dags_folder)
+    if namespace is None:
+        return
+    user = namespace.removeprefix(NAMESPACE_PREFIX)
+    dag.tags = {t for t in dag.tags if not str(t).startswith("owner:")} | {f"owner:{user}"}
+    override = task_pod_override(namespace, configmap_name(str(dag.fileloc)), dags_folder)
+    for task in dag.tasks:
+        task.owner = user
+        task.executor_config = {**(task.executor_config or {}), "pod_override": _pod(override)}
+
+
+def _pod(manifest: Mapping[str, Any]) -> Any:
+    """A ``V1Pod`` (what the executor expects) from a manifest."""
+    from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
+
+    return PodGenerator.deserialize_model_dict(dict(manifest))

@@ -1,0 +1,341 @@
+"""The embedded Airflow of ``mlplat up``: scheduler-started runs, asset events from the catalog,
+the MLflow listener, and the pipelines REST API (list, trigger, runs, pause, log tail, import
+errors, owner filtering, retries).
+
+One platform (MLflow + JupyterLab + Airflow, no Spark) for the module; its notebook folder has
+the DAG files below, so ``mlplat up`` starts Airflow by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import MLPLAT, ROOT, RunningPlatform, isolated_env, stop_platform
+
+pytestmark = pytest.mark.integration
+
+USER = "ada"
+
+HEADER = f"""
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+from jupyter_mlplat.pipelines.assets import table_asset
+
+MINE = dict(start_date=datetime(2024, 1, 1), catchup=False, tags=["mlplat", "owner:{USER}"],
+            default_args={{"owner": "{USER}", "retries": 0}})
+"""
+
+DAGS = {
+    "train.py": """
+@dag(schedule=None, **MINE)
+def train():
+    @task
+    def prepare():
+        return "demo.iris"
+
+    @task
+    def fit(table):
+        import mlflow
+
+        with mlflow.start_run():
+            mlflow.log_metric("accuracy", 0.97)
+        return table
+
+    fit(prepare())
+
+train()
+""",
+    "every_minute.py": """
+@dag(schedule="* * * * *", **MINE)
+def every_minute():
+    @task
+    def tick():
+        return 1
+
+    tick()
+
+every_minute()
+""",
+    "on_table.py": """
+@dag(schedule=[table_asset("demo.iris")], **MINE)
+def on_table():
+    @task
+    def retrain():
+        return "retrained"
+
+    retrain()
+
+on_table()
+""",
+    "broken.py": """
+@dag(schedule=None, **MINE)
+def broken():
+    @task
+    def explode():
+        raise ValueError("boom: the label column is missing")
+
+    explode()
+
+broken()
+""",
+    "flaky.py": """
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["owner:ada"],
+     default_args={"owner": "ada", "retries": 1, "retry_delay": timedelta(seconds=1)})
+def flaky():
+    @task
+    def sometimes(ti=None):
+        if ti.try_number < 2:
+            raise RuntimeError("first try fails")
+        return "ok"
+
+    sometimes()
+
+flaky()
+""",
+    "bobs.py": """
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["owner:bob"],
+     default_args={"owner": "bob"})
+def bobs():
+    @task
+    def secret():
+        return 1
+
+    secret()
+
+bobs()
+""",
+    # on a shared Airflow, import errors show for files published from the user's namespace
+    "mlplat-ada/bad_import.py": """
+from airflow.sdk import dag
+
+x = 1
+raise ImportError("no module named feature_store")  # line 5
+""",
+    "mlplat-bob/bad_too.py": """
+from airflow.sdk import dag
+
+raise ImportError("bob's problem")
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    base = tmp_path_factory.mktemp("pipelines")
+    notebooks = base / "notebooks"
+    (notebooks / "pipelines").mkdir(parents=True)
+    for name, body in DAGS.items():
+        path = notebooks / "pipelines" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(body if "/" in name else HEADER + body)
+    catalog = base / "catalog.json"
+    catalog.write_text(json.dumps({"demo": {"iris": {"rows": 150, "columns": ["a", "b"]}}}))
+    env = isolated_env(base) | {
+        "MLP_AIRFLOW_SHARED": "true",
+        "MLP_NAMESPACE": f"mlplat-{USER}",
+        "MLP_CATALOG_BACKEND": "tests.support.catalog_file:FileCatalog",
+        "MLP_TEST_CATALOG_FILE": str(catalog),
+        "MLP_CATALOG_REFRESH_SECONDS": "0",
+    }
+    state = base / "state"
+    log = (base / "mlplat-up.log").open("ab")
+    process = subprocess.Popen(
+        [*MLPLAT, "--state-dir", str(state), "up", "--no-spark", "--notebook-dir", str(notebooks)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    runtime: dict[str, Any] = {}
+    deadline = time.monotonic() + 600
+    while not runtime.get("airflow_url"):  # written once Airflow is healthy
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError((base / "mlplat-up.log").read_text()[-4000:])
+        time.sleep(1)
+        try:
+            runtime = json.loads((state / "platform.json").read_text())
+        except (OSError, ValueError):
+            runtime = {}
+    running = RunningPlatform(process, state, notebooks, runtime)
+    running.catalog_file = catalog  # type: ignore[attr-defined]
+    yield running
+    assert stop_platform(running) == 0
+    assert "Airflow ready in" in (base / "mlplat-up.log").read_text()
+
+
+def api(platform: RunningPlatform, method: str, path: str, **kwargs: Any) -> Any:
+    return platform.lab.api(method, f"mlplat/api/pipelines{path}", **kwargs)
+
+
+def wait_for_run(
+    platform: RunningPlatform, dag_id: str, done: Any, timeout: float = 240
+) -> dict[str, Any]:
+    """Poll the runs of ``dag_id`` until one satisfies ``done``."""
+    deadline = time.monotonic() + timeout
+    runs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        response = api(platform, "GET", f"/{dag_id}/runs?limit=20")
+        assert response.status_code == 200, response.text
+        runs = response.json()["runs"]
+        for run in runs:
+            if done(run):
+                return run
+        time.sleep(2)
+    raise AssertionError(f"no run of {dag_id} as expected after {timeout} s: {runs}")
+
+
+def finished(run: dict[str, Any]) -> bool:
+    return run["state"] in ("success", "failed")
+
+
+def test_list_shows_own_pipelines_and_import_errors(platform: RunningPlatform) -> None:
+    deadline = time.monotonic() + 120
+    while True:  # the DAG processor parses the files a few seconds after Airflow is up
+        body = api(platform, "GET", "").json()
+        ids = {p["dag_id"] for p in body["pipelines"]}
+        if {"train", "every_minute", "on_table", "broken", "flaky"} <= ids and body[
+            "import_errors"
+        ]:
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(2)
+    assert "bobs" not in ids  # another user's pipeline on a shared Airflow
+    train = next(p for p in body["pipelines"] if p["dag_id"] == "train")
+    assert train["owner"] == USER and train["file"] == "train.py" and not train["paused"]
+    minute = next(p for p in body["pipelines"] if p["dag_id"] == "every_minute")
+    assert minute["schedule"] == "* * * * *" and minute["next_run"]
+    (error,) = body["import_errors"]  # not bob's
+    assert error["file"] == "mlplat-ada/bad_import.py" and error["line"] == 5
+    assert "feature_store" in error["message"]
+
+
+def test_someone_elses_pipeline_cannot_be_triggered(platform: RunningPlatform) -> None:
+    response = api(platform, "POST", "/bobs/runs")
+    assert response.status_code == 404, response.text
+    assert api(platform, "POST", "/no_such_dag/runs").status_code == 404
+
+
+def test_scheduler_starts_the_scheduled_pipeline(platform: RunningPlatform) -> None:
+    run = wait_for_run(platform, "every_minute", lambda r: r["state"] == "success")
+    assert run["run_type"] == "scheduled" and run["triggered_by"] != "rest_api"
+    assert [t["state"] for t in run["tasks"]] == ["success"]
+
+
+def test_trigger_runs_and_is_tracked_in_mlflow(platform: RunningPlatform) -> None:
+    response = api(platform, "POST", "/train/runs")
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert queued["state"] == "queued" and queued["triggered_by"] == "rest_api"
+    assert {t["task_id"] for t in queued["tasks"]} == {"prepare", "fit"}
+    run = wait_for_run(platform, "train", lambda r: r["run_id"] == queued["run_id"] and finished(r))
+    assert run["state"] == "success", run
+    assert [(t["task_id"], t["state"], t["try_number"]) for t in run["tasks"]] == [
+        ("prepare", "success", 1),
+        ("fit", "success", 1),
+    ]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(platform.tracking_uri)
+    experiment = client.get_experiment_by_name(f"/Users/{USER}")
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlplat.pipeline.run_id` = '{run['run_id']}'",
+    )
+    parent = next(r for r in runs if r.data.tags["mlplat.pipeline.kind"] == "dag_run")
+    children = {r.data.tags.get("mlplat.pipeline.task_id"): r for r in runs if r is not parent}
+    assert parent.data.tags["mlplat.pipeline.dag_id"] == "train"
+    deadline = time.monotonic() + 30  # the scheduler closes the parent when it sees the run end
+    while client.get_run(parent.info.run_id).info.status != "FINISHED":
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert set(children) == {"prepare", "fit"}
+    for task_id, child in children.items():
+        tags = child.data.tags
+        assert tags["mlflow.parentRunId"] == parent.info.run_id
+        assert tags["mlplat.pipeline.dag_id"] == "train"
+        assert tags["mlplat.pipeline.task_id"] == task_id
+        assert tags["mlplat.pipeline.try_number"] == "1"
+        assert child.info.status == "FINISHED"
+    assert children["fit"].data.metrics == {"accuracy": 0.97}  # mlflow.start_run() resumed it
+
+
+def test_failed_task_log_tail(platform: RunningPlatform) -> None:
+    run_id = api(platform, "POST", "/broken/runs").json()["run_id"]
+    run = wait_for_run(platform, "broken", lambda r: r["run_id"] == run_id and finished(r))
+    assert run["state"] == "failed"
+    assert run["tasks"][0]["state"] == "failed"
+    path = f"/broken/runs/{quote(run_id, safe='')}/tasks/explode/log?tail=40"
+    response = api(platform, "GET", path)
+    assert response.status_code == 200, response.text
+    log = response.json()["log"]
+    assert "ValueError: boom: the label column is missing" in log
+    assert 'broken.py", line' in log
+    assert len(log.splitlines()) <= 40
+
+
+def test_failed_task_is_retried(platform: RunningPlatform) -> None:
+    run_id = api(platform, "POST", "/flaky/runs").json()["run_id"]
+    run = wait_for_run(platform, "flaky", lambda r: r["run_id"] == run_id and finished(r))
+    assert run["state"] == "success"
+    assert [(t["state"], t["try_number"]) for t in run["tasks"]] == [("success", 2)]
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(platform.tracking_uri)
+    experiment = client.get_experiment_by_name(f"/Users/{USER}")
+    tries = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`mlplat.pipeline.run_id` = '{run_id}' "
+        "and tags.`mlplat.pipeline.kind` = 'task'",
+    )
+    by_try = {r.data.tags["mlplat.pipeline.try_number"]: r for r in tries}
+    assert set(by_try) == {"1", "2"}
+    assert by_try["1"].info.status == "FAILED"
+    assert "first try fails" in by_try["1"].data.tags["mlplat.pipeline.error"]
+    assert by_try["2"].info.status == "FINISHED"
+
+
+def test_table_change_in_the_catalog_starts_the_asset_pipeline(platform: RunningPlatform) -> None:
+    lab = platform.lab
+    assert lab.api("GET", "mlplat/api/catalog/tables/demo/iris").status_code == 200  # indexed
+    assert not api(platform, "GET", "/on_table/runs").json()["runs"]
+    catalog: Path = platform.catalog_file  # type: ignore[attr-defined]
+    catalog.write_text(json.dumps({"demo": {"iris": {"rows": 300, "columns": ["a", "b"]}}}))
+    assert lab.api("GET", "mlplat/api/catalog/tables/demo/iris").json()["row_count"] == 300
+    run = wait_for_run(platform, "on_table", lambda r: r["state"] == "success")
+    assert run["run_type"] == "asset_triggered"
+
+
+def test_pause_and_unpause(platform: RunningPlatform) -> None:
+    paused = api(platform, "POST", "/every_minute/pause")
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["paused"] is True
+    listed = {p["dag_id"]: p for p in api(platform, "GET", "").json()["pipelines"]}
+    assert listed["every_minute"]["paused"] is True
+    unpaused = api(platform, "POST", "/every_minute/unpause").json()
+    assert unpaused["paused"] is False and unpaused["dag_id"] == "every_minute"
+
+
+def test_airflow_ui_is_proxied_behind_jupyter_auth(platform: RunningPlatform) -> None:
+    import requests
+
+    lab = platform.lab
+    page = lab.api("GET", "mlplat/airflow/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    health = lab.api("GET", "mlplat/airflow/api/v2/monitor/health")
+    assert health.json()["scheduler"]["status"] == "healthy"
+    anonymous = requests.get(f"{lab.url}/mlplat/airflow/", timeout=10)
+    assert anonymous.status_code == 403
