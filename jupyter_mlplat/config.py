@@ -355,17 +355,17 @@ class MLPlat(Configurable):
         ),
         "MLP_QUALITY_SUITES_DIR",
     )
-    quality_failing_examples = env_trait(
-        Int(5, help="Failing example rows shown per expectation in a check report."),
-        "MLP_QUALITY_FAILING_EXAMPLES",
-    )
     pipelines_dir = env_trait(
         Unicode(
             "pipelines",
-            help="The project's pipelines folder (Airflow DAG files): absolute, or relative to the "
-            "project; the embedded Airflow parses it.",
+            help="Where pipeline DAG files (and their feature configs) live: absolute, or "
+            "relative to the project like quality_suites_dir; the embedded Airflow's DAG folder.",
         ),
         "MLP_PIPELINES_DIR",
+    )
+    quality_failing_examples = env_trait(
+        Int(5, help="Failing example rows shown per expectation in a check report."),
+        "MLP_QUALITY_FAILING_EXAMPLES",
     )
     airflow_url = env_trait(
         Unicode(
@@ -474,6 +474,28 @@ class MLPlat(Configurable):
     def is_secret(self, variable: str) -> bool:
         """Whether an environment variable must never reach a kernel."""
         return any(fnmatch.fnmatchcase(variable, p) for p in self.kernel_env_denylist)
+
+
+#: Files that mark a project's root folder.
+PROJECT_MARKERS = (".git", "pyproject.toml", "setup.cfg")
+
+
+def project_folder(configured: str, start: str | Path | None = None) -> Path:
+    """A project folder setting (suites, pipelines) resolved: itself if absolute; otherwise the
+    nearest folder above ``start`` (default: the working directory) that already holds it, else
+    the nearest project root (git work tree, pyproject.toml), else ``start``."""
+    path = Path(configured).expanduser()
+    if path.is_absolute():
+        return path
+    here = Path(start or os.getcwd()).resolve()
+    folders = [here, *here.parents]
+    for folder in folders:
+        if (folder / path).is_dir():
+            return folder / path
+    for folder in folders:
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder / path
+    return here / path
 
 
 def _parse(trait: Any, value: str) -> Any:

@@ -1,4 +1,4 @@
-"""The kernel's client of the Jupyter server's platform API (deployments, registry).
+"""The kernel's client of the Jupyter server's platform API (deployments, pipelines).
 
 The server gives each kernel its URL (``MLP_API_URL``) and the path of a scoped token file
 (``MLP_KERNEL_TOKEN_FILE``); the token opens only the routes meant for kernels. Errors come back
@@ -89,6 +89,18 @@ class PlatformApi:
 
     def rollback(self, name: str) -> dict[str, Any]:
         return dict(self.call("POST", f"deployments/{quote(name, safe='')}/rollback", {}))
+
+    # -- pipelines (the embedded or team Airflow, through the server) -------------------------
+    def pipelines(self) -> dict[str, Any]:
+        """``{"pipelines": [...], "import_errors": [...]}``."""
+        return dict(self.call("GET", "pipelines"))
+
+    def trigger(self, dag_id: str) -> dict[str, Any]:
+        return dict(self.call("POST", f"pipelines/{quote(dag_id, safe='')}/runs", {}))
+
+    def pause(self, dag_id: str, paused: bool = True) -> dict[str, Any]:
+        action = "pause" if paused else "unpause"
+        return dict(self.call("POST", f"pipelines/{quote(dag_id, safe='')}/{action}", {}))
 
 
 def _message(err: urllib.error.HTTPError) -> str:

@@ -10,30 +10,17 @@ import os
 import tempfile
 from pathlib import Path
 
-from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.config import MLPlat, project_folder
 from jupyter_mlplat.errors import InvalidInput, NotFound
 from jupyter_mlplat.quality.spec import ExpectationSpec, ParsedCell, parse, validate_name
 
 SUFFIX = ".txt"
-_PROJECT_MARKERS = (".git", "pyproject.toml", "setup.cfg")
 
 
 def suites_dir(config: MLPlat, start: str | Path | None = None) -> Path:
-    """Where suites live: ``MLPlat.quality_suites_dir`` if absolute; otherwise relative to the
-    project: the nearest folder above ``start`` (default: the working directory) that already
-    holds it, else the nearest project root (git work tree, pyproject.toml), else ``start``."""
-    configured = Path(config.quality_suites_dir).expanduser()
-    if configured.is_absolute():
-        return configured
-    here = Path(start or os.getcwd()).resolve()
-    folders = [here, *here.parents]
-    for folder in folders:
-        if (folder / configured).is_dir():
-            return folder / configured
-    for folder in folders:
-        if any((folder / marker).exists() for marker in _PROJECT_MARKERS):
-            return folder / configured
-    return here / configured
+    """Where suites live: ``MLPlat.quality_suites_dir`` resolved against the project
+    (see :func:`jupyter_mlplat.config.project_folder`)."""
+    return project_folder(config.quality_suites_dir, start)
 
 
 def suite_path(config: MLPlat, name: str) -> Path:

@@ -40,6 +40,11 @@ COMMANDS: dict[str, Command] = {
     "rollback": Command(
         "jupyter_mlplat.kernel.commands.rollback", "return a deployment to its previous version"
     ),
+    "pipeline": Command(
+        "jupyter_mlplat.kernel.commands.pipeline",
+        "write (%%mlp pipeline NAME, new --template), run, list, trigger, pause pipelines",
+        takes_cell=True,
+    ),
     "predict": Command(
         "jupyter_mlplat.kernel.commands.predict", "score a catalog table with a model on Spark"
     ),
