@@ -136,6 +136,18 @@ class LabPage:
         """``promote``, ``rollback``, ``delete`` or ``copy`` of a deployment."""
         return self.page.get_by_test_id(f"mlplat-deployment-{action}-{name}")
 
+    # -- pipelines panel -----------------------------------------------------------------------
+    def open_pipelines(self) -> None:
+        self.run_command("Open Pipelines")
+        expect(self.page.get_by_test_id("mlplat-pipelines")).to_be_visible()
+
+    def pipeline(self, dag_id: str):
+        return self.page.get_by_test_id(f"mlplat-pipeline-{dag_id}")
+
+    def pipeline_button(self, action: str, dag_id: str):
+        """``trigger``, ``pause``, ``unpause`` or ``toggle`` (show the runs) of a pipeline."""
+        return self.page.get_by_test_id(f"mlplat-pipeline-{action}-{dag_id}")
+
     def widen_left_panel(self, width: int) -> None:
         """Drag the handle between the left side panel and the main area to ``width`` px."""
         handle = self.page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
