@@ -109,8 +109,9 @@ def test_panel_lists_the_pipelines_and_the_import_error(lab_page: LabPage) -> No
     lab_page.widen_left_panel(620)
     train = lab_page.pipeline("train_iris")
     expect(train).to_be_visible(timeout=PARSE_MS)
+    # Airflow's summary of the timetable: @daily is midnight every day
     expect(lab_page.page.get_by_test_id("mlplat-pipeline-schedule-train_iris")).to_have_text(
-        "@daily"
+        "0 0 * * *"
     )
     expect(train).to_contain_text("ada")  # the owner
     expect(train).to_contain_text("train_iris.py")
@@ -184,7 +185,7 @@ def test_export_notebook_as_pipeline(lab_page: LabPage, platform: RunningPlatfor
     pipeline = lab_page.pipeline("row_report")
     expect(pipeline).to_be_visible(timeout=PARSE_MS)
     expect(lab_page.page.get_by_test_id("mlplat-pipeline-schedule-row_report")).to_have_text(
-        "@weekly"
+        "0 0 * * 0"  # @weekly
     )
 
 

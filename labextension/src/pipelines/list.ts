@@ -29,6 +29,7 @@ export class PipelinesList extends ModelView {
     this.node.dataset.testid = 'mlplat-pipelines-list';
     this.title.label = this._trans.__('Pipelines');
     this.node.addEventListener('click', this._onClick);
+    this.node.addEventListener('keydown', this._onKeyDown);
     this.render();
   }
 
@@ -86,6 +87,7 @@ export class PipelinesList extends ModelView {
 
   override dispose(): void {
     this.node.removeEventListener('click', this._onClick);
+    this.node.removeEventListener('keydown', this._onKeyDown);
     super.dispose();
   }
 
@@ -331,6 +333,20 @@ export class PipelinesList extends ModelView {
     chip.dataset.task = task.task_id;
     return chip;
   }
+
+  /**
+   * Enter or Space on a task chip (a `role="button"` span) opens its log.
+   */
+  private _onKeyDown = (event: KeyboardEvent): void => {
+    const target = event.target instanceof HTMLElement ? event.target : null;
+    if (
+      target?.dataset.action === 'log' &&
+      (event.key === 'Enter' || event.key === ' ')
+    ) {
+      event.preventDefault();
+      target.click();
+    }
+  };
 
   private _onClick = (event: MouseEvent): void => {
     const target = event.target instanceof Element ? event.target : null;
