@@ -85,6 +85,9 @@ class EmbeddedAirflow:
         """The ``AIRFLOW__*`` settings of every process (on top of the platform's env)."""
         keys = self._secrets()
         base_url = self.ui_base_url.rstrip("/") or self.url
+        # Airflow mounts its apps under [api] base_url's path (the proxy's): the task processes'
+        # execution API is there too, not at the server's root
+        mount = urllib.parse.urlparse(base_url).path.rstrip("/")
         settings = {
             "core": {
                 "dags_folder": str(self.dags_folder),
@@ -95,7 +98,7 @@ class EmbeddedAirflow:
                 # a pipeline written by the user is meant to run on its schedule
                 "dags_are_paused_at_creation": "False",
                 "simple_auth_manager_all_admins": "True",
-                "execution_api_server_url": f"{self.url}/execution/",
+                "execution_api_server_url": f"{self.url}{mount}/execution/",
             },
             "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
             "api": {

@@ -74,7 +74,10 @@ class ListHandler(PipelinesHandler):
         (the project the embedded Airflow parses) rather than the server's working directory."""
         root = Path(self.settings.get("server_root_dir") or ".").expanduser()
         folder = project_folder(self.mlplat.pipelines_dir, root)
-        return MLPlat(config=self.mlplat.config, pipelines_dir=str(folder), notebook_path=notebook)
+        config = MLPlat(config=self.mlplat.config)
+        # set after construction: MLPlat's environment variables win over constructor values
+        config.pipelines_dir, config.notebook_path = str(folder), notebook
+        return config
 
 
 class RunsHandler(PipelinesHandler):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Browser, FrameLocator, Page, Playwright, expect
+from playwright.sync_api import Browser, FrameLocator, Page, Playwright, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright cannot download a browser here
 CHROMIUM_ARGS = [
@@ -21,6 +24,18 @@ CHROMIUM_ARGS = [
 def launch(playwright: Playwright) -> Browser:
     """Headless Debian Chromium."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def lab_in_browser(lab: Any) -> Iterator[LabPage]:
+    """``lab`` (a JupyterServer: url, token) open in headless Chromium, with a fresh workspace."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        lab_page = LabPage(page, lab.url, lab.token)
+        lab_page.open()
+        yield lab_page
+        browser.close()
 
 
 class LabPage:

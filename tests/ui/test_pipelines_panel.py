@@ -9,11 +9,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT, RunningPlatform, stop_platform
 from tests.support.airflow_platform import start_airflow_platform
-from tests.ui.lab_page import LabPage, launch
+from tests.ui.lab_page import LabPage, lab_in_browser
 
 pytestmark = pytest.mark.ui
 
@@ -94,14 +94,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
 
 @pytest.fixture(scope="module")
 def lab_page(platform: RunningPlatform) -> Iterator[LabPage]:
-    lab = platform.lab
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        lab_page = LabPage(page, lab.url, lab.token)
-        lab_page.open()
+    with lab_in_browser(platform.lab) as lab_page:
         yield lab_page
-        browser.close()
 
 
 def test_panel_lists_the_pipelines_and_the_import_error(lab_page: LabPage) -> None:
@@ -120,6 +114,7 @@ def test_panel_lists_the_pipelines_and_the_import_error(lab_page: LabPage) -> No
     errors = lab_page.page.get_by_test_id("mlplat-pipelines-import-errors")
     expect(errors).to_contain_text("broken.py:3", timeout=PARSE_MS)
     expect(errors).to_contain_text("feature_store")
+    lab_page.screenshot(SCREENSHOT)  # taken again below once a run is green
 
 
 def test_trigger_shows_the_tasks_turning_green(lab_page: LabPage) -> None:
@@ -177,7 +172,9 @@ def test_export_notebook_as_pipeline(lab_page: LabPage, platform: RunningPlatfor
     dialog.get_by_test_id("mlplat-export-name").fill("row_report")
     dialog.get_by_test_id("mlplat-export-schedule").fill("@weekly")
     dialog.locator("button.jp-mod-accept").click()
-    expect(dialog).to_be_hidden(timeout=240_000)  # Airflow imports the file before it is kept
+    # Airflow imports the file before it is kept (the dialog comes back with the error if not)
+    written_toast = lab_page.page.locator(".Toastify__toast", has_text="Pipeline row_report written")
+    expect(written_toast).to_be_visible(timeout=240_000)
     written = platform.notebook_dir / "pipelines" / "row_report.py"
     assert written.exists()
     text = written.read_text()
@@ -189,14 +186,19 @@ def test_export_notebook_as_pipeline(lab_page: LabPage, platform: RunningPlatfor
     )
 
 
-def test_export_refuses_a_bad_name_in_one_line(lab_page: LabPage) -> None:
+def test_export_refuses_bad_input_in_one_line(lab_page: LabPage) -> None:
     lab_page.run_command("Export Notebook as Pipeline")
     dialog = lab_page.page.get_by_test_id("mlplat-export-dialog")
+    accept = dialog.locator("button.jp-mod-accept")
     dialog.get_by_test_id("mlplat-export-name").fill("1 bad name")
-    dialog.locator("button.jp-mod-accept").click()
-    error = lab_page.page.get_by_test_id("mlplat-export-error")
-    expect(error).to_contain_text("invalid pipeline name", timeout=60_000)
+    expect(accept).to_be_disabled()  # the name field's pattern: not a DAG id
+    dialog.get_by_test_id("mlplat-export-name").fill("row_report_2")
+    dialog.get_by_test_id("mlplat-export-schedule").fill("every day")
+    accept.click()
+    error = lab_page.page.get_by_test_id("mlplat-export-error")  # the dialog opens again
+    expect(error).to_contain_text("invalid schedule 'every day'", timeout=60_000)
     lab_page.page.get_by_test_id("mlplat-export-dialog").locator("button.jp-mod-reject").click()
+    expect(lab_page.page.get_by_test_id("mlplat-export-dialog")).to_be_hidden()
 
 
 def test_airflow_ui_opens_in_a_lab_tab(lab_page: LabPage) -> None:

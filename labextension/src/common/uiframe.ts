@@ -1,4 +1,5 @@
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { type JupyterFrontEnd } from '@jupyterlab/application';
+import { MainAreaWidget, type WidgetTracker } from '@jupyterlab/apputils';
 import { type TranslationBundle } from '@jupyterlab/translation';
 import {
   IFrame,
@@ -129,4 +130,26 @@ export class UIFrameWidget extends MainAreaWidget<IFrame> {
   }
 
   private _url: string;
+}
+
+/**
+ * Reveal the tab of a proxied UI, creating it (and tracking it, so that the
+ * layout restorer reopens it) when there is none.
+ */
+export async function openUIFrame<T extends UIFrameWidget>(
+  shell: JupyterFrontEnd.IShell,
+  tracker: WidgetTracker<T>,
+  id: string,
+  create: () => T
+): Promise<T> {
+  let widget = tracker.find(w => w.id === id);
+  if (!widget || widget.isDisposed) {
+    widget = create();
+    await tracker.add(widget);
+  }
+  if (!widget.isAttached) {
+    shell.add(widget, 'main');
+  }
+  shell.activateById(widget.id);
+  return widget;
 }

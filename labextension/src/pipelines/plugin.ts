@@ -14,12 +14,13 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
-import { errorMessage } from '../common/api';
 import {
   addLauncherAndPaletteItems,
   isLauncher,
   isPalette
 } from '../common/launcher';
+import { notifyFailure } from '../common/notify';
+import { openUIFrame } from '../common/uiframe';
 import {
   AIRFLOW_WIDGET_ID,
   CommandIDs,
@@ -70,19 +71,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     const trans = translator.load(TRANSLATION_DOMAIN);
     const model = new PipelinesModel({ translator });
 
-    /** Run an action; a failure becomes a notification. */
-    const act = async (
-      failure: string,
-      run: () => Promise<unknown>
-    ): Promise<void> => {
-      try {
-        await run();
-      } catch (error) {
-        Notification.error(`${failure}: ${errorMessage(error)}`, {
-          autoClose: 8000
-        });
-      }
-    };
+    const act = notifyFailure;
 
     const actions: IPipelinesActions = {
       trigger: dagId => {
@@ -142,21 +131,14 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
         isLauncher(args) ? trans.__('Airflow UI') : trans.__('Open Airflow UI'),
       caption: trans.__('Open the Airflow UI in a JupyterLab tab'),
       icon: args => (isPalette(args) ? undefined : pipelinesIcon),
-      execute: async () => {
-        let widget = airflowTracker.find(w => w.id === AIRFLOW_WIDGET_ID);
-        if (!widget || widget.isDisposed) {
-          widget = new AirflowWidget(
-            PageConfig.getBaseUrl() + AIRFLOW_UI_PATH,
-            trans
-          );
-          await airflowTracker.add(widget);
-        }
-        if (!widget.isAttached) {
-          shell.add(widget, 'main');
-        }
-        shell.activateById(widget.id);
-        return widget;
-      }
+      execute: () =>
+        openUIFrame(
+          shell,
+          airflowTracker,
+          AIRFLOW_WIDGET_ID,
+          () =>
+            new AirflowWidget(PageConfig.getBaseUrl() + AIRFLOW_UI_PATH, trans)
+        )
     });
 
     const currentNotebook = () => {
