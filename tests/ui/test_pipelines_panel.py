@@ -135,6 +135,8 @@ def test_trigger_shows_the_tasks_turning_green(lab_page: LabPage) -> None:
         "node => getComputedStyle(node).backgroundColor"
     )
     assert colour.startswith("oklch(0.47 0.2 149") or colour.startswith("rgb(0, 1"), colour
+    run.get_by_test_id("mlplat-task-fit").click()  # any task's log, for the screenshot
+    expect(lab_page.page.get_by_test_id("mlplat-pipelines-log-text")).to_be_visible(timeout=60_000)
     lab_page.screenshot(SCREENSHOT)
 
 
@@ -173,8 +175,8 @@ def test_export_notebook_as_pipeline(lab_page: LabPage, platform: RunningPlatfor
     dialog.get_by_test_id("mlplat-export-schedule").fill("@weekly")
     dialog.locator("button.jp-mod-accept").click()
     # Airflow imports the file before it is kept (the dialog comes back with the error if not)
-    written_toast = lab_page.page.locator(".Toastify__toast", has_text="Pipeline row_report written")
-    expect(written_toast).to_be_visible(timeout=240_000)
+    toast = lab_page.page.locator(".Toastify__toast", has_text="Pipeline row_report written")
+    expect(toast).to_be_visible(timeout=240_000)
     written = platform.notebook_dir / "pipelines" / "row_report.py"
     assert written.exists()
     text = written.read_text()

@@ -54,7 +54,37 @@ export function stateLabel(
 }
 
 /**
- * "3 minutes ago" / "in 2 hours", with the exact time as tooltip; "—" if unset.
+ * Units of a relative time, largest first.
+ */
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 24 * 3600 * 1000],
+  ['month', 30 * 24 * 3600 * 1000],
+  ['day', 24 * 3600 * 1000],
+  ['hour', 3600 * 1000],
+  ['minute', 60 * 1000],
+  ['second', 1000]
+];
+
+/**
+ * "3 minutes ago" / "in 5 hours" (`Time.formatHuman` rounds future times up
+ * to the largest unit: a run tomorrow would read "next year").
+ */
+export function relativeTime(value: string, now = Date.now()): string {
+  const formatter = new Intl.RelativeTimeFormat(
+    document.documentElement.lang || 'en',
+    { numeric: 'auto' }
+  );
+  const delta = new Date(value).getTime() - now;
+  for (const [unit, ms] of UNITS) {
+    if (Math.abs(delta) >= ms || unit === 'second') {
+      return formatter.format(Math.round(delta / ms), unit);
+    }
+  }
+  return formatter.format(0, 'second');
+}
+
+/**
+ * A relative time with the exact time as tooltip; "—" if unset.
  */
 export function when(value: string | null | undefined): HTMLElement {
   if (!value) {
@@ -63,6 +93,6 @@ export function when(value: string | null | undefined): HTMLElement {
   return h(
     'time',
     { title: Time.format(value), attrs: { datetime: value } },
-    Time.formatHuman(value)
+    relativeTime(value)
   );
 }
