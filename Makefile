@@ -17,7 +17,7 @@ setup:
 	bash scripts/setup.sh --test
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports && .venv/bin/deptry .
 	cd labextension && npm run lint
 
 bench:         ## speed goals: each script prints ratios against a baseline of the same run

@@ -39,7 +39,8 @@ if [[ ! -d $proxy/node_modules ]] || [[ $proxy/package-lock.json -nt $proxy/node
   (cd $proxy && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# Python: exactly the locked versions, the project itself editable (its front-end is built above).
+# Python: exactly the locked versions, the project itself editable (its front-end is built above),
+# with every extra (livy: sparkmagic; hub: JupyterHub + KubeSpawner) since the tests cover them all.
 # bytecode compiled up front: imports are 2-3x slower without it (this machine sets
 # PYTHONDONTWRITEBYTECODE, so Python would never cache it itself)
 SKIP_JUPYTER_BUILDER=1 uv sync --frozen --all-extras --python 3.11 --compile-bytecode --quiet

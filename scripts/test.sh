@@ -8,6 +8,8 @@ echo "== lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layers of docs/architecture.md ([tool.importlinter] in pyproject.toml)
+.venv/bin/deptry .  # declared = imported (pyproject.toml [tool.deptry] lists what it cannot see)
 (cd labextension && npm run --silent lint)
 
 echo "== tests"

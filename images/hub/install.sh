@@ -11,6 +11,7 @@ export VIRTUAL_ENV=$env_dir
 # the locked versions as constraints: only the hub's part of the lock is installed
 uv pip install --quiet --compile-bytecode -c "$constraints" \
   jupyterhub jupyterhub-kubespawner kubernetes-asyncio pyyaml traitlets
+# the wheel without its dependencies: the hub extra's part of them is installed above
 uv pip install --quiet --compile-bytecode --no-deps "$wheel"
 if [[ -n "$proxy_dir" ]]; then
   (cd "$proxy_dir" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)

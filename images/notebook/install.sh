@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Install the single-user notebook environment: the locked dependencies, the jupyter-mlplat
-# wheel, bytecode compiled, and check that the extensions are enabled. The image runs it; the
-# tests run the same script into a fresh venv (no Docker).
-#   install.sh <env-dir> <jupyter_mlplat-*.whl> <requirements.txt exported from uv.lock>
+# Install the single-user notebook environment: the jupyter-mlplat wheel with its `livy` extra
+# (sparkmagic, for Livy mode) and JupyterHub's single-user server (`jupyterhub-singleuser`, which
+# the hub spawns), at the versions of uv.lock, bytecode compiled; then check that the extensions
+# are enabled. The image runs it; the tests run the same script into a fresh venv (no Docker).
+#   install.sh <env-dir> <jupyter_mlplat-*.whl> <constraints: uv export --all-extras of uv.lock>
 # MLPLAT_SYSTEM_PACKAGES=1 (the image) also installs Java 17 for Spark with apt-get.
 set -euo pipefail
-env_dir=$1 wheel=$2 requirements=$3
+env_dir=$1 wheel=$2 constraints=$3
 
 if [[ "${MLPLAT_SYSTEM_PACKAGES:-0}" == 1 ]]; then
   apt-get update -qq
@@ -18,8 +19,10 @@ command -v java >/dev/null || { echo "install.sh: Java 17 is needed for Spark" >
 
 [[ -x "$env_dir/bin/python" ]] || uv venv --quiet --python 3.11 "$env_dir"
 export VIRTUAL_ENV=$env_dir
-# imports are 2-3x slower without compiled bytecode
-uv pip install --quiet --compile-bytecode -r "$requirements" "$wheel"
+# the lock as constraints: only what the wheel, its livy extra and jupyterhub need is installed
+# (not KubeSpawner); imports are 2-3x slower without compiled bytecode
+uv pip install --quiet --compile-bytecode -c "$constraints" \
+  "jupyter-mlplat[livy] @ file://$(realpath "$wheel")" jupyterhub
 
 # the wheel enables the server extension; kernels get %mlp through its provisioner
 listing=$("$env_dir/bin/jupyter" server extension list 2>&1)

@@ -11,9 +11,11 @@ Airflow itself is only imported by the processes started here, never by this mod
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,9 +87,7 @@ class EmbeddedAirflow:
         """The ``AIRFLOW__*`` settings of every process (on top of the platform's env)."""
         keys = self._secrets()
         base_url = self.ui_base_url.rstrip("/") or self.url
-        # Airflow mounts its apps under [api] base_url's path (the proxy's): the task processes'
-        # execution API is there too, not at the server's root
-        mount = urllib.parse.urlparse(base_url).path.rstrip("/")
+        base_path = urllib.parse.urlsplit(base_url).path.rstrip("/")
         settings = {
             "core": {
                 "dags_folder": str(self.dags_folder),
@@ -98,7 +98,8 @@ class EmbeddedAirflow:
                 # a pipeline written by the user is meant to run on its schedule
                 "dags_are_paused_at_creation": "False",
                 "simple_auth_manager_all_admins": "True",
-                "execution_api_server_url": f"{self.url}{mount}/execution/",
+                # under the base URL's path, as Airflow mounts its execution API there
+                "execution_api_server_url": f"{self.url}{base_path}/execution/",
             },
             "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
             "api": {
@@ -114,7 +115,7 @@ class EmbeddedAirflow:
                 "parsing_processes": "1",
                 # a DAG file written from a notebook should show up within seconds
                 "refresh_interval": "5",
-                "min_file_process_interval": "10",
+                "min_file_process_interval": "20",
                 "stale_dag_threshold": "30",
             },
             "scheduler": {"enable_health_check": "False"},
@@ -155,6 +156,10 @@ class EmbeddedAirflow:
             )
         if done.returncode != 0:
             raise ServiceError(f"airflow db migrate failed:\n{log_tail(log)}")
+        # write-ahead log: the API server's reads no longer wait for the scheduler's and the
+        # DAG processor's writes (the mode stays with the database file)
+        with contextlib.closing(sqlite3.connect(self.home / "airflow.db")) as db:
+            db.execute("PRAGMA journal_mode=WAL")
         return time.monotonic() - started
 
     def build_services(self) -> list[Service]:
@@ -240,7 +245,7 @@ class AirflowClient:
     ``token`` is a bearer token for a shared Airflow (the embedded one needs none).
     """
 
-    def __init__(self, url: str, token: str = "", timeout: float = 15) -> None:
+    def __init__(self, url: str, token: str = "", timeout: float = 60) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout

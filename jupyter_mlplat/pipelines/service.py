@@ -90,15 +90,28 @@ class PipelinesService:
             if offset >= page.get("total_entries", 0):
                 break
         mine = [d for d in dags if self.owns(d)]
+        runs = []
+        for dag in mine:
+            runs += self._latest(dag["dag_id"], 1)
+        last_runs = self._with_tasks(runs)
         return {
-            "pipelines": [self._pipeline(d, last_run=True) for d in mine],
+            "pipelines": [self._pipeline(d, last_runs) for d in mine],
             "import_errors": self.import_errors(),
         }
 
-    def _pipeline(self, dag: dict[str, Any], last_run: bool) -> dict[str, Any]:
+    def _latest(self, dag_id: str, limit: int) -> list[dict[str, Any]]:
+        """Airflow's newest runs of a DAG."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns"
+        return list(self._call("GET", path, limit=limit, order_by="-run_after").get("dag_runs", []))
+
+    def _pipeline(
+        self, dag: dict[str, Any], last_runs: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         tags = sorted(t.get("name", "") for t in dag.get("tags", []))
         owner = next((t[len("owner:") :] for t in tags if t.startswith("owner:")), "")
-        latest = self.runs(dag["dag_id"], 1, check=False) if last_run else []
+        if last_runs is None:
+            last_runs = self._with_tasks(self._latest(dag["dag_id"], 1))
+        latest = [r for r in last_runs if r["dag_id"] == dag["dag_id"]]
         return {
             "dag_id": dag["dag_id"],
             "owner": owner or ",".join(dag.get("owners") or []),
@@ -107,7 +120,7 @@ class PipelinesService:
             "paused": bool(dag.get("is_paused")),
             "file": dag.get("relative_fileloc") or dag.get("fileloc") or "",
             "tags": tags,
-            "last_run": latest[0] if latest else None,
+            "last_run": _public(latest[0]) if latest else None,
         }
 
     def import_errors(self) -> list[dict[str, Any]]:
@@ -135,37 +148,22 @@ class PipelinesService:
             raise InvalidInput(f"limit must be between 1 and {MAX_RUNS}")
         if check:
             self._dag(dag_id)
-        page = self._call(
-            "GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns", limit=limit, order_by="-run_after"
-        )
-        return [self._run(dag_id, run) for run in page.get("dag_runs", [])]
+        return [_public(run) for run in self._with_tasks(self._latest(dag_id, limit))]
 
-    def _run(self, dag_id: str, run: dict[str, Any]) -> dict[str, Any]:
-        tasks = self._tasks(dag_id, run["dag_run_id"])
-        return {
-            "run_id": run["dag_run_id"],
-            "state": run.get("state"),
-            "start": run.get("start_date"),
-            "end": run.get("end_date"),
-            "triggered_by": run.get("triggered_by") or run.get("run_type") or "",
-            "run_type": run.get("run_type") or "",
-            "tasks": tasks,
+    def _with_tasks(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Airflow's ``runs`` as this API's runs with their tasks (one batch call)."""
+        if not runs:
+            return []
+        body = {
+            "dag_ids": sorted({r["dag_id"] for r in runs}),
+            "dag_run_ids": sorted({r["dag_run_id"] for r in runs}),
+            "page_limit": 1000,
         }
-
-    def _tasks(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances"
-        instances = self._call("GET", path, limit=1000).get("task_instances", [])
-        return [
-            {
-                "task_id": ti["task_id"],
-                "map_index": ti.get("map_index", -1),
-                "state": ti.get("state"),
-                "try_number": ti.get("try_number", 0),
-                "start": ti.get("start_date"),
-                "end": ti.get("end_date"),
-            }
-            for ti in sorted(instances, key=lambda t: (t.get("start_date") or "~", t["task_id"]))
-        ]
+        instances = self._call("POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", body)
+        tasks: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for ti in instances.get("task_instances", []):
+            tasks.setdefault((ti["dag_id"], ti["dag_run_id"]), []).append(ti)
+        return [_run(r, tasks.get((r["dag_id"], r["dag_run_id"]), [])) for r in runs]
 
     def log_tail(self, dag_id: str, run_id: str, task_id: str, tail: int = 100) -> str:
         """The last ``tail`` lines of a task's log (its latest try)."""
@@ -189,18 +187,47 @@ class PipelinesService:
         """Start a run now; the run (queued) comes back."""
         self._dag(dag_id)
         run = self._call("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", {"logical_date": None})
-        return self._run(dag_id, run)
+        return _public(self._with_tasks([run])[0])
 
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         self._dag(dag_id)
         dag = self._call("PATCH", f"/api/v2/dags/{quote(dag_id)}", {"is_paused": paused})
-        return self._pipeline(dag, last_run=True)
+        return self._pipeline(dag)
 
     def table_observer(self) -> Any:
         """A callback for the catalog's "table changed" notices (sends asset events)."""
         if self._client is None:
             return lambda database, table: None
         return on_table_changed(self._client)
+
+
+def _run(run: dict[str, Any], instances: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run as the API shows it (with ``dag_id`` until :func:`_public`)."""
+    tasks = [
+        {
+            "task_id": ti["task_id"],
+            "map_index": ti.get("map_index", -1),
+            "state": ti.get("state"),
+            "try_number": ti.get("try_number", 0),
+            "start": ti.get("start_date"),
+            "end": ti.get("end_date"),
+        }
+        for ti in sorted(instances, key=lambda t: (t.get("start_date") or "~", t["task_id"]))
+    ]
+    return {
+        "dag_id": run["dag_id"],
+        "run_id": run["dag_run_id"],
+        "state": run.get("state"),
+        "start": run.get("start_date"),
+        "end": run.get("end_date"),
+        "triggered_by": run.get("triggered_by") or run.get("run_type") or "",
+        "run_type": run.get("run_type") or "",
+        "tasks": tasks,
+    }
+
+
+def _public(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in run.items() if k != "dag_id"}
 
 
 def _error_line(trace: str, filename: str) -> int | None:

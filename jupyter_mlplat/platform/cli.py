@@ -37,6 +37,26 @@ def _config(args: argparse.Namespace) -> MLPlat:
     return config
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_signals(handler: object) -> None:
+    """Ctrl-C and SIGTERM (``mlplat stop``) go to ``handler``."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _stop_when_signalled() -> threading.Event:
+    """Once up: a signal sets the event; the main loop then stops everything in order."""
+    stopping = threading.Event()
+    _on_signals(lambda *_: stopping.set())
+    return stopping
+
+
+INTERRUPTED = "mlplat: interrupted while starting; stopped what had started"
+
+
 def up(args: argparse.Namespace) -> int:
     """Start the platform and wait for Ctrl-C / SIGTERM."""
     config = _config(args)
@@ -49,17 +69,20 @@ def up(args: argparse.Namespace) -> int:
         spark=not args.no_spark,
         pipelines=not args.no_pipelines,
     )
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
     print(f"mlplat: starting under {platform.layout.root} ...", flush=True)
     console = Console()
+    _on_signals(_interrupt)  # while starting: stop at once (start() stops what it started)
     try:
         runtime = platform.start(on_ready=console.ready, on_step=console.step)
     except ServiceError as err:
         console.finish()
         print(f"mlplat: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        console.finish()
+        print(INTERRUPTED, flush=True)
+        return 130
+    stopping = _stop_when_signalled()
     print(
         "\n".join(
             [
@@ -121,17 +144,24 @@ def serving_env(args: argparse.Namespace) -> int:
 def hub(args: argparse.Namespace) -> int:
     """Start a local multi-user JupyterHub on the platform's MLflow and Spark (or on the ones
     given with --tracking-uri/--spark-remote) and wait for Ctrl-C / SIGTERM."""
-    from jupyter_mlplat.hub.local import LocalHub
-
     if importlib.util.find_spec("jupyterhub") is None:
         print(f"mlplat: {HUB_EXTRA}", file=sys.stderr)
         return 1
     config = _config(args)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    platform = None
     console = Console()
+    _on_signals(_interrupt)  # while starting: stop at once
+    try:
+        return _run_hub(args, config, console)
+    except KeyboardInterrupt:
+        console.finish()
+        print(INTERRUPTED, flush=True)
+        return 130
+
+
+def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
+    from jupyter_mlplat.hub.local import LocalHub
+
+    platform = None
     if args.tracking_uri:
         services = {"tracking_uri": args.tracking_uri, "spark_remote": args.spark_remote or ""}
     else:
@@ -162,6 +192,7 @@ def hub(args: argparse.Namespace) -> int:
             print(f"mlplat: {err}", file=sys.stderr)
             return 1
         console.ready("jupyterhub", seconds, f"{local_hub.url}/hub/login")
+        stopping = _stop_when_signalled()
         print(
             "\n".join(
                 [

@@ -187,14 +187,6 @@ class LocalPlatform:
         finally:
             spark.stop()
 
-    def urls(self) -> dict[str, str]:
-        """What each service is reached at, for people (the lab without its token)."""
-        return {
-            "mlflow": self.tracking_uri,
-            "spark-connect": self.spark_remote,
-            "jupyterlab": f"http://127.0.0.1:{self.lab_port}/lab",
-        }
-
     @property
     def pipelines_dir(self) -> Path:
         """The project's pipelines folder (relative settings: under the notebook directory)."""
@@ -262,11 +254,19 @@ class LocalPlatform:
                 return
             self._notes.append(
                 f"Airflow ready in {timings['airflow'] + timings['airflow-db']:.0f} s: "
-                f"{self.airflow_url} (in the lab: ML Platform > Airflow UI, /{AIRFLOW_UI_PATH})"
+                f"{self.airflow_url} (its UI in the lab: <lab URL>/{AIRFLOW_UI_PATH})"
             )
 
         self._airflow_thread = threading.Thread(target=start, name="mlplat-airflow", daemon=True)
         self._airflow_thread.start()
+
+    def urls(self) -> dict[str, str]:
+        """What each service is reached at, for people (the lab without its token)."""
+        return {
+            "mlflow": self.tracking_uri,
+            "spark-connect": self.spark_remote,
+            "jupyterlab": f"http://127.0.0.1:{self.lab_port}/lab",
+        }
 
     def lab_service(self) -> Service:
         token = self._token()

@@ -506,6 +506,10 @@ export interface IDeployment {
   updated: number;
   details: {
     progress?: { step?: string; fraction?: number };
+    /** KServe: `Knative` or `Standard`. */
+    mode?: string;
+    /** KServe: what a canary gets in that mode (`weighted` or `none`). */
+    canary_routing?: string;
     [key: string]: unknown;
   };
 }

@@ -42,10 +42,10 @@ def versions(python: Path, packages: list[str]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def notebook_env(tmp_path_factory, wheel) -> Path:
     base = tmp_path_factory.mktemp("notebook-image")
-    requirements = export_requirements(base / "requirements.txt")  # as the Dockerfile does
+    constraints = export_requirements(base / "requirements.txt", "--all-extras")  # as Dockerfile
     env_dir = base / "env"
     out = run(
-        "bash", IMAGES / "notebook" / "install.sh", env_dir, wheel, requirements,
+        "bash", IMAGES / "notebook" / "install.sh", env_dir, wheel, constraints,
         env=install_env(base),
     )  # fmt: skip
     assert "notebook environment ready" in out
@@ -67,8 +67,10 @@ def test_notebook_image_enables_both_extensions_and_loads_the_magics(notebook_en
     )
     assert magics.strip().endswith("True")
     assert run(notebook_env / "bin" / "jupyterhub-singleuser", "--version", env=env).strip()
-    # bytecode compiled at install: the package's modules have their .pyc
+    # the livy extra (Livy mode) is in the image; the hub's KubeSpawner is not
     site = next((notebook_env / "lib").glob("python3.*/site-packages"))
+    assert (site / "sparkmagic").is_dir() and not (site / "kubespawner").exists()
+    # bytecode compiled at install: the package's modules have their .pyc
     assert list((site / "jupyter_mlplat" / "__pycache__").glob("config.*.pyc"))
 
 

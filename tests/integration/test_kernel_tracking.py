@@ -82,6 +82,32 @@ def test_model_goes_through_the_artifact_proxy(kernel, mlflow_client, platform):
     assert "notes" in names
 
 
+def test_a_logged_model_records_no_platform_variable_as_used_in_inference(kernel):
+    """While log_model validates the input example, MLflow records the variables read that
+    look like credentials (``*API_TOKEN*``...) and warns. This model calls the tracking server
+    as it predicts, as models that call a service do: an HTTP request reads every variable."""
+    result = run_ok(
+        kernel,
+        "import logging, os, mlflow, pandas as pd, urllib.request\n"
+        "class CallsAService(mlflow.pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        urllib.request.urlopen(os.environ['MLFLOW_TRACKING_URI'] + '/health').read()\n"
+        "        return model_input\n"
+        "messages = []\n"
+        "handler = logging.Handler()\n"
+        "handler.emit = lambda record: messages.append(record.getMessage())\n"
+        "logging.getLogger('mlflow').addHandler(handler)\n"
+        "with mlflow.start_run():\n"
+        "    info = mlflow.pyfunc.log_model(name='m', python_model=CallsAService(),\n"
+        "                                   input_example=pd.DataFrame({'x': [1.0, 2.0]}))\n"
+        "logging.getLogger('mlflow').removeHandler(handler)\n"
+        "print('ENV_VARS', mlflow.models.Model.load(info.model_uri).env_vars)\n"
+        "print('WARNED', [m for m in messages if 'used during model inference' in m])",
+    )
+    assert "ENV_VARS None" in result.stdout, result.stdout
+    assert "WARNED []" in result.stdout, result.stdout
+
+
 def test_kernel_environment_has_no_storage_location_or_credentials(kernel, platform):
     result = run_ok(kernel, "import os, json; print(json.dumps(dict(os.environ)))")
     import json

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -117,5 +118,36 @@ def test_stop_stops_everything_up_started(tmp_path):
         assert after.returncode == 1 and after.stdout.strip() == "mlplat: not running"
         again = mlplat(state_dir, "stop", env=env)
         assert again.returncode == 0 and again.stdout.strip() == "mlplat: not running"
+    finally:
+        stop_group(up)
+
+
+def test_a_signal_while_starting_stops_what_had_started(tmp_path):
+    """Ctrl-C / SIGTERM during the start does not wait for the rest to come up."""
+    import psutil
+
+    state_dir, notebooks = tmp_path / "state", tmp_path / "notebooks"
+    notebooks.mkdir()
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [*MLPLAT, "--state-dir", str(state_dir), "up", "--no-spark",
+             "--notebook-dir", str(notebooks)],
+            stdout=log, stderr=subprocess.STDOUT, env=isolated_env(tmp_path), cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        servers: list[psutil.Process] = []
+        while len(servers) < 2 and time.monotonic() < deadline:  # mlflow and jupyterlab launched
+            servers = psutil.Process(up.pid).children()
+            time.sleep(0.2)
+        assert len(servers) == 2, log_path.read_text()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 130
+        assert "interrupted while starting; stopped what had started" in log_path.read_text()
+        _, alive = psutil.wait_procs(servers, timeout=30)
+        assert alive == []
+        assert not (state_dir / "platform.json").exists()
     finally:
         stop_group(up)

@@ -245,6 +245,8 @@ def classic_kernel(lab, project):
     with lab.kernel(lab.start_session("quality_project/classic.ipynb")) as connection:
         run_ok(
             connection,
+            # kernels get SPARK_REMOTE (the platform's Spark): a classic session opts out of it
+            "import os\nos.environ.pop('SPARK_REMOTE', None)\n"
             "from pyspark.sql import SparkSession\n"
             "classic = (SparkSession.builder.master('local[1]')"
             ".config('spark.ui.enabled', 'false')"

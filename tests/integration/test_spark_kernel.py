@@ -61,6 +61,30 @@ def test_mlp_spark_reports_the_session(kernel):
     assert "ready" in html and "session id" in html and "Spark UI" in html
 
 
+def test_a_users_own_get_or_create_attaches_to_the_platforms_spark(lab, platform):
+    """Kernels get SPARK_REMOTE: SparkSession.builder.getOrCreate() starts no JVM in the kernel."""
+    with lab.kernel(lab.start_session("spark/own_session.ipynb")) as fresh:
+        result = run_ok(
+            fresh,
+            "import os\nfrom pyspark.sql import SparkSession\n"
+            "own = SparkSession.builder.getOrCreate()\n"
+            "print(os.environ['SPARK_REMOTE'], type(own).__module__, own.range(5).count())",
+        )
+        remote, module, count = result.stdout.split()
+        assert remote == platform.runtime["spark_remote"]
+        assert module == "pyspark.sql.connect.session" and count == "5"
+        jvm = run_ok(
+            fresh,
+            "import psutil\nfrom pyspark import SparkContext\n"
+            "children = [p.name() for p in psutil.Process().children(recursive=True)]\n"
+            "print(SparkContext._active_spark_context is None, 'java' in children)",
+        )
+        assert jvm.stdout.split() == ["True", "False"]
+        # the platform's `spark` in the same kernel is a session on the same server
+        same = run_ok(fresh, "print(spark.range(3).count(), own.range(2).count())")
+        assert same.stdout.split() == ["3", "2"]
+
+
 def test_kernel_and_catalog_reattach_after_the_spark_server_restarts(kernel, platform, lab):
     before = run_ok(kernel, "print(spark.session_id)").stdout.strip()
     runtime = json.loads((platform.state_dir / "platform.json").read_text())

@@ -16,6 +16,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -101,33 +102,38 @@ def forbidden(call: Callable[[], Any]) -> str:
 
 
 def spawn_as_hub(kubelite, username: str) -> tuple[str, dict]:
-    """What the hub does for a user, as the hub's service account: ``pre_spawn_hook``'s
-    resources (twice: a second spawn updates them), then KubeSpawner's pod. The namespace
-    and the pod manifest."""
+    """What the hub does for a user, as the hub's service account: the spawner's own
+    ``pre_spawn_hook`` (twice: a second spawn updates what is there), then KubeSpawner's pod.
+    The namespace and the pod as stored."""
     import mlplat_spawner
     from kubernetes_asyncio import config
 
-    spawner, pod = spawn(hub_config(), username)
-    namespace = spawner.namespace
-    resources = mlplat_spawner.user_resources(
-        namespace, username, models_annotations={"eks.amazonaws.com/role-arn": "arn:aws:x"}
-    )
+    c = hub_config()
+    c.MLPlatSpawner.models_annotations = {"eks.amazonaws.com/role-arn": "arn:aws:x"}
+    spawner, pod = spawn(c, username)
 
-    async def apply() -> None:
+    async def pre_spawn() -> None:
         api_client = await config.new_client_from_config(config_file=str(kubelite.kubeconfig))
         api_client.set_default_header(
             "Impersonate-User", "system:serviceaccount:{}:{}".format(*HUB)
         )
         async with api_client:
-            await mlplat_spawner.apply_resources(api_client, resources)
-            await mlplat_spawner.apply_resources(api_client, resources)
+            # the spawner with the hub's client in place of the mocked one
+            hub_side = SimpleNamespace(
+                user=spawner.user,
+                namespace=spawner.namespace,
+                config=spawner.config,
+                api=SimpleNamespace(api_client=api_client),
+            )
+            await mlplat_spawner.pre_spawn_hook(hub_side)
+            await mlplat_spawner.pre_spawn_hook(hub_side)
 
-    asyncio.run(apply())
+    asyncio.run(pre_spawn())
     hub = kubelite.as_service_account(*HUB)
     created = hub.resources.get(api_version="v1", kind="Pod").create(
-        body=as_manifest(pod), namespace=namespace
+        body=as_manifest(pod), namespace=spawner.namespace
     )
-    return namespace, created.to_dict()
+    return spawner.namespace, created.to_dict()
 
 
 def as_manifest(model) -> dict:
@@ -154,9 +160,10 @@ def test_the_hub_creates_the_users_namespace_accounts_bindings_and_pod(cluster):
     ns = admin.resources.get(api_version="v1", kind="Namespace").get(name=namespace)
     assert ns.metadata.labels["mlplat.io/user-namespace"] == "true"
     accounts = admin.resources.get(api_version="v1", kind="ServiceAccount").get(namespace=namespace)
-    assert {"mlplat-notebook", "spark", "mlplat-models"} <= {
-        a.metadata.name for a in accounts.items
-    }
+    names = {a.metadata.name: a for a in accounts.items}
+    assert {"mlplat-notebook", "spark", "mlplat-models"} <= names.keys()
+    models = names["mlplat-models"].metadata.annotations  # from c.MLPlatSpawner
+    assert models["eks.amazonaws.com/role-arn"] == "arn:aws:x"
     bindings = admin.resources.get(api_version=RBAC, kind="RoleBinding").get(namespace=namespace)
     assert {(b.roleRef.kind, b.roleRef.name) for b in bindings.items} == {
         ("ClusterRole", "mlplat-notebook"),
@@ -299,7 +306,7 @@ def test_an_unlabelled_namespace_is_not_used(cluster):
 
 def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_is_refused(cluster):
     from jupyter_mlplat.config import MLPlat
-    from jupyter_mlplat.deploy.kserve import build_manifest
+    from jupyter_mlplat.deploy.kserve import DEFAULT_MODE, build_manifest
     from jupyter_mlplat.deploy.models import Deployment, ModelRef, Revision
 
     cluster.wait_for_crds("InferenceService")
@@ -315,7 +322,7 @@ def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_
     isvcs = notebook.resources.get(api_version="serving.kserve.io/v1beta1", kind="InferenceService")
     requester = f"system:serviceaccount:{namespace}:mlplat-notebook"
     created = isvcs.create(
-        body=build_manifest(deployment, None, "standard", config), namespace=namespace
+        body=build_manifest(deployment, None, DEFAULT_MODE, config), namespace=namespace
     )
     assert created.spec.predictor.serviceAccountName == "mlplat-models"
     assert admission("inferenceservices", created.to_dict(), requester, namespace) == []

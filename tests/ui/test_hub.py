@@ -3,7 +3,9 @@ with the extension, log to MLflow as yourself; another user cannot reach your se
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,16 @@ def hub(tmp_path_factory, platform) -> Iterator[RunningHub]:
     running = start_hub(tmp_path_factory.mktemp("hub"), platform)
     yield running
     running.service.stop(timeout=90)  # SIGTERM: the hub stops the users' servers first
+
+
+def test_hub_prints_when_jupyterhub_is_ready(hub):
+    log = hub.state_dir.parent / "hub.log"
+    ready = re.compile(r"^  (?:✓|ok) jupyterhub\s+ready in\s+\d+\.\d s  (\S+)$", re.MULTILINE)
+    deadline = time.monotonic() + 30  # printed just after /hub/health answers
+    while not ready.search(log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    found = ready.search(log.read_text())
+    assert found and found.group(1) == f"{hub.url}/hub/login", log.read_text()
 
 
 def log_in(page: Page, hub: RunningHub, user: str) -> None:

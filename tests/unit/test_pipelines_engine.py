@@ -36,6 +36,14 @@ def test_embedded_airflow_is_sized_for_one_user(tmp_path: Path) -> None:
         == env["AIRFLOW__API_AUTH__JWT_SECRET"]
     )
     assert (tmp_path / "airflow" / "secrets.json").stat().st_mode & 0o077 == 0
+    proxied = EmbeddedAirflow(
+        tmp_path / "airflow", tmp_path / "dags", 8123, ui_base_url="http://lab:1/mlplat/airflow/"
+    ).environment()
+    assert proxied["AIRFLOW__API__BASE_URL"] == "http://lab:1/mlplat/airflow"
+    # tasks reach the execution API under the base URL's path (Airflow mounts it there)
+    assert proxied["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        "http://127.0.0.1:8123/mlplat/airflow/execution/"
+    )
     names = [s.name for s in airflow.build_services()]
     assert names == ["airflow-api", "airflow-scheduler", "airflow-dag-processor"]
 

@@ -285,6 +285,7 @@ def test_plain_config_file_and_z2jh_values_load(monkeypatch):
         {"get_config": lambda: c, "__file__": str(SPAWNER_CONFIG / "jupyterhub_config.py")},
     )
     assert c.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    assert c.JupyterHub.hub_connect_url == "http://hub.jhub.svc.cluster.local:8081"
     _, pod = spawn(c)
     assert env_of(pod)["MLP_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
 
@@ -299,14 +300,17 @@ def test_plain_config_file_and_z2jh_values_load(monkeypatch):
 
 # -- the admission policy guarding the serving identity ----------------------------------------
 # The Kubernetes API server evaluates a ValidatingAdmissionPolicy's CEL against the request's
-# object as plain JSON (k8s.io/apiserver .../policy/validating: objectToResolveVal). cel-python
-# evaluates the very same expressions from the shipped YAML here: matchConditions, then the
-# variables in order, then each validation (a false one denies with its message).
+# object as plain JSON (k8s.io/apiserver .../policy/validating: objectToResolveVal), `object`,
+# `request` and `variables` typed dyn. Two independent CEL implementations evaluate the very
+# same expressions from the shipped YAML here, and must agree: cel-python (pure Python) and
+# cel-expr-python (Google's CEL C++ runtime, with its type checker at compile time). The order
+# is the server's: matchConditions, then the variables in order, then each validation (a false
+# one denies with its message; an error would deny too, under failurePolicy: Fail).
 POLICY = ("cluster", "serving-identity-policy.yaml")
 
 
 @functools.cache
-def cel_program(expression: str):
+def celpy_program(expression: str):
     """A compiled CEL expression (compiling is the slow part of cel-python)."""
     import celpy
 
@@ -314,44 +318,97 @@ def cel_program(expression: str):
     return env.program(env.compile(expression))
 
 
+@functools.cache
+def cel_cpp_program(expression: str):
+    """The same expression compiled and type-checked by the CEL C++ runtime."""
+    from cel_expr_python import cel
+
+    dyn = cel.Type.DYN
+    env = cel.NewEnv(variables={"object": dyn, "request": dyn, "variables": dyn})
+    return env.compile(expression)
+
+
+class CelPython:
+    """cel-python: values stay CEL values between variables."""
+
+    def __init__(self, obj: dict, request: dict) -> None:
+        import celpy
+
+        self.activation = {
+            "object": celpy.json_to_cel(obj),
+            "request": celpy.json_to_cel(request),
+            "variables": celpy.celtypes.MapType(),
+        }
+
+    def evaluate(self, expression: str):
+        import celpy
+
+        result = celpy_program(expression).evaluate(self.activation)
+        assert not isinstance(result, celpy.CELEvalError), (expression, result)
+        return result
+
+    def bind(self, name: str, value) -> None:
+        import celpy
+
+        self.activation["variables"][celpy.celtypes.StringType(name)] = value
+
+    def check(self, expression: str) -> bool:
+        import celpy
+
+        result = self.evaluate(expression)
+        assert isinstance(result, celpy.celtypes.BoolType), (expression, result)
+        return bool(result)
+
+
+class CelCpp:
+    """cel-expr-python (CEL C++): variables carried as plain values."""
+
+    def __init__(self, obj: dict, request: dict) -> None:
+        self.data: dict = {"object": obj, "request": request, "variables": {}}
+
+    def evaluate(self, expression: str):
+        from cel_expr_python import cel
+
+        result = cel_cpp_program(expression).eval(data=self.data)
+        assert result.type() != cel.Type.ERROR, (expression, result.value())
+        return result.plain_value()
+
+    def bind(self, name: str, value) -> None:
+        self.data["variables"][name] = value
+
+    def check(self, expression: str) -> bool:
+        result = self.evaluate(expression)
+        assert isinstance(result, bool), (expression, result)
+        return result
+
+
+def verdict(engine, policy: dict):
+    """One engine's verdict: None = the policy does not apply, else the denial messages."""
+    spec = policy["spec"]
+    if not all(engine.check(c["expression"]) for c in spec.get("matchConditions", [])):
+        return None
+    for variable in spec.get("variables", []):
+        engine.bind(variable["name"], engine.evaluate(variable["expression"]))
+    return [c["message"] for c in spec["validations"] if not engine.check(c["expression"])]
+
+
 def admission(resource: str, obj: dict, username: str, namespace: str = "mlplat-ada"):
     """The shipped policy's verdict on creating ``obj`` (of ``resource``, e.g. "pods") as
     ``username`` in a user namespace: the denial messages ([] = allowed), None = not matched."""
-    import celpy
-
     policy = next(
         d
         for d in yaml_documents(*POLICY)
         if d["kind"] == "ValidatingAdmissionPolicy"
         and resource in d["spec"]["matchConstraints"]["resourceRules"][0]["resources"]
     )
-
-    def evaluate(expression: str, activation: dict):
-        result = cel_program(expression).evaluate(activation)
-        # an evaluation error would be a denial (failurePolicy: Fail), never a quiet pass
-        assert not isinstance(result, celpy.CELEvalError), (expression, result)
-        return result
-
     request = {
         "operation": "CREATE",
         "namespace": namespace,
         "userInfo": {"username": username, "groups": ["system:authenticated"]},
     }
-    activation = {"object": celpy.json_to_cel(obj), "request": celpy.json_to_cel(request)}
-    for condition in policy["spec"].get("matchConditions", []):
-        if not evaluate(condition["expression"], activation):
-            return None
-    variables = celpy.celtypes.MapType()
-    activation["variables"] = variables
-    for variable in policy["spec"].get("variables", []):
-        variables[celpy.celtypes.StringType(variable["name"])] = evaluate(
-            variable["expression"], activation
-        )
-    verdicts = [
-        (evaluate(c["expression"], activation), c["message"]) for c in policy["spec"]["validations"]
-    ]
-    assert all(isinstance(ok, celpy.celtypes.BoolType) for ok, _ in verdicts)
-    return [message for ok, message in verdicts if not ok]
+    verdicts = [verdict(engine(obj, request), policy) for engine in (CelPython, CelCpp)]
+    assert verdicts[0] == verdicts[1], verdicts  # the two implementations agree
+    return verdicts[0]
 
 
 USER_SA = "system:serviceaccount:mlplat-ada:"

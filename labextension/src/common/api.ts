@@ -1,7 +1,11 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 
-import { API_NAMESPACE } from '../tokens';
+import { API_NAMESPACE, TRANSLATION_DOMAIN } from '../tokens';
 
 /**
  * Call the jupyter-mlplat server extension REST API.
@@ -9,6 +13,7 @@ import { API_NAMESPACE } from '../tokens';
  * @param endPoint Path below `{baseUrl}mlplat/api/`, e.g. `status`.
  * @param init Fetch options (method, body, ...).
  * @param settings Server connection settings (defaults to the page settings).
+ * @param trans Translations of the errors this function writes itself.
  * @returns The decoded JSON body (or `undefined` for an empty body).
  * @throws {ServerConnection.NetworkError} when the server cannot be reached.
  * @throws {ServerConnection.ResponseError} on a non-2xx status; its `message`
@@ -17,7 +22,8 @@ import { API_NAMESPACE } from '../tokens';
 export async function requestAPI<T>(
   endPoint = '',
   init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
 
@@ -35,8 +41,15 @@ export async function requestAPI<T>(
   }
 
   if (!response.ok) {
-    const fallback =
-      `${init.method ?? 'GET'} ${API_NAMESPACE}/${endPoint} failed: ${response.status} ${response.statusText}`.trim();
+    const fallback = trans
+      .__(
+        '%1 %2 failed: %3 %4',
+        init.method ?? 'GET',
+        `${API_NAMESPACE}/${endPoint}`,
+        response.status,
+        response.statusText
+      )
+      .trim();
     throw new ServerConnection.ResponseError(
       response,
       jsonField(data, 'message') ?? fallback,
@@ -47,7 +60,7 @@ export async function requestAPI<T>(
   if (typeof data === 'string') {
     throw new ServerConnection.ResponseError(
       response,
-      `Invalid JSON response from ${API_NAMESPACE}/${endPoint}`
+      trans.__('Invalid JSON response from %1', `${API_NAMESPACE}/${endPoint}`)
     );
   }
   return data as T;

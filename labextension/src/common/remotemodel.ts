@@ -47,10 +47,13 @@ export type SearchOutcome<T> =
  */
 export abstract class RemoteModel implements IDisposable {
   constructor(options: RemoteModel.IOptions, defaultSearchDelay: number) {
-    this.request = options.request ?? requestAPI;
     this.trans = (options.translator ?? nullTranslator).load(
       TRANSLATION_DOMAIN
     );
+    this.request =
+      options.request ??
+      (<T>(endPoint: string, init?: RequestInit) =>
+        requestAPI<T>(endPoint, init, undefined, this.trans));
     this._debouncer = new Debouncer(
       () => this.runSearch(),
       options.searchDelay ?? defaultSearchDelay

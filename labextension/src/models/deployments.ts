@@ -100,6 +100,7 @@ export class DeploymentsView extends ModelView {
           { className: 'jp-MLPlatModels-chip', title: trans.__('Target') },
           d.target
         ),
+        routingChip(trans, d),
         h(
           'span',
           {
@@ -235,6 +236,38 @@ export class DeploymentsView extends ModelView {
   private _model: ModelsModel;
   private _actions: IDeploymentActions;
   private _trans: TranslationBundle;
+}
+
+/**
+ * What a canary gets from this deployment's KServe mode (none for other targets): Knative
+ * weights traffic, Standard (KServe 0.20) routes everything to the stable predictor.
+ */
+function routingChip(
+  trans: TranslationBundle,
+  d: IDeployment
+): HTMLElement | null {
+  const routing = d.details?.canary_routing;
+  if (routing !== 'weighted' && routing !== 'none') {
+    return null;
+  }
+  const mode = String(d.details?.mode ?? '');
+  return h(
+    'span',
+    {
+      className: 'jp-MLPlatModels-chip',
+      testid: `mlplat-deployment-routing-${d.name}`,
+      title:
+        routing === 'weighted'
+          ? trans.__('%1 mode: a canary gets its share of the traffic', mode)
+          : trans.__(
+              '%1 mode: no weighted canary (all traffic goes to the stable version); deploy replaces the version, rollback returns to the previous one',
+              mode
+            )
+    },
+    routing === 'weighted'
+      ? trans.__('weighted canary')
+      : trans.__('no canary (%1)', mode)
+  );
 }
 
 /**

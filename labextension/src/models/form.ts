@@ -194,6 +194,15 @@ export class DeployForm
           existing.stable.version
         )
       );
+      if (existing.details?.canary_routing === 'none') {
+        this._existing.append(
+          ' ',
+          this._trans.__(
+            'Its KServe mode (%1) sends no traffic to a canary: leave the canary empty to replace the version.',
+            String(existing.details?.mode ?? 'Standard')
+          )
+        );
+      }
     }
     const errors = this.errors(this.getValue());
     this._errors.replaceChildren(

@@ -26,12 +26,13 @@ const MAX_BACKOFF_MS = 5 * 60 * 1000;
  */
 export class StatusModel implements IStatusModel, IDisposable {
   constructor(options: StatusModel.IOptions = {}) {
-    this._fetch =
-      options.fetch ?? (() => requestAPI<IPlatformStatus>('status'));
-    this._frontendVersion = options.frontendVersion ?? FRONTEND_VERSION;
     this._trans = (options.translator ?? nullTranslator).load(
       TRANSLATION_DOMAIN
     );
+    this._fetch =
+      options.fetch ??
+      (() => requestAPI<IPlatformStatus>('status', {}, undefined, this._trans));
+    this._frontendVersion = options.frontendVersion ?? FRONTEND_VERSION;
     this._poll = new Poll({
       auto: false,
       factory: async () => {
