@@ -18,13 +18,14 @@ directory, or uses a running platform:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+from batch_predict import servers  # benchmarks/ is on sys.path when run as a script
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -40,26 +41,6 @@ def report(rows: int) -> str:
 
 report(count_rows())
 """
-
-
-def servers(stack: ExitStack, state_dir: str) -> tuple[str, str]:
-    """``(tracking_uri, spark_remote)`` of a running platform, or of servers started here."""
-    if state_dir:
-        runtime = json.loads((Path(state_dir) / "platform.json").read_text())
-        return runtime["tracking_uri"], runtime["spark_remote"]
-    from jupyter_mlplat.config import MLPlat
-    from jupyter_mlplat.platform.local import LocalPlatform
-
-    root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlplat-bench-")))
-    platform = LocalPlatform(MLPlat(env={"MLP_STATE_DIR": str(root)}), root, spark=True)
-    services = [platform.mlflow_service(), platform.spark_service()]
-    for service in services:
-        service.start()
-        stack.callback(service.stop)
-    for service in services:
-        service.wait_ready(300)
-    platform.prepare_spark()  # the demo database
-    return platform.tracking_uri, platform.spark_remote
 
 
 def timed_run(name: str, config: Any) -> float:
@@ -79,13 +60,14 @@ def main() -> None:
     options = args.parse_args()
 
     with ExitStack() as stack:
-        tracking_uri, remote = servers(stack, options.state_dir)
+        tracking_uri, remote = servers(stack, options.state_dir)  # as batch_predict.py does
         project = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlplat-proj-")))
         from pyspark.sql import SparkSession
 
         from jupyter_mlplat.config import MLPlat
         from jupyter_mlplat.pipelines.project import write_from_cell
         from jupyter_mlplat.pipelines.templates import new_pipeline
+        from jupyter_mlplat.spark.demo import seed
 
         config = MLPlat(
             env={
@@ -100,6 +82,7 @@ def main() -> None:
         )
         spark = SparkSession.builder.remote(remote).getOrCreate()
         stack.callback(spark.stop)
+        seed(spark)  # the demo database (mlplat up creates it)
         name = f"iris_bench_{int(time.time())}"
 
         started = time.perf_counter()

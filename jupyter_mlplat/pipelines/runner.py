@@ -237,17 +237,27 @@ class _TaskEvents:
     def __init__(self, emit: Callable[..., None]) -> None:
         self.emit = emit
         self.started: dict[str, float] = {}
+        self.last: dict[str, dict[str, Any]] = {}  # each task's last event
 
     def _send(self, ti: Any, state: str, error: Any = None) -> None:
         begun = self.started.setdefault(ti.task_id, time.monotonic())
-        self.emit(
-            event="task",
-            task_id=ti.task_id,
-            state=state,
-            try_number=int(getattr(ti, "try_number", 1) or 1),
-            duration=round(time.monotonic() - begun, 2) if state != "running" else 0.0,
-            error=_error_line(error),
-        )
+        event = {
+            "event": "task",
+            "task_id": ti.task_id,
+            "state": state,
+            "try_number": int(getattr(ti, "try_number", 1) or 1),
+            "duration": round(time.monotonic() - begun, 2) if state != "running" else 0.0,
+            "error": _error_line(error),
+        }
+        self.last[ti.task_id] = event
+        self.emit(**event)
+
+    def settle(self, task_id: str, state: str, try_number: int) -> None:
+        """The run's final state of a task, when it differs from what was reported (tasks that
+        never ran: upstream_failed, skipped by a branch)."""
+        last = self.last.get(task_id) or {"event": "task", "task_id": task_id}
+        if last.get("state") != state:
+            self.emit(**(last | {"state": state, "try_number": try_number}))
 
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
         self.started[task_instance.task_id] = time.monotonic()
@@ -257,12 +267,9 @@ class _TaskEvents:
         self._send(task_instance, "success")
 
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
-        # a failure with tries left is a retry: Airflow's own name for that state
-        state = "failed"
-        tries = int(getattr(task_instance, "max_tries", 0) or 0)
-        if int(getattr(task_instance, "try_number", 1) or 1) <= tries:
-            state = "up_for_retry"
-        self._send(task_instance, state, error)
+        # the same hook reports a failure that will be retried: the instance's state says which
+        state = str(getattr(task_instance.state, "value", task_instance.state) or "failed")
+        self._send(task_instance, "up_for_retry" if state == "up_for_retry" else "failed", error)
 
     def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
         self._send(task_instance, "skipped")
@@ -311,13 +318,13 @@ def _run(path: str, dag_id: str, fd: int) -> int:
             return 3
         from airflow.sdk.listener import get_listener_manager
 
-        get_listener_manager().add_listener(_hooked(_TaskEvents(emit)))
+        listener = _hooked(_TaskEvents(emit))
+        get_listener_manager().add_listener(listener)
         emit(event="started", tasks=[t.task_id for t in dag.topological_sort()])
         run = dag.test()
         for ti in run.get_task_instances():
             state = str(getattr(ti.state, "value", ti.state) or "none")
-            if state not in ("success", "failed"):  # those were reported as they happened
-                emit(event="task", task_id=ti.task_id, state=state, try_number=ti.try_number)
+            listener.settle(ti.task_id, state, int(ti.try_number or 0))
         state = str(getattr(run.state, "value", run.state))
         emit(event="finished", state=state, run_id=run.run_id)
         return 0 if state == "success" else 1

@@ -112,7 +112,7 @@ def test_classification_template_runs_end_to_end(kernel, project, mlflow_client)
     config = (folder / "iris_classification.yaml").read_text()
     assert '"species"' in config and "LogisticRegression" in config
     suite = (project / "suites" / "iris_classification.txt").read_text()
-    assert 'species: not_null, in ["setosa", "versicolor", "virginica"]' in suite
+    assert "species: not_null, in [setosa, versicolor, virginica]" in suite
 
     result = run_ok(kernel, "%mlp pipeline run iris_classification")
     html = run_table(result)
@@ -175,6 +175,7 @@ def test_regression_template_runs(kernel, mlflow_client):
         ("new --template classification --table demo.iris --label colour", "no column 'colour'"),
         ("new --template regression --table demo.iris --label species", "numeric label"),
         ("new --template classification --table demo.iris", "needs --label"),
+        ("new --template classification --table demo.iris --label species", "exists"),
         ("run no_such_pipeline", "no pipeline 'no_such_pipeline'"),
         ("launch x", "unknown subcommand"),
     ],

@@ -162,6 +162,61 @@ def test_template_dag_text_is_python(tmp_path):
     text = templates._HEADER.format(
         name="p", what="x.", template="classification", header=project.dag_header("p", None, "a")
     )
-    ast.parse(text + templates._TRAINING + templates._FOOTER.format(name="p"))
-    ast.parse(text + templates._SCORING + templates._FOOTER.format(name="p"))
+    footer = templates._FOOTER.format(name="p")
+    ast.parse(text + templates._GATED_READ + templates._TRAINING + footer)
+    ast.parse(text + templates._GATED_READ + templates._SCORING + footer)
     assert Path(templates.__file__).parent.name == "templates"
+
+
+def test_task_listener_reports_retries_failures_and_tasks_that_never_ran():
+    from types import SimpleNamespace
+
+    from jupyter_mlplat.pipelines.runner import _TaskEvents
+
+    events: list[dict] = []
+    listener = _TaskEvents(lambda **event: events.append(event))
+    gate = SimpleNamespace(task_id="gate", try_number=1, state="up_for_retry")
+    listener.on_task_instance_running(None, gate)
+    listener.on_task_instance_failed(None, gate, RuntimeError("flaky"))
+    gate.state, gate.try_number = "failed", 2
+    listener.on_task_instance_failed(None, gate, ValueError("bad data\nmore"))
+    listener.settle("gate", "failed", 2)  # already reported: nothing new
+    listener.settle("train", "upstream_failed", 0)
+    assert [(e["task_id"], e["state"]) for e in events] == [
+        ("gate", "running"),
+        ("gate", "up_for_retry"),
+        ("gate", "failed"),
+        ("train", "upstream_failed"),
+    ]
+    assert events[2]["error"] == "ValueError: bad data" and events[2]["try_number"] == 2
+
+
+def test_kernel_client_calls_the_pipelines_routes(monkeypatch):
+    from jupyter_mlplat.kernel.commands import pipeline as command
+    from jupyter_mlplat.kernel.platform_api import PlatformApi
+
+    calls: list[tuple[str, str]] = []
+    answers = {
+        "pipelines": {
+            "pipelines": [{"dag_id": "iris", "schedule": "@daily", "paused": False,
+                           "next_run": "2026-12-01", "last_run": {"state": "success"}}],
+            "import_errors": [{"file": "pipelines/bad.py", "line": 3, "message": "NameError: x"}],
+        },
+        "pipelines/iris/runs": {"run_id": "manual__1", "state": "queued"},
+        "pipelines/iris/pause": {"dag_id": "iris", "paused": True},
+    }  # fmt: skip
+
+    def call(self, method, path, body=None, timeout=60):
+        calls.append((method, path))
+        return answers[path]
+
+    monkeypatch.setattr(PlatformApi, "call", call)
+    listing = repr(command.run(None, ["list"], None))
+    assert "iris" in listing and "last run success" in listing and "pipelines/bad.py:3" in listing
+    assert "manual__1" in repr(command.run(None, ["trigger", "iris"], None))
+    assert "true" in repr(command.run(None, ["pause", "iris"], None))
+    assert calls == [
+        ("GET", "pipelines"),
+        ("POST", "pipelines/iris/runs"),
+        ("POST", "pipelines/iris/pause"),
+    ]

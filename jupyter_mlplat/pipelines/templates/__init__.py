@@ -58,7 +58,8 @@ CONFIG = str(Path(__file__).with_suffix(".yaml"))
 def {name}():
 '''
 
-_TRAINING = """\
+#: The first two steps of every template: the table, then its quality suite as a gate.
+_GATED_READ = """\
     @task
     def read_table() -> dict:
         return steps.read_table(CONFIG)
@@ -67,6 +68,9 @@ _TRAINING = """\
     def quality_gate(data: dict) -> dict:
         return steps.quality_gate(CONFIG, data)
 
+"""
+
+_TRAINING = """\
     @task
     def preprocess(data: dict) -> dict:
         return steps.preprocess(CONFIG, data)
@@ -92,14 +96,6 @@ _TRAINING = """\
 """
 
 _SCORING = """\
-    @task
-    def read_table() -> dict:
-        return steps.read_table(CONFIG)
-
-    @task
-    def quality_gate(data: dict) -> dict:
-        return steps.quality_gate(CONFIG, data)
-
     @task
     def batch_score(data: dict) -> dict:
         return steps.batch_score(CONFIG)
@@ -137,11 +133,6 @@ def new_pipeline(
     table = table_name(table, "input")
     short = table.rpartition(".")[2]
     name = pipeline_name(name or f"{short}_{template.replace('-', '_')}")
-    if pipeline_path(config, name).exists():
-        raise Conflict(
-            f"pipeline {name!r} exists ({pipeline_path(config, name)}): "
-            "choose another --name or delete the file"
-        )
     columns = _schema(spark, table)
     if template == "batch-scoring":
         if not model.startswith("models:/"):
@@ -153,12 +144,18 @@ def new_pipeline(
     else:
         features = _training_config(template, table, label, columns, name=name, output=output)
         what = f"{template} training on {table} (label {label}), registered as {name}."
+    if pipeline_path(config, name).exists():  # after the input's own mistakes are reported
+        raise Conflict(
+            f"pipeline {name!r} exists ({pipeline_path(config, name)}): "
+            "choose another --name or delete the file"
+        )
     suite = _suite_text(config, name, features, columns, spark)
     features.quality_suite = name
     header = dag_header(name, schedule, config.resolved_user, retries=1)
     body = _SCORING if template == "batch-scoring" else _TRAINING
     text = (
         _HEADER.format(name=name, what=what, template=template, header=header)
+        + _GATED_READ
         + body
         + _FOOTER.format(name=name)
     )
