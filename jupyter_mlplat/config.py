@@ -401,13 +401,14 @@ class MLPlat(Configurable):
 
     def __init__(self, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._apply_environment(os.environ if env is None else env)
+        self._apply_environment(os.environ if env is None else env, given=set(kwargs))
 
     # -- environment --------------------------------------------------------------------------
-    def _apply_environment(self, env: Mapping[str, str]) -> None:
+    def _apply_environment(self, env: Mapping[str, str], given: set[str]) -> None:
+        """Fill what neither the Jupyter config nor the constructor (``given``) set."""
         configured = self.config.get(type(self).__name__, {})
         for name, trait in self.traits(env=bool).items():
-            if name in configured:
+            if name in configured or name in given:
                 continue
             value = next((env[v] for v in trait.metadata["env"] if env.get(v)), None)
             if value is None:

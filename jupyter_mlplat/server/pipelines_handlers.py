@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from jupyter_mlplat.config import MLPlat, project_folder
+from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.pipelines.airflow import AIRFLOW_UI_PATH
+from jupyter_mlplat.pipelines.project import write_from_cell
 from jupyter_mlplat.pipelines.service import PipelinesService
 from jupyter_mlplat.server.handlers import MLPlatHandler, ProxyHandler
 
@@ -28,6 +34,50 @@ class ListHandler(PipelinesHandler):
     @web.authenticated
     async def get(self) -> None:
         self.finish(await self.call(self.pipelines.pipelines))
+
+    @web.authenticated
+    async def post(self) -> None:
+        """The lab's *Export notebook as pipeline*: ``{"name", "schedule", "source"}`` (the
+        notebook's marked cells) becomes ``<pipelines>/<name>.py`` once Airflow imports it."""
+        body = self._body()
+        name, schedule, source = (body.get(k) for k in ("name", "schedule", "source"))
+        notebook = body.get("notebook") or ""
+        for key, value in (("name", name), ("source", source), ("notebook", notebook)):
+            if not isinstance(value, str):
+                raise InvalidInput(f"{key} must be a string")
+        if schedule is not None and not isinstance(schedule, str):
+            raise InvalidInput("schedule must be a string or null")
+        config = self._export_config(notebook)
+        written = await self.call(write_from_cell, name, source, schedule or None, config)
+        self.set_status(201)
+        self.finish(
+            {
+                "dag_id": written.name,
+                "owner": config.resolved_user,
+                "schedule": schedule or None,
+                "file": written.path.name,
+                "path": str(written.path),
+            }
+        )
+
+    def _body(self) -> dict[str, Any]:
+        try:
+            body = self.get_json_body()
+        except web.HTTPError:
+            raise InvalidInput("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidInput('send {"name", "schedule", "source"}')
+        return body
+
+    def _export_config(self, notebook: str) -> MLPlat:
+        """The server's settings, with the pipelines folder resolved against the server's root
+        (the project the embedded Airflow parses) rather than the server's working directory."""
+        root = Path(self.settings.get("server_root_dir") or ".").expanduser()
+        folder = project_folder(self.mlplat.pipelines_dir, root)
+        config = MLPlat(config=self.mlplat.config)
+        # set after construction: MLPlat's environment variables win over constructor values
+        config.pipelines_dir, config.notebook_path = str(folder), notebook
+        return config
 
 
 class RunsHandler(PipelinesHandler):

@@ -3,6 +3,7 @@ import { type JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { catalogPlugin } from './catalog/plugin';
 import { mlflowPlugin } from './mlflow/plugin';
 import { modelsPlugin } from './models/plugin';
+import { pipelinesPlugin } from './pipelines/plugin';
 import { statusBarPlugin, statusPlugin } from './status/plugin';
 
 /**
@@ -13,7 +14,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   statusBarPlugin,
   mlflowPlugin,
   catalogPlugin,
-  modelsPlugin
+  modelsPlugin,
+  pipelinesPlugin
 ];
 
 export default plugins;

@@ -20,7 +20,8 @@ export const PluginIDs = {
   statusBar: `${EXTENSION_ID}:status-bar`,
   mlflowUI: `${EXTENSION_ID}:mlflow-ui`,
   catalog: `${EXTENSION_ID}:catalog`,
-  models: `${EXTENSION_ID}:models`
+  models: `${EXTENSION_ID}:models`,
+  pipelines: `${EXTENSION_ID}:pipelines`
 } as const;
 
 /**
@@ -55,7 +56,20 @@ export const CommandIDs = {
   /** Reveal the "Models" side panel (registry search, versions, deployments). */
   openModels: 'mlplat:open-models',
   /** Reload the models panel: search results, the open model, deployments. */
-  refreshModels: 'mlplat:models-refresh'
+  refreshModels: 'mlplat:models-refresh',
+  /** Reveal the "Pipelines" side panel (Airflow DAGs, runs, tasks). */
+  openPipelines: 'mlplat:open-pipelines',
+  /** Reload the pipelines panel. */
+  refreshPipelines: 'mlplat:pipelines-refresh',
+  /** Open (or reveal) the Airflow UI in a main-area tab. */
+  openAirflow: 'mlplat:open-airflow',
+  /**
+   * Write the current notebook's pipeline cells (tagged `pipeline`) as an
+   * Airflow DAG file in the project's pipelines folder.
+   */
+  exportPipeline: 'mlplat:export-pipeline',
+  /** Add or remove the `pipeline` tag of the selected cells. */
+  togglePipelineCell: 'mlplat:toggle-pipeline-cell'
 } as const;
 
 /**
@@ -72,6 +86,16 @@ export const CATALOG_PANEL_ID = 'mlplat-catalog-panel';
  * DOM id of the models side panel.
  */
 export const MODELS_PANEL_ID = 'mlplat-models-panel';
+
+/**
+ * DOM id of the pipelines side panel.
+ */
+export const PIPELINES_PANEL_ID = 'mlplat-pipelines-panel';
+
+/**
+ * DOM id of the Airflow UI main-area widget.
+ */
+export const AIRFLOW_WIDGET_ID = 'mlplat-airflow-ui';
 
 /**
  * DOM id of the MLflow UI main-area widget.
@@ -507,4 +531,103 @@ export interface IDeployRequest {
   target?: DeployTarget;
   /** Percent of traffic for the new version (1-99); omitted: full rollout. */
   canary?: number;
+}
+
+// ---- Pipelines REST payloads (`{baseUrl}mlplat/api/pipelines/...`) --------
+
+/**
+ * A task instance of a pipeline run. `state` is Airflow's (`queued`,
+ * `running`, `success`, `failed`, `upstream_failed`, `up_for_retry`,
+ * `skipped`, ...), `null` before the scheduler looked at it.
+ */
+export interface IPipelineTask {
+  task_id: string;
+  map_index?: number;
+  state: string | null;
+  try_number: number;
+  /** ISO 8601. */
+  start: string | null;
+  end: string | null;
+}
+
+/**
+ * A run of a pipeline (an Airflow DAG run), with its tasks.
+ */
+export interface IPipelineRun {
+  run_id: string;
+  /** `queued`, `running`, `success` or `failed`. */
+  state: string | null;
+  start: string | null;
+  end: string | null;
+  /** What started it: `rest_api`, `timetable`, `asset`, `ui`, ... */
+  triggered_by: string;
+  /** `manual`, `scheduled`, `asset_triggered`, `backfill`. */
+  run_type?: string;
+  tasks: IPipelineTask[];
+}
+
+/**
+ * A pipeline (an Airflow DAG) of the caller.
+ */
+export interface IPipeline {
+  dag_id: string;
+  owner: string;
+  /** Airflow's summary of the schedule (`@daily`, a cron, `Asset`), or `null`. */
+  schedule: string | null;
+  /** ISO 8601, `null` when nothing is scheduled. */
+  next_run: string | null;
+  paused: boolean;
+  /** The DAG file, relative to the pipelines folder. */
+  file: string;
+  tags: string[];
+  last_run: IPipelineRun | null;
+}
+
+/**
+ * A DAG file Airflow could not import.
+ */
+export interface IPipelineImportError {
+  file: string;
+  line: number | null;
+  message: string;
+}
+
+/**
+ * Payload of `GET pipelines`.
+ */
+export interface IPipelinesResponse {
+  pipelines: IPipeline[];
+  import_errors: IPipelineImportError[];
+}
+
+/**
+ * Payload of `GET pipelines/<dag_id>/runs?limit=<n>`.
+ */
+export interface IPipelineRunsResponse {
+  runs: IPipelineRun[];
+}
+
+/**
+ * Body of `POST pipelines` (write a DAG file from notebook code).
+ */
+export interface IPipelineExportRequest {
+  /** DAG id and file name. */
+  name: string;
+  /** `@daily`, a cron expression, `table:<db>.<table>`, or `null` (on demand). */
+  schedule: string | null;
+  /** The notebook's pipeline cells: `@task` functions and the calls wiring them. */
+  source: string;
+  /** The notebook the code comes from (named in the DAG file). */
+  notebook?: string;
+}
+
+/**
+ * Payload of `POST pipelines` (201).
+ */
+export interface IPipelineExported {
+  dag_id: string;
+  owner: string;
+  schedule: string | null;
+  file: string;
+  path: string;
 }

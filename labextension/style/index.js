@@ -1,3 +1,4 @@
 import './base.css';
 import './catalog.css';
 import './models.css';
+import './pipelines.css';

@@ -9,7 +9,6 @@ the DAG files below, so ``mlplat up`` starts Airflow by itself.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import MLPLAT, ROOT, RunningPlatform, isolated_env, stop_platform
+from tests.conftest import RunningPlatform, stop_platform
+from tests.support.airflow_platform import start_airflow_platform
 
 pytestmark = pytest.mark.integration
 
@@ -132,43 +132,17 @@ raise ImportError("bob's problem")
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     base = tmp_path_factory.mktemp("pipelines")
-    notebooks = base / "notebooks"
-    (notebooks / "pipelines").mkdir(parents=True)
-    for name, body in DAGS.items():
-        path = notebooks / "pipelines" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(body if "/" in name else HEADER + body)
     catalog = base / "catalog.json"
     catalog.write_text(json.dumps({"demo": {"iris": {"rows": 150, "columns": ["a", "b"]}}}))
-    env = isolated_env(base) | {
+    env = {
         "MLP_AIRFLOW_SHARED": "true",
         "MLP_NAMESPACE": f"mlplat-{USER}",
         "MLP_CATALOG_BACKEND": "tests.support.catalog_file:FileCatalog",
         "MLP_TEST_CATALOG_FILE": str(catalog),
         "MLP_CATALOG_REFRESH_SECONDS": "0",
     }
-    state = base / "state"
-    log = (base / "mlplat-up.log").open("ab")
-    process = subprocess.Popen(
-        [*MLPLAT, "--state-dir", str(state), "up", "--no-spark", "--notebook-dir", str(notebooks)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    runtime: dict[str, Any] = {}
-    deadline = time.monotonic() + 600
-    while not runtime.get("airflow_url"):  # written once Airflow is healthy
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((base / "mlplat-up.log").read_text()[-4000:])
-        time.sleep(1)
-        try:
-            runtime = json.loads((state / "platform.json").read_text())
-        except (OSError, ValueError):
-            runtime = {}
-    running = RunningPlatform(process, state, notebooks, runtime)
+    dags = {name: body if "/" in name else HEADER + body for name, body in DAGS.items()}
+    running = start_airflow_platform(base, dags, env)
     running.catalog_file = catalog  # type: ignore[attr-defined]
     yield running
     assert stop_platform(running) == 0

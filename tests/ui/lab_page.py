@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Browser, FrameLocator, Page, Playwright, expect
+from playwright.sync_api import Browser, FrameLocator, Page, Playwright, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright cannot download a browser here
 CHROMIUM_ARGS = [
@@ -21,6 +24,18 @@ CHROMIUM_ARGS = [
 def launch(playwright: Playwright) -> Browser:
     """Headless Debian Chromium."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def lab_in_browser(lab: Any) -> Iterator[LabPage]:
+    """``lab`` (a JupyterServer: url, token) open in headless Chromium, with a fresh workspace."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        lab_page = LabPage(page, lab.url, lab.token)
+        lab_page.open()
+        yield lab_page
+        browser.close()
 
 
 class LabPage:
@@ -135,6 +150,18 @@ class LabPage:
     def deployment_action(self, name: str, action: str):
         """``promote``, ``rollback``, ``delete`` or ``copy`` of a deployment."""
         return self.page.get_by_test_id(f"mlplat-deployment-{action}-{name}")
+
+    # -- pipelines panel -----------------------------------------------------------------------
+    def open_pipelines(self) -> None:
+        self.run_command("Open Pipelines")
+        expect(self.page.get_by_test_id("mlplat-pipelines")).to_be_visible()
+
+    def pipeline(self, dag_id: str):
+        return self.page.get_by_test_id(f"mlplat-pipeline-{dag_id}")
+
+    def pipeline_button(self, action: str, dag_id: str):
+        """``trigger``, ``pause``, ``unpause`` or ``toggle`` (show the runs) of a pipeline."""
+        return self.page.get_by_test_id(f"mlplat-pipeline-{action}-{dag_id}")
 
     def widen_left_panel(self, width: int) -> None:
         """Drag the handle between the left side panel and the main area to ``width`` px."""

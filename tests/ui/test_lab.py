@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
-from tests.ui.lab_page import LabPage, launch
+from tests.ui.lab_page import lab_in_browser
 
 pytestmark = pytest.mark.ui
 
@@ -18,13 +18,8 @@ SCREENSHOT = ROOT / "docs" / "images" / "lab.png"
 
 @pytest.fixture(scope="module")
 def lab_page(lab):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        lab_page = LabPage(page, lab.url, lab.token)
-        lab_page.open()
+    with lab_in_browser(lab) as lab_page:
         yield lab_page
-        browser.close()
 
 
 def test_launcher_has_the_ml_platform_section(lab_page):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 from tests.integration.test_registry_api import register_iris_model
-from tests.ui.lab_page import LabPage, launch
+from tests.ui.lab_page import lab_in_browser
 
 pytestmark = pytest.mark.ui
 
@@ -26,13 +26,8 @@ def iris_model(platform):
 
 @pytest.fixture(scope="module")
 def lab_page(lab):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        lab_page = LabPage(page, lab.url, lab.token)
-        lab_page.open()
+    with lab_in_browser(lab) as lab_page:
         yield lab_page
-        browser.close()
 
 
 def test_panel_finds_the_model_and_shows_its_versions(lab_page, iris_model):

@@ -136,3 +136,8 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for name, trait in MLPlat(env={}).traits(env=bool).items():
         assert f"`{trait.metadata['env'][0]}` | `{name}`" in readme, name
+
+
+def test_constructor_arguments_win_over_the_environment():
+    config = MLPlat(env={"MLP_PIPELINES_DIR": "/from/env", "MLP_USER": "ada"}, pipelines_dir="p")
+    assert config.pipelines_dir == "p" and config.user == "ada"

@@ -19,16 +19,17 @@ from jupyter_mlplat.kernel.commands import ArgumentParser
 from jupyter_mlplat.kernel.render import Report
 
 #: Airflow's own state colours, so the cell, the panel and the Airflow UI agree.
+#: Airflow 3's state colours (its UI theme; the lab's Pipelines panel uses the same).
 STATE_COLOURS = {
-    "success": "green",
-    "running": "lime",
-    "failed": "red",
-    "upstream_failed": "orange",
-    "up_for_retry": "gold",
-    "skipped": "hotpink",
-    "queued": "gray",
-    "scheduled": "tan",
-    "removed": "lightgrey",
+    "success": "oklch(0.47 0.2 149)",
+    "running": "oklch(0.609 0.126 221.723)",
+    "failed": "oklch(0.577 0.245 27.325)",
+    "upstream_failed": "oklch(0.666 0.179 58.318)",
+    "up_for_retry": "oklch(0.681 0.162 75.834)",
+    "skipped": "oklch(0.592 0.249 0.584)",
+    "queued": "oklch(0.444 0.011 73.639)",
+    "scheduled": "oklch(0.442 0.017 285.786)",
+    "removed": "oklch(0.446 0.043 257.281)",
 }
 SUBCOMMANDS = ("new", "run", "list", "trigger", "pause", "unpause")
 

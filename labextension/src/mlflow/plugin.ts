@@ -14,6 +14,7 @@ import {
   isLauncher,
   isPalette
 } from '../common/launcher';
+import { openUIFrame } from '../common/uiframe';
 import {
   CommandIDs,
   IStatusModel,
@@ -59,20 +60,17 @@ export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
         isLauncher(args) ? trans.__('MLflow UI') : trans.__('Open MLflow UI'),
       caption: trans.__('Open the MLflow tracking UI in a JupyterLab tab'),
       icon: args => (isPalette(args) ? undefined : mlplatIcon),
-      execute: async () => {
-        let widget = tracker.find(w => w.id === MLFLOW_WIDGET_ID);
-        if (!widget || widget.isDisposed) {
-          const url =
-            PageConfig.getBaseUrl() + mlflowUIPath(statusModel?.status);
-          widget = new MLflowWidget(url, trans);
-          await tracker.add(widget);
-        }
-        if (!widget.isAttached) {
-          shell.add(widget, 'main');
-        }
-        shell.activateById(widget.id);
-        return widget;
-      }
+      execute: () =>
+        openUIFrame(
+          shell,
+          tracker,
+          MLFLOW_WIDGET_ID,
+          () =>
+            new MLflowWidget(
+              PageConfig.getBaseUrl() + mlflowUIPath(statusModel?.status),
+              trans
+            )
+        )
     });
 
     if (restorer) {

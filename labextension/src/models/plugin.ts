@@ -15,12 +15,12 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
-import { errorMessage } from '../common/api';
 import {
   addLauncherAndPaletteItems,
   isLauncher,
   isPalette
 } from '../common/launcher';
+import { notifyFailure } from '../common/notify';
 import { isRunPage } from '../mlflow/uipath';
 import { type MLflowWidget } from '../mlflow/widget';
 import {
@@ -85,19 +85,7 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
     const trans = translator.load(TRANSLATION_DOMAIN);
     const model = new ModelsModel({ translator });
 
-    /** Run an action; a failure becomes a notification. */
-    const act = async (
-      failure: string,
-      run: () => Promise<unknown>
-    ): Promise<void> => {
-      try {
-        await run();
-      } catch (error) {
-        Notification.error(`${failure}: ${errorMessage(error)}`, {
-          autoClose: 8000
-        });
-      }
-    };
+    const act = notifyFailure;
 
     const actions: IModelsActions = {
       deploy: (name, version) => {
