@@ -10,7 +10,7 @@ import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
-from jupyter_mlplat.kernel.commands.pipeline import RunView
+from jupyter_mlplat.kernel.commands.pipeline import STATE_COLOURS, RunView
 from jupyter_mlplat.pipelines import project
 from jupyter_mlplat.pipelines.runner import RunResult, _apply
 from jupyter_mlplat.pipelines.templates import features
@@ -152,7 +152,9 @@ def test_run_events_make_the_live_table_and_the_result():
     assert (result.state, result.run_id, result.failed_task) == ("failed", "manual__1", "gate")
     assert result.error == "gate: AirflowFailException: quality gate"
     html = view.html()
-    assert html.count("<tr><td>") == 3 and "background:red" in html and "orange" in html
+    colours = STATE_COLOURS
+    assert html.count("<tr><td>") == 3
+    assert f"background:{colours['failed']}" in html and colours["upstream_failed"] in html
     assert "upstream_failed" in repr(view)
 
 
