@@ -45,8 +45,11 @@ fi
 # PYTHONDONTWRITEBYTECODE, so Python would never cache it itself)
 SKIP_JUPYTER_BUILDER=1 uv sync --frozen --all-extras --python 3.11 --compile-bytecode --quiet
 # what `jupyter labextension develop` does: the lab loads the extension straight from the build
+# (the editable install copies a snapshot of the build there as shared-data: replace it with the link)
 mkdir -p .venv/share/jupyter/labextensions
-ln -sfn "$PWD/jupyter_mlplat/labextension" .venv/share/jupyter/labextensions/jupyter-mlplat
+installed=.venv/share/jupyter/labextensions/jupyter-mlplat
+[[ -L $installed ]] || rm -rf "$installed"
+ln -sfn "$PWD/jupyter_mlplat/labextension" "$installed"
 mkdir -p .venv/share/jupyter/lab/settings/overrides.d
 ln -sfn "$PWD/jupyter_mlplat/etc/lab_settings/jupyter-mlplat.json" .venv/share/jupyter/lab/settings/overrides.d/
 # the local model servers' environment (MLServer), so the first deploy does not build it;

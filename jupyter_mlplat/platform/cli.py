@@ -234,7 +234,8 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runtime, indent=2))
     else:
-        runtime.setdefault("airflow_url", "")
+        # Airflow starts only once the project has pipelines
+        runtime["airflow_url"] = runtime.get("airflow_url") or "(not started: no pipelines yet)"
         keys = ("lab_url", "tracking_uri", "tracking_reachable", "airflow_url", "state_dir", "pid")
         for key in keys:
             print(f"{key:20} {runtime[key]}")
