@@ -11,6 +11,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.models import ModelRef
 from jupyter_mlplat.errors import InvalidInput, NotFound, Unavailable
 from jupyter_mlplat.quality.record import METRIC_PREFIX, results_of_run
+from jupyter_mlplat.tracking.tags import pipeline_of
 from jupyter_mlplat.tracking.ui import run_ui_path
 
 if TYPE_CHECKING:
@@ -246,6 +247,8 @@ class Registry:
                         k: v for k, v in metrics.items() if not k.startswith(METRIC_PREFIX)
                     },
                     "ui_path": run_ui_path(run.info.experiment_id, run.info.run_id),
+                    # the pipeline run that produced it (DAG, run, task, try), if one did
+                    "pipeline": pipeline_of(tags),
                 }
                 result["quality"] = results_of_run(metrics, tags)
         result["deployments"] = serving(deployments or [], name, str(found.version))

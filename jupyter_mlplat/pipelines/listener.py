@@ -21,10 +21,11 @@ import sys
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.tracking.tags import PIPELINE_TAG
 
 log = logging.getLogger(__name__)
 
-TAG = "mlplat.pipeline."
+TAG = PIPELINE_TAG
 DAG_ID, RUN_ID, TASK_ID, TRY_NUMBER, KIND = (
     f"{TAG}dag_id",
     f"{TAG}run_id",

@@ -435,6 +435,13 @@ export interface IRunSummary {
   metrics: Record<string, number>;
   /** Where the lab's MLflow UI shows the run, relative to the Jupyter base URL. */
   ui_path: string;
+  /** The pipeline run (Airflow DAG run and task) that produced it, if one did. */
+  pipeline?: {
+    dag_id: string;
+    run_id: string;
+    task_id: string;
+    try_number: string;
+  } | null;
 }
 
 /**

@@ -149,6 +149,18 @@ def test_classification_template_runs_end_to_end(kernel, project, mlflow_client)
     assert {r.data.tags["mlplat.pipeline.task_id"] for r in siblings} >= set(states) - {
         "batch_score"
     }
+    # what the Models panel shows for the version: the pipeline run that produced it
+    from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.deploy.registry import Registry
+
+    registry = Registry(MLPlat(env={"MLP_TRACKING_URI": mlflow_client.tracking_uri}))
+    produced_by = registry.version("iris_classification", champion.version)["run"]["pipeline"]
+    assert produced_by == {
+        "dag_id": "iris_classification",
+        "run_id": tags["mlplat.pipeline.run_id"],
+        "task_id": "train",
+        "try_number": "1",
+    }
 
 
 def test_corrupted_table_fails_at_the_gate_and_changes_nothing(kernel, project, mlflow_client):

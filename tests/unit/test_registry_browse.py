@@ -70,3 +70,22 @@ def test_serving_lists_stable_and_canary_deployments():
     ]
     assert serving(deployments, "iris", "1") == ["a", "b"]
     assert run_ui_path("3", "abc") == "mlplat/mlflow/#/experiments/3/runs/abc"
+
+
+def test_the_pipeline_behind_a_run_comes_from_its_tags():
+    from jupyter_mlplat.tracking.tags import pipeline_of
+
+    tags = {
+        "mlplat.pipeline.dag_id": "iris_classification",
+        "mlplat.pipeline.run_id": "manual__2026-11-30",
+        "mlplat.pipeline.task_id": "train",
+        "mlplat.pipeline.try_number": "1",
+        "mlplat.pipeline.kind": "task",
+    }
+    assert pipeline_of(tags) == {
+        "dag_id": "iris_classification",
+        "run_id": "manual__2026-11-30",
+        "task_id": "train",
+        "try_number": "1",
+    }
+    assert pipeline_of({"mlflow.user": "ada"}) is None

@@ -296,6 +296,31 @@ export class ModelsBrowser extends ModelView {
             { className: 'jp-MLPlatModels-muted' },
             trans.__('No run recorded.')
           ),
+      run?.pipeline
+        ? h(
+            'div',
+            {
+              className: 'jp-MLPlatModels-run',
+              testid: `mlplat-model-pipeline-${name}-${version}`
+            },
+            h(
+              'span',
+              { className: 'jp-MLPlatModels-label' },
+              trans.__('Pipeline')
+            ),
+            h(
+              'span',
+              {},
+              trans.__(
+                '%1 · run %2 · task %3 (try %4)',
+                run.pipeline.dag_id,
+                run.pipeline.run_id,
+                run.pipeline.task_id,
+                run.pipeline.try_number
+              )
+            )
+          )
+        : null,
       run ? table(trans.__('Parameters'), run.params, 'params') : null,
       run
         ? table(trans.__('Metrics'), run.metrics, 'metrics', formatNumber)
