@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.tracking.experiments import get_or_create_experiment
 from jupyter_mlplat.tracking.tags import PIPELINE_TAG
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,13 @@ def _enabled() -> bool:
     return bool(_config().tracking_uri)
 
 
-def _experiment_id(client: Any, dag_id: str) -> str:
-    name = experiment_name(dag_id)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:  # created meanwhile by another process
-        return str(client.get_experiment_by_name(name).experiment_id)
-
-
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def parent_run(client: Any, dag_id: str, run_id: str, *, create: bool = True) -> str | None:
     """The MLflow run of a DAG run, found by its tags (created when missing and ``create``)."""
-    experiment_id = _experiment_id(client, dag_id)
+    experiment_id = get_or_create_experiment(client, experiment_name(dag_id))
     found = client.search_runs(
         [experiment_id],
         filter_string=(
@@ -145,7 +135,7 @@ def task_running(ti: Any) -> None:
     if ti.try_number and ti.try_number > 1:
         name += f" (try {ti.try_number})"
     run = client.create_run(
-        _experiment_id(client, ti.dag_id),
+        get_or_create_experiment(client, experiment_name(ti.dag_id)),
         run_name=name,
         tags={
             PARENT_TAG: parent,

@@ -22,6 +22,7 @@ from typing import Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.quality.result import CheckResult
+from jupyter_mlplat.tracking.experiments import get_or_create_experiment
 from jupyter_mlplat.tracking.ui import run_ui_path
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def _log(result: CheckResult, config: MLPlat, run_id: str) -> str:
     if own_run:
         from jupyter_mlplat.tracking.context import run_tags
 
-        experiment_id = _experiment_id(client, config)
+        experiment_id = get_or_create_experiment(
+            client, config.experiment_for(config.notebook_path)
+        )
         run = client.create_run(
             experiment_id,
             run_name=f"check {result.name}",
@@ -156,20 +159,6 @@ def _log(result: CheckResult, config: MLPlat, run_id: str) -> str:
     if own_run:
         client.set_terminated(run_id, "FINISHED" if result.success else "FAILED")
     return run_id
-
-
-def _experiment_id(client: Any, config: MLPlat) -> str:
-    name = config.experiment_for(config.notebook_path)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    try:
-        return str(client.create_experiment(name))
-    except Exception:  # created meanwhile by another kernel
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return str(experiment.experiment_id)
 
 
 def _report_page(result: CheckResult) -> str:
