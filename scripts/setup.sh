@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(git xz-utils libkrb5-dev)
-[[ "${1:-}" == "--test" ]] && apt_packages+=(chromium chromium-driver)
+[[ "${1:-}" == "--test" ]] && apt_packages+=(chromium chromium-driver postgresql)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -33,6 +33,19 @@ COMMANDS: dict[str, Command] = {
     "deployments": Command(
         "jupyter_mlplat.kernel.commands.deployments", "list deployments with state and endpoint"
     ),
+    "evaluate": Command(
+        "jupyter_mlplat.kernel.commands.evaluate",
+        "evaluate a model version on a holdout table: a report, diffed against the champion",
+    ),
+    "reports": Command(
+        "jupyter_mlplat.kernel.commands.reports",
+        "search evaluation reports (metric.f1 > 0.9 table:t)",
+    ),
+    "tune": Command(
+        "jupyter_mlplat.kernel.commands.tune",
+        "tune a cell's objective(trial) with Optuna, trials tracked in MLflow",
+        takes_cell=True,
+    ),
     "undeploy": Command("jupyter_mlplat.kernel.commands.undeploy", "delete a deployment"),
     "promote": Command(
         "jupyter_mlplat.kernel.commands.promote", "send all traffic to a deployment's canary"

@@ -1,0 +1,1 @@
+"""Hyperparameter tuning on Optuna: studies tracked in MLflow, trials in parallel locally, on Spark or on Kubernetes."""
