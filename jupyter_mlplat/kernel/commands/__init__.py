@@ -62,6 +62,10 @@ COMMANDS: dict[str, Command] = {
         "jupyter_mlplat.kernel.commands.predict", "score a catalog table with a model on Spark"
     ),
     "help": Command("jupyter_mlplat.kernel.commands.help", "list the commands, or explain one"),
+    "search": Command(
+        "jupyter_mlplat.kernel.commands.search",
+        "search models, runs, reports, pipelines, deployments and tables",
+    ),
     "spark": Command(
         "jupyter_mlplat.kernel.commands.spark", "Spark session: endpoint, UI link, executors"
     ),
