@@ -398,6 +398,45 @@ class MLPlat(Configurable):
         Unicode("default", help="Kubernetes namespace of the user's resources."),
         "MLP_NAMESPACE",
     )
+    lineage = env_trait(
+        Bool(
+            True,
+            help="Record which catalog tables a run reads and writes through spark (kernels and "
+            "pipeline tasks, while an MLflow run is active) as the run's datasets and as "
+            "OpenLineage events.",
+        ),
+        "MLP_LINEAGE",
+    )
+    lineage_dir = env_trait(
+        Unicode(
+            "",
+            help="Where OpenLineage run events are appended as JSON lines (one file per day); "
+            "default: <state_dir>/lineage (the server passes the resolved folder to kernels).",
+        ),
+        "MLP_LINEAGE_DIR",
+    )
+    openlineage_url = env_trait(
+        Unicode(
+            "",
+            help="OpenLineage HTTP endpoint the run events are also POSTed to (Marquez, DataHub). "
+            "Example: c.MLPlat.openlineage_url = 'http://marquez:5000/api/v1/lineage'",
+        ),
+        "MLP_OPENLINEAGE_URL",
+    )
+    openlineage_namespace = env_trait(
+        Unicode(
+            "mlplat", help="OpenLineage namespace of the jobs and datasets this platform reports."
+        ),
+        "MLP_OPENLINEAGE_NAMESPACE",
+    )
+    lineage_recheck_seconds = env_trait(
+        Int(
+            60,
+            help="Within one run, a table already recorded is re-digested after this many seconds "
+            "(at once after this session writes it): repeated reads cost no Spark call.",
+        ),
+        "MLP_LINEAGE_RECHECK_SECONDS",
+    )
 
     def __init__(self, env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -457,6 +496,15 @@ class MLPlat(Configurable):
     def resolved_ui_url(self) -> str:
         """Where the MLflow UI is proxied from."""
         return (self.tracking_ui_url or self.tracking_uri).rstrip("/")
+
+    @property
+    def resolved_lineage_dir(self) -> Path:
+        """Where OpenLineage events are written as JSON lines."""
+        return (
+            Path(self.lineage_dir).expanduser()
+            if self.lineage_dir
+            else (self.resolved_state_dir / "lineage")
+        )
 
     @property
     def catalog_index_path(self) -> Path:

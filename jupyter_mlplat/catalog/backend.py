@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_mlplat.catalog.index import TableEntry
+from jupyter_mlplat.catalog.snapshot import Snapshot
 from jupyter_mlplat.infra.plugins import Backend
 
 
@@ -49,6 +50,11 @@ class CatalogBackend(Backend):
     @abstractmethod
     def preview(self, database: str, table: str, limit: int) -> Preview:
         """The first ``limit`` rows."""
+
+    def snapshot(self, database: str, table: str) -> Snapshot | None:
+        """The table's current digest (see ``catalog.snapshot``); None when this metastore
+        cannot say without reading the data."""
+        return None
 
     def close(self) -> None:
         """Let go of connections."""

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
 from jupyter_mlplat.catalog.index import CatalogIndex, SearchHit, TableEntry
+from jupyter_mlplat.catalog.snapshot import Snapshot
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound
 
@@ -257,6 +258,11 @@ class CatalogService:
             raise InvalidInput(f"preview limit must be between 1 and {maximum} rows")
         self._known(database, table)
         return self.backend.preview(database, table, limit)
+
+    def snapshot(self, database: str, table: str) -> Snapshot | None:
+        """The table's current digest (None when the backend cannot tell cheaply)."""
+        self._known(database, table)
+        return self.backend.snapshot(database, table)
 
     def _known(self, database: str, table: str) -> None:
         """404 for tables the catalog does not know — checked before anything runs on Spark."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
 from jupyter_mlplat.catalog.index import Column, TableEntry
+from jupyter_mlplat.catalog.snapshot import Snapshot, snapshot
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import NotFound, Unavailable
 
@@ -99,6 +100,9 @@ class SparkCatalogBackend(CatalogBackend):
             limit=limit,
             truncated=len(rows) > limit,
         )
+
+    def snapshot(self, database: str, table: str) -> Snapshot:
+        return self._call(lambda spark: snapshot(spark, f"`{database}`.`{table}`"))
 
     def close(self) -> None:
         with self._lock:

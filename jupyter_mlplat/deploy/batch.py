@@ -27,6 +27,8 @@ from jupyter_mlplat.deploy.backends import Progress, no_progress
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 
 WriteMode = Literal["error", "overwrite"]
+#: In the name of the staging table a job writes before renaming it into place (lineage skips it).
+STAGING_MARK = "__mlplat_staging_"
 _ERROR_LINE = re.compile(r"^\s*([\w.]+(?:Error|Exception)): (.+)$")
 
 
@@ -227,7 +229,7 @@ def _publish(spark: Any, staging: str, target: str, mode: str) -> None:
 
 def _staging_name(target: str) -> str:
     database, _, table = target.rpartition(".")
-    name = f"{table[:90]}__mlplat_staging_{uuid.uuid4().hex[:8]}"
+    name = f"{table[:90]}{STAGING_MARK}{uuid.uuid4().hex[:8]}"
     return f"{database}.{name}" if database else name
 
 

@@ -11,6 +11,9 @@ from typing import Any
 
 from jupyter_mlplat.config import MLPlat
 
+#: Longest a cell's end waits for its lineage records (they are kept in the background anyway).
+LINEAGE_FLUSH_SECONDS = 10.0
+
 
 def _warm_spark_client(shell: Any) -> Any:
     """After the first cell, import the Spark Connect client in the background (~1-3 s), so the
@@ -50,7 +53,15 @@ def load_ipython_extension(shell: Any) -> None:
     from jupyter_mlplat.tracking.session import end_run_before_restart, on_import
 
     config = MLPlat()
-    sessions = SparkSessions(config, progress=ProgressReporter)
+    extensions = []
+    if config.lineage:
+        from jupyter_mlplat.lineage.capture import LineageCapture
+
+        capture = LineageCapture(config)
+        extensions.append(capture)
+        # what a cell's Spark actions read and wrote is in MLflow when the cell ends
+        shell.events.register("post_run_cell", lambda _result: capture.flush(LINEAGE_FLUSH_SECONDS))
+    sessions = SparkSessions(config, progress=ProgressReporter, extensions=extensions)
     shell.register_magics(MLPMagics(shell, config=config, spark=sessions))
     if config.tracking_uri:
         when_imported(config.autolog_triggers, on_import(config))

@@ -1,1 +1,2 @@
-"""Lineage: which tables a run read and wrote (from the Spark Connect plan), recorded in MLflow and as OpenLineage events."""
+"""Lineage: the tables a run read and wrote (from the Spark Connect plan), kept in MLflow and
+as OpenLineage events."""

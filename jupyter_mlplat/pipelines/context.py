@@ -25,11 +25,21 @@ def config() -> MLPlat:
 
 
 @functools.cache
+def lineage() -> Any:
+    """This process's lineage capture (None when ``MLPlat.lineage`` is off)."""
+    from jupyter_mlplat.lineage.capture import LineageCapture
+
+    return LineageCapture(config()) if config().lineage else None
+
+
+@functools.cache
 def session() -> Any:
-    """This process's Spark Connect session to the platform's Spark (one per task process)."""
+    """This process's Spark Connect session to the platform's Spark (one per task process);
+    what its actions read and write is recorded in the task's MLflow run, as in a notebook."""
     from jupyter_mlplat.spark.session import SparkSessions
 
-    return SparkSessions(config()).attach()
+    capture = lineage()
+    return SparkSessions(config(), extensions=[capture] if capture else []).attach()
 
 
 class _Spark:
@@ -75,13 +85,18 @@ def task_run() -> Iterator[Any]:
     if config().tracking_uri and not mlflow.get_tracking_uri().startswith("http"):
         mlflow.set_tracking_uri(config().tracking_uri)
     active = mlflow.active_run()
-    if active is not None:
-        yield active
-        return
-    if os.environ.get("MLFLOW_RUN_ID"):
-        with mlflow.start_run() as run:
+    try:
+        if active is not None:
+            yield active
+            return
+        if os.environ.get("MLFLOW_RUN_ID"):
+            with mlflow.start_run() as run:
+                yield run
+            return
+        tags = task_tags()
+        with mlflow.start_run(run_name=tags.get("mlplat.pipeline.task_id"), tags=tags) as run:
             yield run
-        return
-    tags = task_tags()
-    with mlflow.start_run(run_name=tags.get("mlplat.pipeline.task_id"), tags=tags) as run:
-        yield run
+    finally:
+        capture = lineage()
+        if capture is not None:
+            capture.flush()  # the task's lineage is recorded before the task reports success

@@ -14,11 +14,18 @@ from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
+from jupyter_mlplat.lineage.service import LineageService
 from jupyter_mlplat.pipelines.service import PipelinesService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
 from jupyter_mlplat.spark.backends import backend_for
+
+
+def _training_pipelines(config: MLPlat, table: str) -> list[str]:
+    from jupyter_mlplat.pipelines.templates import training_pipelines
+
+    return training_pipelines(config, table)
 
 
 class MLPlatApp(ExtensionApp):
@@ -47,6 +54,12 @@ class MLPlatApp(ExtensionApp):
             mlplat_deploy=self.deploy,
             mlplat_pipelines=self.pipelines,
             mlplat_registry=Registry(config),
+            mlplat_lineage=LineageService(
+                config,
+                current=self.catalog.snapshot,
+                deployments=self.deploy.list,
+                pipelines=lambda table: _training_pipelines(config, table),
+            ),
             mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:

@@ -9,6 +9,7 @@ from jupyter_mlplat.server import (
     catalog_handlers,
     deploy_handlers,
     handlers,
+    lineage_handlers,
     pipelines_handlers,
     registry_handlers,
 )
@@ -20,4 +21,5 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     *registry_handlers.ROUTES,
     *deploy_handlers.ROUTES,
     *pipelines_handlers.ROUTES,
+    *lineage_handlers.ROUTES,
 ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import MLPlatError
@@ -19,6 +20,16 @@ USES_SPARK = re.compile(r"\bspark\b")
 ProgressHandlerFactory = Callable[[], Callable[..., None]]
 
 
+class SessionExtension(Protocol):
+    """Follows every operation of the sessions it is given (e.g. lineage capture)."""
+
+    def hook(self, session: Any) -> Any:
+        """A ``SparkSession.Hook`` for a new session (``on_execute_plan(request)``)."""
+
+    def progress(self, **kwargs: Any) -> None:
+        """A progress handler (``stages, inflight_tasks, operation_id, done``) of the session."""
+
+
 class SparkSessions:
     """Creates, checks and replaces this kernel's Spark Connect session."""
 
@@ -27,10 +38,12 @@ class SparkSessions:
         config: MLPlat,
         backend: SparkBackend | None = None,
         progress: ProgressHandlerFactory | None = None,
+        extensions: Sequence[SessionExtension] = (),
     ) -> None:
         self.config = config
         self._backend = backend
         self._progress = progress
+        self.extensions = list(extensions)
         self.session: Any = None
         self.endpoint: SparkEndpoint | None = None
         self.attach_seconds = 0.0
@@ -69,12 +82,24 @@ class SparkSessions:
         self.endpoint = self.backend.endpoint()
         from pyspark.sql import SparkSession
 
-        session = SparkSession.builder.remote(self.endpoint.remote).create()
+        if self.extensions:
+            # hooks are registered on Connect's own builder (called before each execution)
+            from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+            os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"  # as the generic builder marks it
+            connect = ConnectSession.builder.remote(self.endpoint.remote)
+            for extension in self.extensions:
+                connect._registerHook(extension.hook)
+            session: Any = connect.create()
+        else:
+            session = SparkSession.builder.remote(self.endpoint.remote).create()
+        for extension in self.extensions:
+            session.registerProgressHandler(extension.progress)
         if self._progress is not None:
             session.conf.set(
                 "spark.connect.progress.reportInterval", self.config.spark_progress_interval
             )
-            session.registerProgressHandler(self._progress())  # type: ignore[arg-type]
+            session.registerProgressHandler(self._progress())
         self.session = session
         self.attach_seconds = time.monotonic() - started
         return session

@@ -166,6 +166,25 @@ def new_pipeline(
     return written
 
 
+def training_pipelines(config: MLPlat, table: str) -> list[str]:
+    """The template pipelines whose feature config trains on ``table`` (``db.t``): what retrains
+    the models of a table that changed."""
+    from jupyter_mlplat.pipelines.project import pipelines_dir
+    from jupyter_mlplat.pipelines.templates.features import load
+
+    found = []
+    for path in sorted(pipelines_dir(config).glob("*.yaml")):
+        if not path.with_suffix(".py").exists():
+            continue
+        try:
+            features = load(path)
+        except InvalidInput:
+            continue  # a broken config is reported where the pipeline is used
+        if features.trains and features.table.lower() == table.lower():
+            found.append(path.stem)
+    return found
+
+
 def _schema(spark: Any, table: str) -> dict[str, str]:
     """Column -> Spark type name of ``table``; a missing table is one line."""
     if not spark.catalog.tableExists(table):
