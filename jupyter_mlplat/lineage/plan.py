@@ -72,15 +72,16 @@ def _walk(message: Any) -> Tables:
             outputs.append(normalize(node.table_name))
         elif kind == "MergeIntoTableCommand" and node.target_table_name:
             outputs.append(normalize(node.target_table_name))
+        children: list[Any] = []
         for field, value in node.ListFields():
             if field.message_type is None:
                 continue
             if field.is_repeated:
-                if field.message_type.GetOptions().map_entry:
-                    continue  # options / args maps: strings, never a table
-                stack.extend(reversed(value))
+                if not field.message_type.GetOptions().map_entry:  # maps: options, args
+                    children.extend(value)
             else:
-                stack.append(value)
+                children.append(value)
+        stack.extend(reversed(children))  # depth first, in the plan's order
     return Tables(_unique(tuple(inputs)), _unique(tuple(outputs)))
 
 
