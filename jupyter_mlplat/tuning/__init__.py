@@ -22,11 +22,13 @@ __all__ = ["TuningProgress", "TuningResult", "TuningRun", "TuningSpec", "start",
 
 
 def start(objective: Callable[[Any], Any], spec: TuningSpec, *, config: MLPlat | None = None,
-          spark: Any = None) -> TuningRun:  # fmt: skip
-    """Start a study in the background and return its handle at once."""
+          spark: Any = None, api_client: Any = None) -> TuningRun:  # fmt: skip
+    """Start a study in the background and return its handle at once. ``spark``: the session
+    of ``parallel="spark"``; ``api_client``: a Kubernetes ``ApiClient`` for
+    ``parallel="kubernetes"`` (default: in-cluster, else the kubeconfig)."""
     from jupyter_mlplat.config import MLPlat
 
-    return TuningRun(objective, spec, config or MLPlat(), spark)
+    return TuningRun(objective, spec, config or MLPlat(), spark, api_client)
 
 
 def tune(

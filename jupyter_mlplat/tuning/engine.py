@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 #: How often the coordinator reads the study storage.
 POLL_SECONDS = 0.5
+#: How often the Job's state is read, and how long trials may run on after a stop before the
+#: kernel stops waiting for them (pods then still end on their own).
+JOB_POLL_SECONDS = 2.0
+STOP_GRACE = 120.0
 Objective = Callable[[Any], Any]
 
 
@@ -42,7 +46,7 @@ class TuningRun:
     study: Any
 
     def __init__(self, objective: Objective, spec: TuningSpec, config: MLPlat,
-                 spark: Any = None) -> None:  # fmt: skip
+                 spark: Any = None, api_client: Any = None) -> None:  # fmt: skip
         if not callable(objective):
             raise InvalidInput("the objective must be a function of one argument, the trial")
         self.spec, self.config, self.spark = spec.validated(), config, spark
@@ -56,10 +60,20 @@ class TuningRun:
         self._best_logged: int | None = None
         if self.spec.parallel == "spark" and spark is None:
             raise InvalidInput("parallel='spark' needs a Spark session (spark=...)")
-        if self.spec.parallel == "kubernetes":
-            raise InvalidInput("parallel='kubernetes' is not available yet")
+        # kubernetes: the pods' storage is out of the kernel's reach (its URL stays in a
+        # Secret): the pods log their trials, the coordinator follows MLflow instead
+        self.remote = self.spec.parallel == "kubernetes"
+        self.api_client = api_client
+        self._remote_trials: dict[int, Any] = {}
+        self._active_since: float | None = None
         self._payload = b"" if self.spec.parallel == "none" else ln.pickled(objective)
         self._set_up()
+        if self.remote:
+            try:
+                self._submit_job()
+            except BaseException:
+                runs.terminate(self.client, self.parent_run_id, "FAILED")
+                raise
         self._progress = self._snapshot([])
         self._thread = threading.Thread(
             target=self._coordinate, name=f"mlplat-tune-{self.study_name}", daemon=True
@@ -79,25 +93,32 @@ class TuningRun:
             source, getattr(self._objective, "__name__", "")
         )
         self.folder = config.tuning_folder
-        self.url = config.tuning_storage or st.journal_url(self.folder, self.study_name)
         self.workers = spec.workers or default_workers(
             spec.parallel,
             spec.trials,
             spark_slots=ln.spark_slots(self.spark) if self.spark else None,
+            max_pods=config.tuning_max_pods,
         )
-        self.study = st.prepare_study(
-            self.url, self.study_name, spec.direction, spec.pruner, spec.new
-        )
+        if self.remote:
+            import optuna
+
+            self.url = ""
+            # filled from MLflow (direction: validated by TuningSpec)
+            self.study = optuna.create_study(direction=spec.direction)  # type: ignore[arg-type]
+        else:
+            self.url = config.tuning_storage or st.journal_url(self.folder, self.study_name)
+            self.study = st.prepare_study(
+                self.url, self.study_name, spec.direction, spec.pruner, spec.new
+            )
         created = self.study.direction.name.lower()
         if created != spec.direction:
             raise InvalidInput(
                 f"study {self.study_name!r} was created to {created}: pass new=True to start a "
                 f"fresh study that will {spec.direction}"
             )
-        self._base = len(self.study.get_trials(deepcopy=False))
         self.deadline = time.time() + spec.timeout if spec.timeout else None
         tags = {
-            runs.tag("storage"): st.storage_kind(self.url),
+            runs.tag("storage"): "rdb" if self.remote else st.storage_kind(self.url),
             runs.tag("direction"): spec.direction,
             runs.tag("metric"): spec.metric,
             runs.tag("parallel"): spec.parallel,
@@ -105,11 +126,19 @@ class TuningRun:
         self.parent_run_id, reused = runs.open_parent(
             self.client, self.experiment_id, self.study_name, tags, spec.new
         )
-        if reused:
-            self._logged = runs.logged_trials(self.client, self.experiment_id, self.parent_run_id)
         self.logger = runs.TrialLogger(
             self.parent_run_id, spec.metric, self.study_name, self.client, self.experiment_id
         )
+        if self.remote:
+            # the storage's study belongs to this parent run: resuming the run resumes it,
+            # new=True (a new parent run) starts a fresh one; the old one stays in the database
+            self.storage_study = f"{self.study_name}.{self.parent_run_id}"
+            self.client.set_tag(self.parent_run_id, runs.tag("stop"), "false")
+            if reused:
+                self._poll_remote()
+        elif reused:
+            self._logged = runs.logged_trials(self.client, self.experiment_id, self.parent_run_id)
+        self._base = len(self._trials())
 
     def _experiment(self) -> tuple[str, str]:
         """The caller's current MLflow experiment (the kernel's), else the configured one."""
@@ -153,12 +182,17 @@ class TuningRun:
                 runs.terminate(self.client, self.parent_run_id, status)
             except Exception as err:
                 log.warning("could not end the parent run %s: %s", self.parent_run_id, err)
-            self._finished = True
-            final = self._snapshot(self.study.get_trials(deepcopy=False))
-            if self._result is not None:
-                self._result = dataclasses.replace(self._result, progress=final)
-            with self._lock:
-                self._progress = final
+            with self._lock:  # done and the final snapshot appear together
+                self._finished = True
+                try:
+                    self._progress = self._snapshot(self._trials())
+                except Exception:  # the storage went away: the last trials seen will do
+                    error = None if self._error is None else _one_line(self._error)
+                    self._progress = dataclasses.replace(
+                        self._progress, finished=True, stopped=self._stopped, error=error
+                    )
+                if self._result is not None:
+                    self._result = dataclasses.replace(self._result, progress=self._progress)
 
     def _run_workers(self, errors: list[BaseException]) -> None:
         launch = ln.Launch(
@@ -173,7 +207,9 @@ class TuningRun:
             env=self.config.to_environment(for_kernel=True),
         )
         try:
-            if self.spec.parallel == "none":
+            if self.remote:
+                self._run_job()
+            elif self.spec.parallel == "none":
                 ln.run_in_thread(launch)
             elif self.spec.parallel == "local":
                 ln.run_processes(launch, self._payload)
@@ -182,12 +218,69 @@ class TuningRun:
         except BaseException as err:
             errors.append(err)
 
+    def _submit_job(self) -> None:
+        """The Indexed Job of trial pods, with its ConfigMap (in the caller's thread)."""
+        from jupyter_mlplat.tuning import kubernetes as kube
+        from jupyter_mlplat.tuning import worker as w
+
+        self.job_name = kube.job_name(self.study_name, self.parent_run_id)
+        env = {
+            w.ENV_STUDY: self.storage_study,
+            w.ENV_TRIALS: str(self.spec.trials),
+            w.ENV_WORKERS: str(self.workers),
+            w.ENV_DEADLINE: "" if self.deadline is None else repr(self.deadline),
+            w.ENV_PRUNER: self.spec.pruner,
+            w.ENV_DIRECTION: self.spec.direction,
+            w.ENV_PARENT_RUN: self.parent_run_id,
+            w.ENV_METRIC: self.spec.metric,
+            w.ENV_LOG_STUDY: self.study_name,
+            "MLFLOW_TRACKING_URI": self.client.tracking_uri,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+        config_map, job = kube.manifests(
+            self.config, name=self.job_name, study_name=self.study_name, payload=self._payload,
+            workers=self.workers, env=env,
+        )  # fmt: skip
+        kube.submit(self.config, config_map, job, self.api_client)
+
+    def _run_job(self) -> None:
+        """Wait until the Job's trials are logged, the Job ended, or (stopped or out of time)
+        the running trials had time to end."""
+        from jupyter_mlplat.tuning import kubernetes as kube
+
+        while self.progress().done < self.spec.trials:
+            state = kube.job_state(self.config, self.job_name, self.api_client)
+            if state == "failed":
+                raise MLPlatError(f"the trial Job {self.config.namespace}/{self.job_name} failed")
+            if state in ("complete", "gone"):
+                return
+            if self._active_since is not None and time.time() > self._active_since + STOP_GRACE:
+                return
+            time.sleep(JOB_POLL_SECONDS)
+
+    def _trials(self) -> list[Any]:
+        if self.remote:
+            return [self._remote_trials[n] for n in sorted(self._remote_trials)]
+        return list(self.study.get_trials(deepcopy=False))
+
+    def _poll_remote(self) -> None:
+        """Take in the trial runs the pods logged since the last poll."""
+        for run_id, trial in runs.trial_runs(self.client, self.experiment_id, self.parent_run_id):
+            if trial.number in self._remote_trials:
+                continue
+            self._remote_trials[trial.number] = trial
+            self._logged[trial.number] = run_id
+            runs.add_to_study(self.study, trial)
+
     def _poll(self) -> None:
         """Log the trials that finished since the last poll; refresh the progress snapshot."""
-        trials = self.study.get_trials(deepcopy=False)
-        for trial in trials:
-            if trial.state.is_finished() and trial.number not in self._logged:
-                self._logged[trial.number] = self.logger.log_trial(trial)
+        if self.remote:
+            self._poll_remote()
+        else:
+            for trial in self.study.get_trials(deepcopy=False):
+                if trial.state.is_finished() and trial.number not in self._logged:
+                    self._logged[trial.number] = self.logger.log_trial(trial)
+        trials = self._trials()
         snapshot = self._snapshot(trials)
         if snapshot.best_trial is not None and snapshot.best_trial != self._best_logged:
             self._best_logged = snapshot.best_trial
@@ -234,10 +327,10 @@ class TuningRun:
         )
 
     def _finish(self) -> TuningResult:
-        progress = self._snapshot(self.study.get_trials(deepcopy=False))
+        progress = self._snapshot(self._trials())
         if progress.best_trial is None:
             errors = [
-                t.system_attrs.get(st.ERROR_ATTR) for t in self.study.get_trials(deepcopy=False)
+                t.system_attrs.get(st.ERROR_ATTR) for t in self._trials()
                 if t.number >= self._base and t.state.name == "FAIL"
             ]  # fmt: skip
             first = next((e for e in errors if e), None)
@@ -286,12 +379,19 @@ class TuningRun:
 
     def stop(self) -> None:
         """Start no further trial; running trials finish and are logged."""
+        if self._stopped:
+            return
         self._stopped = True
-        st.set_stop(self.study, True)
+        self._active_since = time.time()
+        if self.remote:
+            self.client.set_tag(self.parent_run_id, runs.tag("stop"), "true")
+        else:
+            st.set_stop(self.study, True)
 
     @property
     def done(self) -> bool:
-        return self._finished
+        with self._lock:
+            return self._finished
 
     def wait(self, timeout: float | None = None) -> TuningResult:
         """The result once the study ended; re-raises the study's error."""

@@ -7,6 +7,9 @@ processes and pods — what the upstream integrations get wrong (optuna#5148, op
 
 from __future__ import annotations
 
+import contextlib
+import json
+from types import SimpleNamespace
 from typing import Any
 
 from jupyter_mlplat.tracking.tags import TUNING_TAG
@@ -90,6 +93,7 @@ class TrialLogger:
     def log_trial(self, trial: Any) -> str:
         """Log a finished ``FrozenTrial``; return its run id."""
         from mlflow.entities import Metric, Param
+        from optuna.distributions import distribution_to_json
 
         state = trial.state.name
         start = _ms(trial.datetime_start)
@@ -101,7 +105,13 @@ class TrialLogger:
             tag("kind"): "trial",
             tag("trial"): str(trial.number),
             tag("state"): state.lower(),
+            tag("metric_name"): self.metric,
         }
+        # what a kernel that cannot read the storage needs to rebuild the trial (kubernetes)
+        typed = _json({k: v for k, v in trial.params.items()})
+        spaces = _json({k: distribution_to_json(d) for k, d in trial.distributions.items()})
+        if typed and spaces:
+            tags[tag("params")], tags[tag("distributions")] = typed, spaces
         error = trial.system_attrs.get(st.ERROR_ATTR)
         if state == "FAIL":
             tags[tag("error")] = error or "the trial failed (no value or an invalid one)"
@@ -128,6 +138,78 @@ class TrialLogger:
             self.client.log_batch(run_id, metrics=rest[i : i + _MAX_METRICS], synchronous=True)
         terminate(self.client, run_id, STATUS.get(state, "FAILED"), end)
         return run_id
+
+    def stop_requested(self) -> bool:
+        """Whether the kernel asked to stop (a tag of the parent run: pods cannot be signalled
+        through a storage the kernel does not reach)."""
+        tags = self.client.get_run(self.parent_run_id).data.tags
+        return bool(tags.get(tag("stop")) == "true")
+
+
+def trial_runs(client: Any, experiment_id: str, parent_run_id: str) -> list[tuple[str, Any]]:
+    """(run id, trial) of every finished trial logged under a parent; the trial as much of a
+    ``FrozenTrial`` as progress needs (number, state, value, params, system_attrs)."""
+    from optuna.trial import TrialState
+
+    found = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        for run in page:
+            tags = run.data.tags
+            if tag("trial") not in tags:
+                continue
+            state = TrialState[{"fail": "FAIL"}.get(tags[tag("state")], tags[tag("state")].upper())]
+            metric = tags.get(tag("metric_name"), "")
+            value = run.data.metrics.get(metric) if state == TrialState.COMPLETE else None
+            trial = SimpleNamespace(
+                number=int(tags[tag("trial")]),
+                state=state,
+                value=value,
+                params=json.loads(tags.get(tag("params"), "{}")),
+                distributions=json.loads(tags.get(tag("distributions"), "{}")),
+                system_attrs={st.ERROR_ATTR: tags.get(tag("error"))},
+            )
+            found.append((str(run.info.run_id), trial))
+        token = page.token
+        if not token:
+            return found
+
+
+def add_to_study(study: Any, trial: Any) -> None:
+    """Add a trial rebuilt from its run to an in-memory study (for the plots); one whose
+    parameters did not fit in tags only counts, it is not plotted."""
+    import optuna
+    from optuna.distributions import json_to_distribution
+
+    if trial.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+        return
+    if not trial.distributions and trial.params:
+        return
+    with contextlib.suppress(ValueError, TypeError):  # NaN...: counted, not plotted
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=trial.state,
+                value=trial.value,
+                params=trial.params,
+                distributions={k: json_to_distribution(v) for k, v in trial.distributions.items()},
+                user_attrs={"trial_number": trial.number},
+            )
+        )
+
+
+def _json(value: dict[str, Any]) -> str:
+    """JSON that fits a tag (8,000 characters), else ''."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return ""
+    return text if len(text) <= 8000 else ""
 
 
 def terminate(client: Any, run_id: str, status: str, end_time: int | None = None) -> None:

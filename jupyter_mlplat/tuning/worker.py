@@ -30,6 +30,8 @@ ENV_DEADLINE = "MLP_TUNING_DEADLINE"  # epoch seconds; empty: no timeout
 ENV_PRUNER = "MLP_TUNING_PRUNER"
 ENV_PARENT_RUN = "MLP_TUNING_PARENT_RUN"  # set: the worker logs its trials' MLflow runs
 ENV_METRIC = "MLP_TUNING_METRIC"
+ENV_LOG_STUDY = "MLP_TUNING_LOG_STUDY"  # the study's name in MLflow (the storage's may differ)
+ENV_DIRECTION = "MLP_TUNING_DIRECTION"  # set: the worker creates the study when missing
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def run_worker(
     deadline: float | None = None,
     pruner: str = "median",
     after_trial: Callable[[Any, Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> int:
     """Run ``trials`` trials (fewer when stopped or out of time); return how many ran."""
     import optuna
@@ -51,7 +54,11 @@ def run_worker(
     study = st.load_study(url, study_name, pruner)
     # copies of one sampler in many processes would suggest the same parameters
     study.sampler.reseed_rng()
-    if trials <= 0 or st.stop_requested(study):
+
+    def stopping() -> bool:
+        return st.stop_requested(study) or (should_stop is not None and should_stop())
+
+    if trials <= 0 or stopping():
         return 0
     ran = 0
 
@@ -60,7 +67,7 @@ def run_worker(
         ran += 1
         if after_trial is not None:
             after_trial(study, trial)
-        if st.stop_requested(study):
+        if stopping():
             study.stop()
 
     def recorded(trial: Any) -> Any:
@@ -91,12 +98,25 @@ def main() -> int:
     workers, index = int(env[ENV_WORKERS]), int(env.get(ENV_INDEX, "0"))
     trials = share(int(env[ENV_TRIALS]), workers, index)
     deadline = float(env[ENV_DEADLINE]) if env.get(ENV_DEADLINE) else None
-    after_trial = None
+    if env.get(ENV_DIRECTION):  # several pods may create it at once: load_if_exists copes
+        import optuna
+
+        optuna.create_study(
+            study_name=env[ENV_STUDY],
+            storage=st.open_storage(env[ENV_STORAGE]),
+            direction=env[ENV_DIRECTION],  # type: ignore[arg-type]
+            load_if_exists=True,
+        )
+    after_trial = should_stop = None
     if env.get(ENV_PARENT_RUN):
         from jupyter_mlplat.tuning.runs import TrialLogger
 
-        logger = TrialLogger(env[ENV_PARENT_RUN], env.get(ENV_METRIC, "value"), env[ENV_STUDY])
-        after_trial = logger.after_trial
+        logger = TrialLogger(
+            env[ENV_PARENT_RUN],
+            env.get(ENV_METRIC, "value"),
+            env.get(ENV_LOG_STUDY) or env[ENV_STUDY],
+        )
+        after_trial, should_stop = logger.after_trial, logger.stop_requested
     ran = run_worker(
         env[ENV_STORAGE],
         env[ENV_STUDY],
@@ -105,6 +125,7 @@ def main() -> int:
         deadline=deadline,
         pruner=env.get(ENV_PRUNER, "median"),
         after_trial=after_trial,
+        should_stop=should_stop,
     )
     log.info("worker %d of %d ran %d of its %d trials", index, workers, ran, trials)
     return 0

@@ -94,12 +94,12 @@ def trial_runs(client, result):
     )
 
 
-def check_study(client, result, trials):
+def check_study(client, result, trials, storage="journal"):
     """One parent run, ``trials`` children pointing at it, states and values as Optuna has them."""
     parent, children = trial_runs(client, result)
     assert parent.data.tags[f"{TAG}kind"] == "study"
     assert parent.data.tags[f"{TAG}study"] == result.study_name
-    assert parent.data.tags[f"{TAG}storage"] == "journal"
+    assert parent.data.tags[f"{TAG}storage"] == storage
     assert parent.data.tags[f"{TAG}direction"] == "minimize"
     assert parent.info.status == "FINISHED"
     assert len(children) == trials
