@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlplat.errors import InvalidInput, MLPlatError
-from jupyter_mlplat.tuning import worker as w
 from jupyter_mlplat.tuning.spec import share
 
 
@@ -32,6 +31,8 @@ class Launch:
 
     def worker_env(self) -> dict[str, str]:
         """The ``MLP_TUNING_*`` variables of the worker command (without the index)."""
+        from jupyter_mlplat.tuning import worker as w
+
         return {
             w.ENV_STORAGE: self.url,
             w.ENV_STUDY: self.study_name,
@@ -59,6 +60,8 @@ def run_in_thread(launch: Launch) -> None:
     """``none``: the trials one after another in this process."""
     import contextlib
 
+    from jupyter_mlplat.tuning import worker as w
+
     guard: Any = contextlib.nullcontext()
     if "mlflow" in sys.modules:
         # autolog would open a top-level run for every fit the objective makes in this thread;
@@ -79,6 +82,9 @@ def run_in_thread(launch: Launch) -> None:
 
 def run_processes(launch: Launch, payload: bytes) -> None:
     """``local``: one worker process per core, each running its share of the trials."""
+    # imported here: ``python -m jupyter_mlplat.tuning.worker`` must not find it loaded
+    from jupyter_mlplat.tuning import worker as w
+
     objective_file = launch.folder / f"{launch.study_name}.objective.pkl"
     objective_file.write_bytes(payload)
     env = {**os.environ, **launch.env, **launch.worker_env(), w.ENV_OBJECTIVE: str(objective_file)}

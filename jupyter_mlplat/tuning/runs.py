@@ -162,7 +162,8 @@ def trial_runs(client: Any, experiment_id: str, parent_run_id: str) -> list[tupl
         )
         for run in page:
             tags = run.data.tags
-            if tag("trial") not in tags:
+            # a run still RUNNING is being written by its pod: its value may not be there yet
+            if tag("trial") not in tags or run.info.status == "RUNNING":
                 continue
             state = TrialState[{"fail": "FAIL"}.get(tags[tag("state")], tags[tag("state")].upper())]
             metric = tags.get(tag("metric_name"), "")

@@ -4,6 +4,8 @@ attributes the platform keeps in it: the stop flag and the error of a failed tri
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ JOURNAL = "journal://"
 STOP_ATTR = "mlplat:stop"
 #: Trial system attribute holding the one-line error of a failed trial.
 ERROR_ATTR = "mlplat:error"
+#: Tries to open an RDB storage (see :func:`open_storage`).
+RDB_ATTEMPTS = 5
 
 
 def journal_url(folder: Path, study_name: str) -> str:
@@ -37,8 +41,17 @@ def open_storage(url: str) -> Any:
         # the open-lock (O_EXCL) works on every filesystem, symlinks not on all network ones
         backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
         return optuna.storages.JournalStorage(backend)
-    # pool_pre_ping: workers live for minutes, databases drop idle connections
-    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    # Several pods opening a fresh database race to create Optuna's tables (the loser gets a
+    # duplicate-key error from PostgreSQL's catalog): the tables exist by the next attempt.
+    for attempt in range(RDB_ATTEMPTS):
+        try:
+            # pool_pre_ping: workers live for minutes, databases drop idle connections
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception:
+            if attempt == RDB_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 + random.random() * (attempt + 1))  # noqa: S311 (jitter)
+    raise AssertionError("unreachable")
 
 
 def make_pruner(name: str) -> Any:

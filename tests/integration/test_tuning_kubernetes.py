@@ -19,12 +19,34 @@ import pytest
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.tuning import TuningSpec, start
 from tests.integration.test_tuning import TAG, check_study, quadratic
-from tests.support.postgres import postgres_url  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "team-tuning-db"
+
+
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory):
+    """Only an MLflow server (the platform's own command): nothing else is needed here."""
+    from jupyter_mlplat.platform.local import LocalPlatform
+
+    root = tmp_path_factory.mktemp("tuning-mlflow")
+    servers = LocalPlatform(MLPlat(env={"MLP_STATE_DIR": str(root)}), root, spark=False)
+    service = servers.mlflow_service()
+    service.start()
+    try:
+        service.wait_ready(180)
+        yield servers.tracking_uri
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(tracking_uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
 
 
 def read(kubelite, kind, name, namespace, api_version="v1"):
@@ -53,7 +75,7 @@ def run_pods(kubelite, job, namespace, folder):
             secret = read(kubelite, "Secret", ref["name"], namespace)
             env[variable["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
             continue
-        value = variable["value"]
+        value = variable.get("value", "")  # the API drops empty values
         for mount_path, local in paths.items():
             value = value.replace(mount_path, str(local))
         env[variable["name"]] = value
@@ -77,23 +99,23 @@ def run_pods(kubelite, job, namespace, folder):
 
 
 def test_indexed_job_runs_trials_against_postgres(
-    platform,
+    tracking_uri,
     kubelite,
     k8s_namespace,
     postgres_url,
     tmp_path,
     monkeypatch,
-    mlflow_client,  # noqa: F811
+    mlflow_client,
 ):
     secrets = kubelite.client.resources.get(api_version="v1", kind="Secret")
     secrets.create(
         body={"metadata": {"name": SECRET}, "stringData": {"url": postgres_url}},
         namespace=k8s_namespace,
     )
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", platform.tracking_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     config = MLPlat(
         env={
-            "MLP_TRACKING_URI": platform.tracking_uri,
+            "MLP_TRACKING_URI": tracking_uri,
             "MLP_USER": "ada",
             "MLP_EXPERIMENT": "/Users/ada/tuning-kubernetes",
             "MLP_NAMESPACE": k8s_namespace,
