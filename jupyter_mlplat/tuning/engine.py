@@ -29,7 +29,7 @@ from jupyter_mlplat.tuning.spec import (
 log = logging.getLogger(__name__)
 
 #: How often the coordinator reads the study storage.
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 #: How often the Job's state is read, and how long trials may run on after a stop before the
 #: kernel stops waiting for them (pods then still end on their own).
 JOB_POLL_SECONDS = 2.0
@@ -373,7 +373,7 @@ class TuningRun:
 
     # -- what callers use ----------------------------------------------------------------------
     def progress(self) -> TuningProgress:
-        """The latest snapshot (refreshed by the coordinator twice a second)."""
+        """The latest snapshot (refreshed by the coordinator every second)."""
         with self._lock:
             return self._progress
 
