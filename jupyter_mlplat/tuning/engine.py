@@ -116,7 +116,8 @@ class TuningRun:
                 f"study {self.study_name!r} was created to {created}: pass new=True to start a "
                 f"fresh study that will {spec.direction}"
             )
-        self.deadline = time.time() + spec.timeout if spec.timeout else None
+        # the clock starts with the trials (set by the coordinator, or at the Job's submission)
+        self.deadline: float | None = None
         tags = {
             runs.tag("storage"): "rdb" if self.remote else st.storage_kind(self.url),
             runs.tag("direction"): spec.direction,
@@ -162,6 +163,8 @@ class TuningRun:
             name=f"mlplat-tune-workers-{self.study_name}",
         )  # fmt: skip
         status = "FINISHED"
+        if self.spec.timeout and self.deadline is None:
+            self.deadline = time.time() + self.spec.timeout
         try:
             runner.start()
             while runner.is_alive():
@@ -224,6 +227,8 @@ class TuningRun:
         from jupyter_mlplat.tuning import worker as w
 
         self.job_name = kube.job_name(self.study_name, self.parent_run_id)
+        if self.spec.timeout:  # pods starting later still end at the same time
+            self.deadline = time.time() + self.spec.timeout
         env = {
             w.ENV_STUDY: self.storage_study,
             w.ENV_TRIALS: str(self.spec.trials),
