@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -55,9 +56,8 @@ def open_parent(client: Any, experiment_id: str, study_name: str, tags: dict[str
     return str(run.info.run_id), False
 
 
-def logged_trials(client: Any, experiment_id: str, parent_run_id: str) -> dict[int, str]:
-    """Trial number -> child run id of the trials already logged under a parent."""
-    found: dict[int, str] = {}
+def child_runs(client: Any, experiment_id: str, parent_run_id: str) -> Iterator[Any]:
+    """Every run whose ``mlflow.parentRunId`` is the parent, page by page."""
     token = None
     while True:
         page = client.search_runs(
@@ -66,13 +66,19 @@ def logged_trials(client: Any, experiment_id: str, parent_run_id: str) -> dict[i
             max_results=1000,
             page_token=token,
         )
-        for run in page:
-            number = run.data.tags.get(tag("trial"))
-            if number is not None:
-                found[int(number)] = run.info.run_id
+        yield from page
         token = page.token
         if not token:
-            return found
+            return
+
+
+def logged_trials(client: Any, experiment_id: str, parent_run_id: str) -> dict[int, str]:
+    """Trial number -> child run id of the trials already logged under a parent."""
+    return {
+        int(run.data.tags[tag("trial")]): str(run.info.run_id)
+        for run in child_runs(client, experiment_id, parent_run_id)
+        if tag("trial") in run.data.tags
+    }
 
 
 class TrialLogger:
@@ -152,34 +158,24 @@ def trial_runs(client: Any, experiment_id: str, parent_run_id: str) -> list[tupl
     from optuna.trial import TrialState
 
     found = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'",
-            max_results=1000,
-            page_token=token,
+    for run in child_runs(client, experiment_id, parent_run_id):
+        tags = run.data.tags
+        # a run still RUNNING is being written by its pod: its value may not be there yet
+        if tag("trial") not in tags or run.info.status == "RUNNING":
+            continue
+        state = TrialState[{"fail": "FAIL"}.get(tags[tag("state")], tags[tag("state")].upper())]
+        metric = tags.get(tag("metric_name"), "")
+        value = run.data.metrics.get(metric) if state == TrialState.COMPLETE else None
+        trial = SimpleNamespace(
+            number=int(tags[tag("trial")]),
+            state=state,
+            value=value,
+            params=json.loads(tags.get(tag("params"), "{}")),
+            distributions=json.loads(tags.get(tag("distributions"), "{}")),
+            system_attrs={st.ERROR_ATTR: tags.get(tag("error"))},
         )
-        for run in page:
-            tags = run.data.tags
-            # a run still RUNNING is being written by its pod: its value may not be there yet
-            if tag("trial") not in tags or run.info.status == "RUNNING":
-                continue
-            state = TrialState[{"fail": "FAIL"}.get(tags[tag("state")], tags[tag("state")].upper())]
-            metric = tags.get(tag("metric_name"), "")
-            value = run.data.metrics.get(metric) if state == TrialState.COMPLETE else None
-            trial = SimpleNamespace(
-                number=int(tags[tag("trial")]),
-                state=state,
-                value=value,
-                params=json.loads(tags.get(tag("params"), "{}")),
-                distributions=json.loads(tags.get(tag("distributions"), "{}")),
-                system_attrs={st.ERROR_ATTR: tags.get(tag("error"))},
-            )
-            found.append((str(run.info.run_id), trial))
-        token = page.token
-        if not token:
-            return found
+        found.append((str(run.info.run_id), trial))
+    return found
 
 
 def add_to_study(study: Any, trial: Any) -> None:
