@@ -157,6 +157,10 @@ def history_png(
     return _png(figure)
 
 
+def _tick(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _axis(values: list[Any], distribution: Any) -> tuple[list[float], list[tuple[float, str]]]:
     """Positions in [0, 1] of one parameter's values (NaN where a trial lacks it) and the ticks."""
     nan = float("nan")
@@ -167,15 +171,15 @@ def _axis(values: list[Any], distribution: Any) -> tuple[list[float], list[tuple
         span = max(len(order) - 1, 1)
         index = {c: i / span for i, c in enumerate(order)}
         positions = [nan if v is None else index.get(v, index.get(str(v), nan)) for v in values]
-        return positions, [(p, format_value(c)) for c, p in index.items()]
+        return positions, [(p, _tick(c)) for c, p in index.items()]
     log = bool(getattr(distribution, "log", False)) and all(float(v) > 0 for v in present)
     scale = [None if v is None else (math.log10(v) if log else float(v)) for v in values]
     known = [s for s in scale if s is not None]
     low, high = min(known), max(known)
     if high == low:
-        return [nan if s is None else 0.5 for s in scale], [(0.5, format_value(present[0]))]
+        return [nan if s is None else 0.5 for s in scale], [(0.5, _tick(present[0]))]
     positions = [nan if s is None else (s - low) / (high - low) for s in scale]
-    return positions, [(0.0, format_value(min(present))), (1.0, format_value(max(present)))]
+    return positions, [(0.0, _tick(min(present))), (1.0, _tick(max(present)))]
 
 
 def parallel_png(trials: Sequence[Any], direction: str, metric: str = "value") -> bytes | None:
@@ -210,7 +214,7 @@ def parallel_png(trials: Sequence[Any], direction: str, metric: str = "value") -
         axes.axvline(x, color="#57606a", lw=0.8)
         for y, label in ticks:
             axes.text(x + 0.03, y, label, fontsize=7, va="center")
-    axes.set_xticks(range(len(columns)), [metric, *names], fontsize=8, rotation=20)
+    axes.set_xticks(range(len(columns)), [metric, *names], fontsize=8)
     axes.set_yticks([])
     axes.set_xlim(-0.1, len(columns) - 0.6)
     axes.set_title("parallel coordinates (complete trials)", fontsize=10)
@@ -272,6 +276,7 @@ class TuningView:
         self.metric = metric
         self.base_path = base_path
         self.poll = poll
+        self.blocking = wait  # then the cell's own thread finishes the view (its outputs)
         self.started = time.monotonic()
         self.seconds: float | None = None
         self.progress: Any = None
@@ -396,23 +401,24 @@ class TuningView:
     # -- following the run ------------------------------------------------------------------
     def display(self) -> None:
         """Show the view in the current cell and start following the run."""
+        self.show(self.run.progress())
         self._handle = display(self, display_id=True)
         self._thread = threading.Thread(target=self._follow, name="mlplat-tune-view", daemon=True)
         self._thread.start()
 
-    def refresh(self) -> bool:
-        """Poll the run once; finish the view when the study is over. True once finished."""
+    def refresh(self, finish: bool = True) -> bool:
+        """Poll the run once; finish the view when the study is over. True once it is over."""
         progress = self.run.progress()
         self.show(progress)
-        if progress.finished or self.run.done:
+        over = bool(progress.finished or self.run.done)
+        if over and finish:
             self.finish()
-            return True
-        return False
+        return over
 
     def _follow(self) -> None:
         while not self._closed.is_set():
             try:
-                if self.refresh():
+                if self.refresh(finish=not self.blocking):
                     return
             except Exception as err:  # a poll that failed: say so, keep following
                 self.state.value = f'<span style="color:{_RED}">{escape(str(err))}</span>'
@@ -453,6 +459,9 @@ class TuningView:
                 self.stop_button.layout.display = "none"
             if not self.progress.error:
                 self.state.value = escape(status(self.progress))
+            self.bar.bar_style = {"failed": "danger", "stopped": "warning"}.get(
+                status(self.progress), "success"
+            )
             self.final.children = self._final_parts()
             self.final.layout.display = None
         if self._handle is not None:  # the saved notebook keeps the final text, too

@@ -203,6 +203,7 @@ def test_view_follows_polls_and_redraws_the_plot_only_when_trials_finished(monke
     assert bytes(images[1].value).startswith(PNG)
     assert "models:/iris/3" in view.final.children[-1].value
     assert view.stop_button.layout.display == "none"  # nothing left to stop
+    assert view.bar.bar_style == "success" and view.state.value == "finished"
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"].startswith("study iris · finished")
@@ -219,6 +220,7 @@ def test_stop_button_stops_the_run_then_says_stopped():
     assert "stopping…" in view.title.value
     assert view.refresh()
     assert view.stop_button.description == "Stopped" and view.state.value == "stopped"
+    assert view.bar.bar_style == "warning"
     assert "at least 2 complete trials" in view.final.children[0].children[-1].value
 
 
