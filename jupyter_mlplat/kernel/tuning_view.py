@@ -30,6 +30,8 @@ from jupyter_mlplat.tracking.ui import run_ui_path
 
 #: How often the view asks the run for its progress.
 POLL_SECONDS = 1.0
+#: Pixels per inch of the plots: a 6.4-inch figure is a 640-pixel image.
+DPI = 100
 #: States of a trial that is over (Optuna's names).
 FINAL_STATES = frozenset({"COMPLETE", "PRUNED", "FAIL"})
 _BLUE, _GREY, _RED, _GREEN = "#0969da", "#8c959f", "#cf222e", "#1a7f37"
@@ -112,7 +114,15 @@ def text_summary(
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def image(png: bytes = b"", width: float = 6.4, hidden: bool = False) -> widgets.Image:
+    """An image widget at its figure's own size (a flex box would stretch and blur it)."""
+    layout = widgets.Layout(width=f"{width * DPI:.0f}px", flex="0 0 auto", height="auto")
+    if hidden:
+        layout.display = "none"
+    return widgets.Image(value=png, format="png", layout=layout)
 
 
 def _png(figure: Any) -> bytes:
@@ -240,10 +250,13 @@ def importances(study: Any) -> dict[str, float] | str:
         return f"no parameter importances: {err}"
 
 
+IMPORTANCE_WIDTH = 4.8
+
+
 def importance_png(scores: dict[str, float]) -> bytes:
     """A horizontal bar per parameter, the most important on top."""
     ordered = sorted(scores.items(), key=lambda item: item[1])
-    figure = _figure(4.8, 0.6 + 0.32 * len(ordered))
+    figure = _figure(IMPORTANCE_WIDTH, 0.6 + 0.32 * len(ordered))
     axes = figure.subplots()
     axes.barh([name for name, _ in ordered], [score for _, score in ordered], color=_BLUE)
     for y, (_, score) in enumerate(ordered):
@@ -297,7 +310,7 @@ class TuningView:
         )
         self.stop_button.on_click(self._on_stop)
         self.state = widgets.HTML()
-        self.history = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.history = image(hidden=True)
         self.final = widgets.VBox(layout=widgets.Layout(display="none"))
         controls = [self.stop_button] if not wait else []
         if wait:
@@ -475,14 +488,18 @@ class TuningView:
             scores = importances(study)
             plots = []
             if png:
-                plots.append(widgets.Image(value=png, format="png"))
+                plots.append(image(png))
                 plots[-1].add_class("mlplat-tune-parallel")
             if isinstance(scores, dict):
-                plots.append(widgets.Image(value=importance_png(scores), format="png"))
+                plots.append(image(importance_png(scores), IMPORTANCE_WIDTH))
             else:
                 plots.append(widgets.HTML(f"<i>{escape(scores)}</i>"))
             plots[-1].add_class("mlplat-tune-importance")
-            parts.append(widgets.HBox(plots))
+            parts.append(
+                widgets.HBox(
+                    plots, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")
+                )
+            )
         summary = widgets.HTML(self._summary_html())
         summary.add_class("mlplat-tune-summary")
         parts.append(summary)
