@@ -394,6 +394,49 @@ class MLPlat(Configurable):
         Int(1000, help="Largest row count a table preview may ask for."),
         "MLP_CATALOG_PREVIEW_MAX_ROWS",
     )
+    tuning_dir = env_trait(
+        Unicode(
+            "",
+            help="Where tuning studies keep their Optuna journal files, one per study (default: "
+            "<the user's state>/tuning). Example: c.MLPlat.tuning_dir = '~/work/.studies'",
+        ),
+        "MLP_TUNING_DIR",
+    )
+    tuning_storage = env_trait(
+        Unicode(
+            "",
+            help="Optuna RDB storage (SQLAlchemy URL) shared by trial workers that cannot reach "
+            "the journal files, e.g. Spark executors of a cluster; empty: journal files. "
+            "Example: 'postgresql+psycopg://optuna@db.team.svc/optuna'",
+        ),
+        "MLP_TUNING_STORAGE_URL",
+    )
+    tuning_storage_secret = env_trait(
+        Unicode(
+            "mlplat-tuning-storage",
+            help="Kubernetes Secret (key 'url') with the RDB storage URL of parallel='kubernetes' "
+            "studies: only the trial pods read it, never the kernel.",
+        ),
+        "MLP_TUNING_STORAGE_SECRET_NAME",
+    )
+    tuning_image = env_trait(
+        Unicode(
+            "registry.example.com/mlplat/notebook:0.1.0",
+            help="Image of the trial pods of parallel='kubernetes' (the notebook image: the "
+            "objective's libraries must be there).",
+        ),
+        "MLP_TUNING_IMAGE",
+    )
+    tuning_max_pods = env_trait(
+        Int(8, help="Most trial pods a parallel='kubernetes' study runs at once."),
+        "MLP_TUNING_MAX_PODS",
+    )
+    tuning_pod_cpu = env_trait(
+        Unicode("1", help="CPU request and limit of a trial pod."), "MLP_TUNING_POD_CPU"
+    )
+    tuning_pod_memory = env_trait(
+        Unicode("2Gi", help="Memory request and limit of a trial pod."), "MLP_TUNING_POD_MEMORY"
+    )
     namespace = env_trait(
         Unicode("default", help="Kubernetes namespace of the user's resources."),
         "MLP_NAMESPACE",
@@ -462,6 +505,13 @@ class MLPlat(Configurable):
     def catalog_index_path(self) -> Path:
         """Where the server keeps its catalog search index."""
         return self.resolved_state_dir / "catalog" / "index.sqlite"
+
+    @property
+    def tuning_folder(self) -> Path:
+        """Where tuning studies keep their journal files (and local workers their logs)."""
+        if self.tuning_dir:
+            return Path(self.tuning_dir).expanduser()
+        return self.resolved_state_dir / "tuning"
 
     def experiment_for(self, notebook_path: str = "") -> str:
         """The default experiment for a kernel of ``notebook_path``."""

@@ -13,3 +13,8 @@ def pipeline_of(tags: dict[str, str]) -> dict[str, str] | None:
     if not tags.get(f"{PIPELINE_TAG}dag_id"):
         return None
     return {field: tags.get(f"{PIPELINE_TAG}{field}", "") for field in PIPELINE_FIELDS}
+
+
+#: Tags of tuning runs (``<prefix>study``, ``kind`` = study | trial, ``trial``, ``state``...),
+#: on the study's parent run, its trials' child runs and the model versions registered from them.
+TUNING_TAG = "mlplat.tuning."

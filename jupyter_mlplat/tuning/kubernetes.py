@@ -1,0 +1,147 @@
+"""``kubernetes``: an Indexed Job of notebook-image pods, each running the trial worker command
+against an RDB study storage. The storage URL stays in a Secret the pods read (the kernel only
+names it); the objective travels in a ConfigMap owned by the Job. The pods log their own trial
+runs (the kernel cannot read the storage) with the parent run id given explicitly."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.infra.kube import Kind, Objects, dns_label, owner_labels
+from jupyter_mlplat.tuning import worker as w
+
+JOB = Kind("batch", "v1", "Job", "jobs")
+CONFIG_MAP = Kind("", "v1", "ConfigMap", "configmaps")
+#: Where the pods find the objective (the ConfigMap's volume).
+MOUNT = "/var/run/mlplat-tuning"
+OBJECTIVE_KEY = "objective.pkl"
+#: ConfigMaps hold at most 1 MiB, with their metadata.
+MAX_OBJECTIVE = 900 * 1024
+STUDY_LABEL = "jupyter-mlplat/study"
+COMMAND = ["python", "-m", "jupyter_mlplat.tuning.worker"]
+
+
+def job_name(study_name: str, parent_run_id: str) -> str:
+    """One Job per session of a study: room for the pods' ``-<index>-<hash>`` suffixes."""
+    return dns_label(f"tune-{study_name}-{parent_run_id[:8]}", 50)
+
+
+def manifests(
+    config: MLPlat,
+    *,
+    name: str,
+    study_name: str,
+    payload: bytes,
+    workers: int,
+    env: dict[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ConfigMap with the objective and the Indexed Job running ``workers`` pods at once.
+
+    ``env`` holds the worker's plain settings; the storage URL comes from the Secret
+    ``config.tuning_storage_secret`` (key ``url``). Pods follow the restricted Pod Security
+    Standard and carry requests = limits."""
+    if len(payload) > MAX_OBJECTIVE:
+        raise InvalidInput(
+            f"the objective pickles to {len(payload) // 1024} KiB, more than a ConfigMap holds "
+            "(900 KiB): load large data inside the objective instead of capturing it"
+        )
+    labels = {**owner_labels(config.resolved_user), STUDY_LABEL: dns_label(study_name)}
+    meta = {"name": name, "namespace": config.namespace, "labels": labels}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "binaryData": {OBJECTIVE_KEY: base64.b64encode(payload).decode()},
+    }
+    resources = {"cpu": config.tuning_pod_cpu, "memory": config.tuning_pod_memory}
+    variables: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    variables += [
+        {"name": w.ENV_OBJECTIVE, "value": f"{MOUNT}/{OBJECTIVE_KEY}"},
+        {
+            "name": w.ENV_STORAGE,
+            "valueFrom": {"secretKeyRef": {"name": config.tuning_storage_secret, "key": "url"}},
+        },
+        {"name": "HOME", "value": "/tmp"},  # noqa: S108 (the image's home may be read-only)
+    ]
+    container = {
+        "name": "trials",
+        "image": config.tuning_image,
+        "command": COMMAND,
+        "env": variables,
+        "resources": {"requests": resources, "limits": resources},
+        "volumeMounts": [{"name": "objective", "mountPath": MOUNT, "readOnly": True}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": workers,
+            "parallelism": workers,
+            "backoffLimitPerIndex": 1,  # a pod lost with its node is retried once
+            "ttlSecondsAfterFinished": 24 * 3600,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,  # workers never call the API
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [{"name": "objective", "configMap": {"name": name}}],
+                },
+            },
+        },
+    }
+    return config_map, job
+
+
+def submit(config: MLPlat, config_map: dict[str, Any], job: dict[str, Any],
+           api_client: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Create the ConfigMap, then the Job, then make the Job own the ConfigMap (deleted with it)."""
+    namespace, name = config.namespace, job["metadata"]["name"]
+    maps = Objects(CONFIG_MAP, namespace, api_client=api_client)
+    jobs = Objects(JOB, namespace, api_client=api_client)
+    with maps.translated("create", name):
+        maps.api.create(body=config_map, namespace=namespace)
+    with jobs.translated("create", name):
+        created = jobs.api.create(body=job, namespace=namespace).to_dict()
+    owner = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": name,
+        "uid": created["metadata"]["uid"],
+        "blockOwnerDeletion": False,
+    }
+    with maps.translated("patch", name):
+        maps.api.patch(
+            name=name,
+            namespace=namespace,
+            body={"metadata": {"ownerReferences": [owner]}},
+            content_type="application/merge-patch+json",
+        )
+    return dict(created)
+
+
+def job_state(config: MLPlat, name: str, api_client: Any = None) -> str:
+    """``complete``, ``failed``, ``gone`` or ``running`` (no condition yet: also where no
+    controller runs)."""
+    found = Objects(JOB, config.namespace, api_client=api_client).get(name)
+    if found is None:
+        return "gone"
+    for condition in (found.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return "complete" if condition["type"] == "Complete" else "failed"
+    return "running"

@@ -1,0 +1,162 @@
+"""How each parallel mode starts its trial workers. Each launcher blocks until its workers end
+(it runs on the study's runner thread) and raises a one-line error if they could not run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlplat.errors import InvalidInput, MLPlatError
+from jupyter_mlplat.tuning import worker as w
+from jupyter_mlplat.tuning.spec import share
+
+
+@dataclass
+class Launch:
+    """What every launcher needs to know about the study it runs."""
+
+    url: str
+    study_name: str
+    objective: Callable[[Any], Any]
+    trials: int
+    workers: int
+    deadline: float | None
+    pruner: str
+    folder: Path  # where a launcher may write files (the objective, worker logs)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def worker_env(self) -> dict[str, str]:
+        """The ``MLP_TUNING_*`` variables of the worker command (without the index)."""
+        return {
+            w.ENV_STORAGE: self.url,
+            w.ENV_STUDY: self.study_name,
+            w.ENV_TRIALS: str(self.trials),
+            w.ENV_WORKERS: str(self.workers),
+            w.ENV_DEADLINE: "" if self.deadline is None else repr(self.deadline),
+            w.ENV_PRUNER: self.pruner,
+        }
+
+
+def pickled(objective: Callable[[Any], Any]) -> bytes:
+    """The objective as bytes for other processes (a notebook's function travels by value)."""
+    import cloudpickle
+
+    try:
+        return bytes(cloudpickle.dumps(objective))
+    except Exception as err:
+        raise InvalidInput(
+            f"the objective cannot be sent to trial workers ({type(err).__name__}: {err}); "
+            "run it with parallel='none'"
+        ) from err
+
+
+def run_in_thread(launch: Launch) -> None:
+    """``none``: the trials one after another in this process."""
+    import contextlib
+
+    guard: Any = contextlib.nullcontext()
+    if "mlflow" in sys.modules:
+        # autolog would open a top-level run for every fit the objective makes in this thread;
+        # trial runs are written by the coordinator instead
+        from mlflow.utils.autologging_utils import disable_autologging
+
+        guard = disable_autologging()
+    with guard:
+        w.run_worker(
+            launch.url,
+            launch.study_name,
+            launch.objective,
+            launch.trials,
+            deadline=launch.deadline,
+            pruner=launch.pruner,
+        )
+
+
+def run_processes(launch: Launch, payload: bytes) -> None:
+    """``local``: one worker process per core, each running its share of the trials."""
+    objective_file = launch.folder / f"{launch.study_name}.objective.pkl"
+    objective_file.write_bytes(payload)
+    env = {**os.environ, **launch.env, **launch.worker_env(), w.ENV_OBJECTIVE: str(objective_file)}
+    # the kernel's MLflow run context must not leak into workers: they do not log
+    env.pop("MLFLOW_RUN_ID", None)
+    processes = []
+    for index in range(launch.workers):
+        log_path = launch.folder / f"{launch.study_name}.worker-{index}.log"
+        with log_path.open("wb") as log:
+            processes.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "jupyter_mlplat.tuning.worker"],
+                        env={**env, w.ENV_INDEX: str(index)},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    ),
+                    log_path,
+                )
+            )
+    failed = [(p.wait(), path) for p, path in processes]
+    failed = [(code, path) for code, path in failed if code != 0]
+    if failed:
+        code, path = failed[0]
+        raise MLPlatError(
+            f"{len(failed)} trial worker(s) exited with {code}: {last_line(path)} (log: {path})"
+        )
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a worker's log (the exception, when it crashed)."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip()[:300] if lines else "no output"
+
+
+def spark_slots(spark: Any) -> int | None:
+    """Task slots of a Spark (Connect) session: its default parallelism, else its local master."""
+    for key in ("spark.default.parallelism", "spark.master"):
+        try:
+            value = spark.conf.get(key, None)
+        except Exception:
+            value = None
+        if not value:
+            continue
+        if value.isdigit():
+            return int(value)
+        if value.startswith("local["):
+            inner = value[6:].split(",")[0].rstrip("]")
+            return os.cpu_count() if inner == "*" else int(inner) if inner.isdigit() else None
+    return None
+
+
+def run_on_spark(launch: Launch, payload: bytes, spark: Any) -> None:
+    """``spark``: a ``mapInPandas`` over one row per worker, one partition each; every task runs
+    its worker's share against the shared storage, so more executors run more trials at once."""
+    url, name, trials, workers = launch.url, launch.study_name, launch.trials, launch.workers
+    deadline, pruner = launch.deadline, launch.pruner
+
+    def work(batches: Any) -> Any:
+        import cloudpickle
+        import pandas as pd
+
+        from jupyter_mlplat.tuning.worker import run_worker
+
+        objective = cloudpickle.loads(payload)
+        for batch in batches:
+            for index in batch["id"]:
+                n = share(trials, workers, int(index))
+                ran = run_worker(url, name, objective, n, deadline=deadline, pruner=pruner)
+                yield pd.DataFrame({"id": [int(index)], "ran": [ran]})
+
+    frame = spark.range(0, workers, 1, workers).mapInPandas(work, "id long, ran long")
+    try:
+        frame.collect()
+    except Exception as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise MLPlatError(f"the Spark job running the trials failed: {message[:400]}") from err

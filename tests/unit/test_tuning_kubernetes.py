@@ -1,0 +1,50 @@
+"""The trial Job and its ConfigMap as plain manifests (no cluster)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.tuning import kubernetes as kube
+
+
+def build(payload: bytes = b"objective", workers: int = 3):
+    config = MLPlat(env={"MLP_USER": "Ada Lovelace", "MLP_NAMESPACE": "mlplat-ada"})
+    name = kube.job_name("Churn model-objective", "0123456789abcdef")
+    return config, kube.manifests(
+        config, name=name, study_name="Churn model-objective", payload=payload,
+        workers=workers, env={"MLP_TUNING_TRIALS": "20"},
+    )  # fmt: skip
+
+
+def test_job_is_indexed_restricted_and_names_the_secret_only():
+    config, (config_map, job) = build()
+    name = job["metadata"]["name"]
+    assert len(name) <= 50 and name.startswith("tune-churn-model-objective")
+    assert job["metadata"]["namespace"] == "mlplat-ada"
+    assert job["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "jupyter-mlplat"
+    spec = job["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 3, 3)
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    (container,) = pod["containers"]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    env = {v["name"]: v for v in container["env"]}
+    assert env["MLP_TUNING_STORAGE"]["valueFrom"]["secretKeyRef"] == {
+        "name": config.tuning_storage_secret,
+        "key": "url",
+    }
+    assert env["MLP_TUNING_OBJECTIVE"]["value"] == f"{kube.MOUNT}/{kube.OBJECTIVE_KEY}"
+    assert env["MLP_TUNING_TRIALS"]["value"] == "20"
+    assert pod["volumes"] == [{"name": "objective", "configMap": {"name": name}}]
+    assert base64.b64decode(config_map["binaryData"][kube.OBJECTIVE_KEY]) == b"objective"
+
+
+def test_too_large_an_objective_is_one_line():
+    with pytest.raises(InvalidInput, match="more than a ConfigMap holds"):
+        build(payload=b"x" * (kube.MAX_OBJECTIVE + 1))
