@@ -36,6 +36,9 @@ def started(monkeypatch):
         def __init__(self, **kwargs):
             self.__dict__.update(kwargs)
 
+        def validated(self):
+            return self
+
     def start(objective, spec, config, spark=None):
         calls.append((objective, spec, config, spark))
         return FakeRun(snapshots(), study_with([1.0, 2.0]))
@@ -56,6 +59,8 @@ def started(monkeypatch):
         ("tune --trials 5 --workers 0", "argument --workers: must be at least 1"),
         ("tune --trials 5 --parallel gpu", "invalid choice: 'gpu'"),
         ("tune --trials 5 --direction up", "invalid choice: 'up'"),
+        ("tune --trials 5 --name 'bad name'", "tune: study name 'bad name': use letters"),
+        ("tune --trials 5 --metric 'a;b'", "metric 'a;b' is not a valid MLflow metric name"),
     ],
 )
 def test_bad_options_are_one_line_and_run_nothing(shell, line, message):

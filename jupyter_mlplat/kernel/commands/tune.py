@@ -95,7 +95,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> None:
         )
     from jupyter_mlplat.tuning import TuningSpec, start
 
-    spec = TuningSpec(  # invalid combinations are refused here, before the cell runs
+    spec = TuningSpec(
         trials=options.trials,
         parallel=options.parallel,
         workers=options.workers,
@@ -106,7 +106,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> None:
         new=options.new,
         pruner=options.pruner,
         register=options.register,
-    )
+    ).validated()  # a bad name or metric is refused before the cell runs
     spark = _spark(magics) if options.parallel == "spark" else None
     objective = define_objective(shell, cell)
     tuning = start(objective, spec, config=magics.mlplat, spark=spark)
