@@ -26,7 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from jupyter_mlplat.tracking.ui import run_ui_path
+from jupyter_mlplat.tracking.ui import model_version_ui_path, run_ui_path
 
 #: How often the view asks the run for its progress.
 POLL_SECONDS = 1.0
@@ -92,6 +92,7 @@ def text_summary(
     seconds: float | None = None,
     result: Any = None,
     stopping: bool = False,
+    register: str | None = None,
 ) -> str:
     """The view as plain text: what a frontend without widgets (or nbconvert) shows."""
     took = f" · {seconds:.0f} s" if seconds is not None else ""
@@ -106,8 +107,13 @@ def text_summary(
         lines.append(f"  parent run: {link}")
     version = getattr(result, "model_version", None)
     if version:
-        lines.append(f"  registered: {version}")
+        lines.append(f"  registered: {registered(register, version)}")
     return "\n".join(lines)
+
+
+def registered(name: str | None, version: Any) -> str:
+    """``iris version 3`` (the engine gives the version number)."""
+    return f"{name} version {version}" if name else str(version)
 
 
 # -- plots --------------------------------------------------------------------------------------
@@ -282,9 +288,11 @@ class TuningView:
         metric: str = "value",
         base_path: str = "/",
         wait: bool = False,
+        register: str | None = None,
         poll: float = POLL_SECONDS,
     ) -> None:
         self.run = run
+        self.register = register
         self.direction = direction
         self.metric = metric
         self.base_path = base_path
@@ -358,6 +366,7 @@ class TuningView:
             seconds=seconds,
             result=self.result,
             stopping=self.stopping,
+            register=self.register,
         )
 
     def __repr__(self) -> str:
@@ -514,12 +523,16 @@ class TuningView:
                 (f"best {self.metric}", format_value(progress.best_value)),
                 ("best params", params_text(progress.best_params)),
             ]
-        version = getattr(result, "model_version", None)
-        if version:
-            rows.append(("registered", str(version)))
         body = "".join(
             f"<tr><td style='padding-right:12px'>{escape(k)}</td><td><code>{escape(v)}</code>"
             "</td></tr>"
             for k, v in rows
         )
+        version = getattr(result, "model_version", None)
+        if version:
+            text = escape(registered(self.register, version))
+            if self.register:
+                href = escape(self.base_path + model_version_ui_path(self.register, str(version)))
+                text = f'<a href="{href}" target="_blank" rel="noopener">{text}</a>'
+            body += f"<tr><td>registered</td><td class='mlplat-tune-registered'>{text}</td></tr>"
         return f"<table style='border-collapse:collapse'>{body}</table>"

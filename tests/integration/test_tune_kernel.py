@@ -70,6 +70,7 @@ def test_a_sequential_study_to_its_end(kernel, mlflow_client):
     cell = "%%mlp tune --trials 6 --parallel none --wait --name quad --new --metric loss\n"
     result = run_ok(kernel, cell + QUADRATIC)
     assert result.data(WIDGET), "the live view is a widget"
+    assert "A new study created" not in result.stderr  # the view says it, not Optuna's log
     final = texts(result)[-1]  # the display updated at the end: what nbconvert keeps
     assert final.startswith("study quad · finished"), final
     assert "6/6 trials done · 0 running · 0 pruned · 0 failed" in final
@@ -82,6 +83,23 @@ def test_a_sequential_study_to_its_end(kernel, mlflow_client):
     runs = children(mlflow_client, summary["experiment"], summary["parent"])
     assert len(runs) == 6
     assert summary["best_run"] in {r.info.run_id for r in runs}
+
+
+def test_register_makes_a_version_of_the_best_trial(kernel, mlflow_client):
+    cell = (
+        "%%mlp tune --trials 4 --parallel none --wait --name ridge --new --metric r2 "
+        "--direction maximize --register tuned-ridge\n"
+        "from sklearn.datasets import load_diabetes\n"
+        "from sklearn.linear_model import Ridge\n"
+        "X, y = load_diabetes(return_X_y=True)\n"
+        "def objective(trial):\n"
+        "    alpha = trial.suggest_float('alpha', 1e-3, 10, log=True)\n"
+        "    return Ridge(alpha=alpha).fit(X, y).score(X, y)\n"
+    )
+    final = texts(run_ok(kernel, cell))[-1]
+    assert "registered: tuned-ridge version 1" in final, final
+    summary = printed(kernel, RESULT)
+    assert mlflow_client.get_model_version("tuned-ridge", "1").run_id == summary["best_run"]
 
 
 def test_local_parallel_trials(kernel, mlflow_client):

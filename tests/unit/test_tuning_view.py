@@ -80,7 +80,7 @@ class FakeRun:
         self.stopped.set()
 
     def wait(self, timeout: float | None = None) -> Result:
-        return Result("models:/iris/3")
+        return Result("3")  # the engine gives the version number
 
 
 def study_with(values: list[float], direction: str = "minimize") -> optuna.Study:
@@ -125,11 +125,16 @@ def test_lines_say_counts_best_and_state():
 def test_text_summary_is_the_plain_text_fallback():
     p = Progress(complete=6, best_value=1.0, best_trial=2, finished=True, error=None)
     text = text_summary(
-        p, metric="loss", link="/mlplat/mlflow/#/x", seconds=12.4, result=Result("models:/iris/3")
+        p,
+        metric="loss",
+        link="/mlplat/mlflow/#/x",
+        seconds=12.4,
+        result=Result("3"),
+        register="iris",
     )
     assert text.splitlines()[0] == "study iris · finished · 12 s"
     assert "6/6 trials done" in text and "best loss 1 (trial 2)" in text
-    assert "parent run: /mlplat/mlflow/#/x" in text and "registered: models:/iris/3" in text
+    assert "parent run: /mlplat/mlflow/#/x" in text and "registered: iris version 3" in text
 
 
 def test_best_so_far_follows_the_direction():
@@ -183,7 +188,9 @@ def test_view_follows_polls_and_redraws_the_plot_only_when_trials_finished(monke
         tuning_view, "history_png", lambda history, *a: drawn.append(len(history)) or PNG
     )
     run = FakeRun(snapshots(), study_with([3.0, 1.0, 2.0, 2.5, 4.0]))
-    view = TuningView(run, direction="minimize", metric="loss", base_path="/user/ada/")
+    view = TuningView(
+        run, direction="minimize", metric="loss", base_path="/user/ada/", register="iris"
+    )
     assert not view.refresh()
     assert view.counts.value == "&nbsp;1/6 trials done · 2 running · 0 pruned · 0 failed"
     assert "best loss 3 (trial 0): x=1.5" in view.best.value
@@ -194,20 +201,23 @@ def test_view_follows_polls_and_redraws_the_plot_only_when_trials_finished(monke
     assert drawn == [1, 3]  # the second poll had no newly finished trial
     assert view.bar.value == 3 and view.bar.max == 6
     assert view.refresh()  # finished: the final plots and summary
-    assert view.finished and view.result.model_version == "models:/iris/3"
+    assert view.finished and view.result.model_version == "3"
     classes = [c._dom_classes for c in view.final.children]
     assert ("mlplat-tune-summary",) in classes
     images = view.final.children[0].children
     assert images[0]._dom_classes == ("mlplat-tune-parallel",)
     assert images[1]._dom_classes == ("mlplat-tune-importance",)
     assert bytes(images[1].value).startswith(PNG)
-    assert "models:/iris/3" in view.final.children[-1].value
+    assert (
+        '<a href="/user/ada/mlplat/mlflow/#/models/iris/versions/3" target="_blank" '
+        'rel="noopener">iris version 3</a>'
+    ) in view.final.children[-1].value
     assert view.stop_button.layout.display == "none"  # nothing left to stop
     assert view.bar.bar_style == "success" and view.state.value == "finished"
     bundle = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"].startswith("study iris · finished")
-    assert "registered: models:/iris/3" in bundle["text/plain"]
+    assert "registered: iris version 3" in bundle["text/plain"]
 
 
 def test_stop_button_stops_the_run_then_says_stopped():
@@ -247,7 +257,7 @@ def test_wait_stops_cleanly_on_ctrl_c(monkeypatch):
 
     monkeypatch.setattr(tuning_view.time, "sleep", sleep)
     result = view.wait()
-    assert run.stopped.is_set() and result.model_version == "models:/iris/3"
+    assert run.stopped.is_set() and result.model_version == "3"
     assert view.finished and view.text().startswith("study iris · stopped")
 
 

@@ -4,7 +4,9 @@ The cell defines ``def objective(trial): ...`` with plain Optuna (``trial.sugges
 ``trial.suggest_int``, ``trial.suggest_categorical``) and returns the metric; for pruning it may
 call ``trial.report(value, step)`` and raise ``optuna.TrialPruned()`` when
 ``trial.should_prune()``. The cell runs in the notebook's namespace, so data and imports of
-earlier cells are there. An objective that raises fails its trial, not the study.
+earlier cells are there. An objective that raises fails its trial, not the study. With
+``--register``, the objective runs once more on the best parameters with MLflow autolog on: fit
+a model autolog knows (scikit-learn, XGBoost, ...) or log one with ``mlflow.<flavor>.log_model``.
 
 The study is an MLflow parent run with one child run per trial. Running the cell again resumes the
 study of the same name (default: from the notebook); ``--new`` starts a fresh one.
@@ -62,18 +64,28 @@ def parser() -> ArgumentParser:
         "executors, a Kubernetes Job, or one after another in the kernel",
     )
     p.add_argument(
-        "--workers", type=_positive_int, help="trials at the same time (default: the cores)"
+        "--workers",
+        type=_positive_int,
+        help="trials at the same time (default: the cores, the Spark task slots, or up to "
+        "MLP_TUNING_MAX_PODS pods)",
     )
     p.add_argument(
         "--timeout", type=_positive_seconds, help="stop starting trials after this many seconds"
     )
     p.add_argument(
-        "--direction", choices=["minimize", "maximize"], default="minimize", help="(default: min)"
+        "--direction",
+        choices=["minimize", "maximize"],
+        default="minimize",
+        help="(default: minimize)",
     )
     p.add_argument("--metric", default="value", help="name of the returned metric in MLflow")
     p.add_argument("--name", help="study name (default: from the notebook); the same resumes")
     p.add_argument("--new", action="store_true", help="start the study afresh, not resume it")
-    p.add_argument("--register", metavar="MODEL", help="register the best trial's model as MODEL")
+    p.add_argument(
+        "--register",
+        metavar="MODEL",
+        help="at the end, re-fit the best trial's parameters and register its model as MODEL",
+    )
     p.add_argument(
         "--pruner", choices=["median", "none"], default="median", help="(default: median)"
     )
@@ -109,7 +121,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> None:
     ).validated()  # a bad name or metric is refused before the cell runs
     spark = _spark(magics) if options.parallel == "spark" else None
     objective = define_objective(shell, cell)
-    tuning = start(objective, spec, config=magics.mlplat, spark=spark)
+    tuning = _quietly(start, objective, spec, config=magics.mlplat, spark=spark)
     shell.user_ns[HANDLE] = tuning
 
     from jupyter_mlplat.kernel.render import server_base_path
@@ -121,10 +133,24 @@ def run(magics: Any, args: list[str], cell: str | None) -> None:
         metric=options.metric,
         base_path=server_base_path(),
         wait=options.wait,
+        register=options.register,
     )
     view.display()
     if options.wait:
         view.wait()
+
+
+def _quietly(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call`` without Optuna's INFO lines (``A new study created ...``): the view says it.
+    The user's own Optuna logging level is back afterwards."""
+    import optuna
+
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return call(*args, **kwargs)
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 def _spark(magics: Any) -> Any:
