@@ -274,6 +274,12 @@ def importance_png(scores: dict[str, float]) -> bytes:
     return _png(figure)
 
 
+def _warm_imports() -> None:
+    """Import what the plots need (seconds when cold) while the study runs."""
+    import matplotlib.figure  # noqa: F401
+    import optuna.importance  # noqa: F401
+
+
 # -- the view -----------------------------------------------------------------------------------
 class TuningView:
     """Follows ``run`` (a ``tuning.TuningRun``) in a cell; ``display()`` shows it and starts the
@@ -438,12 +444,16 @@ class TuningView:
         return over
 
     def _follow(self) -> None:
+        warm = True
         while not self._closed.is_set():
             try:
                 if self.refresh(finish=not self.blocking):
                     return
             except Exception as err:  # a poll that failed: say so, keep following
                 self.state.value = f'<span style="color:{_RED}">{escape(str(err))}</span>'
+            if warm:  # while trials run, not at the end: matplotlib, optuna.importance (sklearn)
+                warm = False
+                _warm_imports()
             self._closed.wait(self.poll)
 
     def wait(self) -> Any:
