@@ -71,6 +71,7 @@ def test_a_sequential_study_to_its_end(kernel, mlflow_client):
     result = run_ok(kernel, cell + QUADRATIC)
     assert result.data(WIDGET), "the live view is a widget"
     assert "A new study created" not in result.stderr  # the view says it, not Optuna's log
+    assert "finished with value" not in result.stderr
     final = texts(result)[-1]  # the display updated at the end: what nbconvert keeps
     assert final.startswith("study quad · finished"), final
     assert "6/6 trials done · 0 running · 0 pruned · 0 failed" in final

@@ -122,6 +122,25 @@ def test_the_cell_runs_in_the_notebook_namespace_and_starts_the_study(shell, sta
     assert run.done and run.polls >= 1
 
 
+def test_optuna_info_lines_of_the_study_threads_stay_out_of_the_cell(shell, started):
+    import logging
+
+    shell.run_cell_magic("mlp", "tune --trials 4 --wait", OBJECTIVE)
+    handlers = logging.getLogger("optuna").handlers
+    assert handlers
+
+    def kept(level, thread):
+        record = logging.LogRecord("optuna.study", level, __file__, 1, "x", None, None)
+        record.threadName = thread
+        return all(h.filter(record) for h in handlers)
+
+    assert not kept(logging.INFO, "mlplat-tune-workers-iris")
+    assert kept(logging.WARNING, "mlplat-tune-workers-iris")
+    assert kept(logging.INFO, "MainThread")  # the user's own studies still say what they do
+    shell.run_cell_magic("mlp", "tune --trials 4 --wait", OBJECTIVE)
+    assert sum(len(h.filters) for h in handlers) == len(handlers)  # added once
+
+
 def test_defaults_are_local_parallel_median_pruner_minimize(shell, started):
     shell.run_cell_magic("mlp", "tune --trials 4 --timeout 2.5 --workers 2 --wait", OBJECTIVE)
     spec = started[0][1]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -121,6 +122,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> None:
     ).validated()  # a bad name or metric is refused before the cell runs
     spark = _spark(magics) if options.parallel == "spark" else None
     objective = define_objective(shell, cell)
+    _quiet_study_threads()
     tuning = _quietly(start, objective, spec, config=magics.mlplat, spark=spark)
     shell.user_ns[HANDLE] = tuning
 
@@ -151,6 +153,24 @@ def _quietly(call: Any, *args: Any, **kwargs: Any) -> Any:
         return call(*args, **kwargs)
     finally:
         optuna.logging.set_verbosity(level)
+
+
+class _StudyThreadsFilter(logging.Filter):
+    """Drops Optuna's INFO lines (``Trial 3 finished with value ...``) logged by the study's own
+    threads (``mlplat-tune-*``, trials of ``--parallel none``): the view shows them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not (record.threadName or "").startswith(
+            "mlplat-tune"
+        )
+
+
+def _quiet_study_threads() -> None:
+    import optuna  # noqa: F401  (its import puts Optuna's own handler on the "optuna" logger)
+
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _StudyThreadsFilter) for f in handler.filters):
+            handler.addFilter(_StudyThreadsFilter())
 
 
 def _spark(magics: Any) -> Any:
