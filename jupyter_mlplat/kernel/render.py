@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from html import escape
+from urllib.parse import urlparse
+
+from jupyter_mlplat.config import API_URL_VARIABLE
 
 _STATE_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "error": "#cf222e", "": "inherit"}
 #: Bar colours: running, finished well, failed.
 RUNNING, DONE, FAILED = "#0969da", "#1a7f37", "#cf222e"
+
+
+def server_base_path() -> str:
+    """The Jupyter server's base path: links to the proxied MLflow UI hang below it."""
+    path = urlparse(os.environ.get(API_URL_VARIABLE, "")).path or "/"
+    return path if path.endswith("/") else path + "/"
 
 
 def progress_bar(kind: str, fraction: float, text: str, colour: str = RUNNING) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 #: The proxied MLflow UI, relative to the Jupyter server's base URL (the REST surface serves it,
 #: the status payload tells the lab, records link into it).
 MLFLOW_UI_PATH = "mlplat/mlflow/"
@@ -10,3 +12,8 @@ MLFLOW_UI_PATH = "mlplat/mlflow/"
 def run_ui_path(experiment_id: str, run_id: str) -> str:
     """Where the lab's proxied MLflow UI shows a run (relative to the Jupyter base URL)."""
     return f"{MLFLOW_UI_PATH}#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_ui_path(name: str, version: str) -> str:
+    """Where the lab's proxied MLflow UI shows a registered model's version."""
+    return f"{MLFLOW_UI_PATH}#/models/{quote(name, safe='')}/versions/{version}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import struct
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -118,7 +120,7 @@ class KernelConnection:
         while not (idle and reply):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"cell did not finish in {timeout} s: {code[:80]!r}")
-            msg = json.loads(self.ws.recv())
+            msg = decode(self.ws.recv())
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             result.messages.append(msg)
@@ -138,3 +140,15 @@ class KernelConnection:
                 result.status = content["status"]
                 reply = True
         return result
+
+
+def decode(frame: str | bytes) -> dict[str, Any]:
+    """A kernel message from the websocket: JSON text, or the server's binary frame when the
+    message carries buffers (widgets' images): a count, offsets, the JSON, then the buffers."""
+    if isinstance(frame, str):
+        return dict(json.loads(frame))
+    (count,) = struct.unpack_from("!I", frame)
+    offsets = [*struct.unpack_from(f"!{count}I", frame, 4), len(frame)]
+    msg = dict(json.loads(frame[offsets[0] : offsets[1]]))
+    msg["buffers"] = [frame[start:end] for start, end in itertools.pairwise(offsets[1:])]
+    return msg

@@ -199,6 +199,26 @@ class LabPage:
     def cell_outputs(self):
         return self.page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output")
 
+    # -- the tuning view (%%mlp tune) ----------------------------------------------------------
+    def tune_view(self, part: str = ""):
+        """The live view of a study in the notebook, or one ``part`` of it: ``title``, ``counts``,
+        ``best``, ``stop``, ``state``, ``history``, ``final``, ``parallel``, ``importance``,
+        ``summary``, ``link`` (its CSS classes, set by jupyter_mlplat.kernel.tuning_view)."""
+        view = self.page.locator(".jp-NotebookPanel:visible .mlplat-tune").last
+        return view.locator(f".mlplat-tune-{part}").first if part else view
+
+    def tune_cell(self):
+        """The notebook cell that shows the (last) tuning view."""
+        has_view = self.page.locator(".mlplat-tune")
+        return self.page.locator(".jp-NotebookPanel:visible .jp-Cell", has=has_view).last
+
+    def toggle_left_sidebar(self) -> None:
+        self.run_command("Show Left Sidebar")
+
+    def scroll_to_top_of(self, locator: Any) -> None:
+        """Scroll the notebook so that ``locator``'s top is at the top of the view."""
+        locator.evaluate("node => node.scrollIntoView({block: 'start'})")
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass
 from html import escape
 from typing import Any
-from urllib.parse import urlparse
 
-from jupyter_mlplat.config import API_URL_VARIABLE
 from jupyter_mlplat.kernel.commands import ArgumentParser
+from jupyter_mlplat.kernel.render import server_base_path
 
 
 def parser() -> ArgumentParser:
@@ -30,13 +28,7 @@ def run(magics: Any, args: list[str], cell: str | None) -> ChecksTable:
     records = find_results(
         magics.mlplat, options.dataset, options.suite, options.status, options.limit
     )
-    return ChecksTable(records, _base_path())
-
-
-def _base_path() -> str:
-    """The Jupyter server's base path (links to the proxied MLflow UI hang below it)."""
-    path = urlparse(os.environ.get(API_URL_VARIABLE, "")).path or "/"
-    return path if path.endswith("/") else path + "/"
+    return ChecksTable(records, server_base_path())
 
 
 @dataclass
