@@ -136,6 +136,14 @@ def _row_summary(row: Any) -> ReportSummary:
     )
 
 
+def _stored(s: ReportSummary) -> tuple[Any, ...]:
+    """A summary's columns, in table order (both backends)."""
+    champion = json.dumps(s.champion) if s.champion else None
+    return (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms, s.table,
+            s.table.lower(), s.digest, s.model_type, s.label, s.rows, json.dumps(s.metrics),
+            champion, s.verdict)  # fmt: skip
+
+
 _COLUMNS = (
     "r.id, r.model, r.version, r.created, r.created_ms, r.table_name, r.digest, r.model_type, "
     "r.label, r.rows, r.metrics, r.champion"
@@ -241,11 +249,8 @@ class SqliteIndex(ReportIndex):
                 conn.execute(
                     "INSERT OR REPLACE INTO reports VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms,
-                     s.table, s.table.lower(), s.digest, s.model_type, s.label, s.rows,
-                     json.dumps(s.metrics), json.dumps(s.champion) if s.champion else None,
-                     s.verdict),
-                )  # fmt: skip
+                    _stored(s),
+                )
                 conn.executemany(
                     "INSERT INTO report_metrics VALUES (?, ?, ?)",
                     [(s.id, k, float(v)) for k, v in s.metrics.items()],
@@ -355,11 +360,8 @@ class PostgresIndex(ReportIndex):
                 conn.execute(
                     "INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                     "%s, %s::jsonb, %s::jsonb, %s, to_tsvector('simple', %s))",
-                    (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms,
-                     s.table, s.table.lower(), s.digest, s.model_type, s.label, s.rows,
-                     json.dumps(s.metrics), json.dumps(s.champion) if s.champion else None,
-                     s.verdict, s.text()),
-                )  # fmt: skip
+                    (*_stored(s), s.text()),
+                )
                 with conn.cursor() as cursor:
                     cursor.executemany(
                         "INSERT INTO report_metrics VALUES (%s, %s, %s)",
