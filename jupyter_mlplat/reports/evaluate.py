@@ -419,14 +419,10 @@ def _evaluate_version(
         }
         if champion is not None:
             rows = compare.diff(metrics, champion["metrics"])
-            report["champion"] = champion | {"diff": rows}
-            mlflow.set_tag(
-                record.CHAMPION_TAG,
-                json.dumps(
-                    {k: champion[k] for k in ("version", "alias", "report_id")}
-                    | compare.summary(rows)
-                ),
-            )
+            verdict = compare.summary(rows)  # {"verdict", "verdict_counts"}
+            report["champion"] = champion | verdict | {"diff": rows}
+            summary = {k: champion[k] for k in ("version", "alias", "report_id")} | verdict
+            mlflow.set_tag(record.CHAMPION_TAG, json.dumps(summary))
         elif note:
             report["champion_note"] = note
         page = render.html(report)
