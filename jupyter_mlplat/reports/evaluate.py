@@ -417,14 +417,7 @@ def _evaluate_version(
             "quality": results_of_run(*training) if training else [],
             "champion": None,
         }
-        if champion is not None:
-            rows = compare.diff(metrics, champion["metrics"])
-            verdict = compare.summary(rows)  # {"verdict", "verdict_counts"}
-            report["champion"] = champion | verdict | {"diff": rows}
-            summary = {k: champion[k] for k in ("version", "alias", "report_id")} | verdict
-            mlflow.set_tag(record.CHAMPION_TAG, json.dumps(summary))
-        elif note:
-            report["champion_note"] = note
+        _compare(report, champion, note)
         page = render.html(report)
         seconds["render"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -437,6 +430,21 @@ def _evaluate_version(
     client.set_model_version_tag(ref.name, ref.version, record.VERSION_REPORT_TAG, report["id"])
     seconds["log"] = time.perf_counter() - started
     return Evaluation(report, page)
+
+
+def _compare(report: dict[str, Any], champion: dict[str, Any] | None, note: str) -> None:
+    """Put the champion diff in the report and its summary in a tag of the active run."""
+    import mlflow
+
+    if champion is None:
+        if note:
+            report["champion_note"] = note
+        return
+    rows = compare.diff(report["metrics"], champion["metrics"])
+    verdict = compare.summary(rows)  # {"verdict", "verdict_counts"}
+    report["champion"] = champion | verdict | {"diff": rows}
+    summary = {k: champion[k] for k in ("version", "alias", "report_id")} | verdict
+    mlflow.set_tag(record.CHAMPION_TAG, json.dumps(summary))
 
 
 def _finite(value: Any) -> bool:
