@@ -9,8 +9,8 @@ features, a binary label or a numeric target) and the same registered model:
   (a sync of the reports index from MLflow, SQLite);
 * also: with the champion diff, once evaluating the champion now, once reusing its report.
 
-Prints seconds, the split (load / evaluate / render / log / indexing) and the ratio
-platform ÷ baseline; asserts nothing. Starts its own MLflow server under a temporary
+Baseline and report alternate ``--repeat`` times (medians). Prints seconds, the split (load /
+evaluate / render / log / indexing) and the ratio platform ÷ baseline; asserts nothing. Starts its own MLflow server under a temporary
 directory, or uses a running platform:
 
     .venv/bin/python benchmarks/report_generation.py [-n 100000] [--type regressor]
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -114,6 +115,7 @@ def main() -> None:
     args.add_argument("-n", "--rows", type=int, default=100_000)
     args.add_argument("--type", choices=["classifier", "regressor"], default="classifier")
     args.add_argument("--state-dir", default="", help="use the platform running there")
+    args.add_argument("--repeat", type=int, default=3, help="alternated repetitions (median)")
     options = args.parse_args()
 
     with ExitStack() as stack:
@@ -130,8 +132,13 @@ def main() -> None:
         uri = f"models:/{name}/2"
         baseline(uri, frame.head(200), options.type)  # warm-up: imports, first plots
 
-        base_seconds = baseline(uri, frame, options.type)
-        plain = evaluate(uri, frame, label=LABEL, against=None, config=config)
+        # alternated, medians: the machine's load shifts during a run
+        bases, plains = [], []
+        for _ in range(options.repeat):
+            bases.append(baseline(uri, frame, options.type))
+            plains.append(evaluate(uri, frame, label=LABEL, against=None, config=config))
+        base_seconds = statistics.median(bases)
+        plain = sorted(plains, key=lambda e: e.seconds["total"])[len(plains) // 2]
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlplat-idx-")))
         service = ReportsService(config, index=SqliteIndex(folder / "reports.sqlite"))
         started = time.perf_counter()
@@ -145,7 +152,10 @@ def main() -> None:
         split = plain.seconds
         total = split["total"] + index_seconds
         print(f"holdout: {options.rows:,} rows, {options.type} ({uri}), MLflow {tracking_uri}")
-        print(f"baseline: load + mlflow.models.evaluate: {base_seconds:.2f} s")
+        print(
+            f"baseline: load + mlflow.models.evaluate: {base_seconds:.2f} s "
+            f"(median of {options.repeat}; load average {os.getloadavg()[0]:.1f})"
+        )
         print(
             f"report (no champion): {total:.2f} s = load {split['load']:.2f} "
             f"(resolve, digest, model) + evaluate {split['evaluate']:.2f} "
