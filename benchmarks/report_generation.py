@@ -10,8 +10,8 @@ features, a binary label or a numeric target) and the same registered model:
 * also: with the champion diff, once evaluating the champion now, once reusing its report.
 
 Baseline and report alternate ``--repeat`` times (medians). Prints seconds, the split (load /
-evaluate / render / log / indexing) and the ratio platform ÷ baseline; asserts nothing. Starts its own MLflow server under a temporary
-directory, or uses a running platform:
+evaluate / render / log / indexing) and the ratio platform ÷ baseline; asserts nothing. Starts
+its own MLflow server under a temporary directory, or uses a running platform:
 
     .venv/bin/python benchmarks/report_generation.py [-n 100000] [--type regressor]
         [--state-dir DIR_OF_MLPLAT_UP]
