@@ -16,6 +16,7 @@ from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.lineage.service import LineageService
 from jupyter_mlplat.pipelines.service import PipelinesService
+from jupyter_mlplat.reports.service import ReportsService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
@@ -41,6 +42,7 @@ class MLPlatApp(ExtensionApp):
         self.spark_backend = backend_for(config)
         self.deploy = DeployService(config)
         self.pipelines = PipelinesService.from_config(config)
+        self.reports = ReportsService(config)
         # a table the catalog sees change sends the asset event of table-triggered pipelines
         self.catalog.table_observers.append(self.pipelines.table_observer())
         runtime_dir = Path(self.serverapp.runtime_dir) if self.serverapp else Path.cwd()
@@ -60,6 +62,7 @@ class MLPlatApp(ExtensionApp):
                 deployments=self.deploy.list,
                 pipelines=lambda table: _training_pipelines(config, table),
             ),
+            mlplat_reports=self.reports,
             mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:
@@ -102,7 +105,7 @@ class MLPlatApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Release Spark sessions and delete what the Spark backend created."""
         loop = asyncio.get_running_loop()
-        for release in (self.catalog.close, self.spark_backend.shutdown):
+        for release in (self.catalog.close, self.spark_backend.shutdown, self.reports.close):
             try:
                 await loop.run_in_executor(self.executor, release)
             except Exception as err:

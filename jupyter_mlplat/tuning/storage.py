@@ -31,6 +31,15 @@ def storage_kind(url: str) -> str:
     return "journal" if url.startswith(JOURNAL) else "rdb"
 
 
+def rdb_url(url: str) -> str:
+    """``url`` for SQLAlchemy: a plain ``postgresql://`` URL gets psycopg 3, the PostgreSQL
+    driver the platform ships (SQLAlchemy would look for psycopg2)."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
 def open_storage(url: str) -> Any:
     """An Optuna storage for ``url``."""
     import optuna
@@ -46,7 +55,7 @@ def open_storage(url: str) -> Any:
     for attempt in range(RDB_ATTEMPTS):
         try:
             # pool_pre_ping: workers live for minutes, databases drop idle connections
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            return optuna.storages.RDBStorage(rdb_url(url), engine_kwargs={"pool_pre_ping": True})
         except Exception:
             if attempt == RDB_ATTEMPTS - 1:
                 raise

@@ -18,6 +18,7 @@ import pytest
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.tuning import TuningSpec, start
+from jupyter_mlplat.tuning.storage import rdb_url
 from tests.integration.test_tuning import TAG, check_study, quadratic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -156,7 +157,7 @@ def test_indexed_job_runs_trials_against_postgres(
     parent = mlflow_client.get_run(result.parent_run_id)
     assert parent.data.tags[f"{TAG}parallel"] == "kubernetes"
     stored = optuna.load_study(
-        study_name=f"k8s-quadratic.{result.parent_run_id}", storage=postgres_url
+        study_name=f"k8s-quadratic.{result.parent_run_id}", storage=rdb_url(postgres_url)
     )
     assert len(stored.trials) == 20
     assert stored.best_value == pytest.approx(result.best_value)

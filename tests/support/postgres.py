@@ -1,7 +1,14 @@
-"""A real PostgreSQL server for the tests (the Debian binaries), on a free loopback port.
+"""A real PostgreSQL server for tests: ``initdb`` + ``pg_ctl`` on a free loopback port.
 
-PostgreSQL refuses to run as root: when the tests do, the server runs as the ``postgres``
-account over a data directory it owns."""
+The server runs from a temporary directory and is stopped (and removed) after the session.
+PostgreSQL refuses to run as root: under root it runs as the ``postgres`` account (or
+``MLP_TEST_POSTGRES_USER``), which gets the directory.
+
+Fixtures (register with ``pytest_plugins = ["tests.support.postgres"]``):
+
+- ``postgres_server`` (session): the running :class:`Postgres`;
+- ``postgres_url``: a URL to a fresh, empty database per test (``postgresql://...``).
+"""
 
 from __future__ import annotations
 
@@ -9,73 +16,110 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+from jupyter_mlplat.infra.processes import free_port
+
+BIN = Path(os.environ.get("MLP_TEST_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "mlplat"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass
+class Postgres:
+    """A running server: its port, data directory and the OS account it runs as."""
+
+    port: int
+    data_dir: Path
+    os_user: str | None  # None: this process's own account
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        name = name or f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
 
-@contextlib.contextmanager
-def running_postgres(base: Path) -> Iterator[str]:
-    """Start a throw-away server under ``base``; yield its SQLAlchemy URL (psycopg 3)."""
-    if not (BIN / "postgres").exists():
-        pytest.skip(f"PostgreSQL binaries missing in {BIN} (setup --test installs them)")
-    user: str | None = None
-    owned: Path | None = None
+def _as_user(os_user: str | None) -> dict[str, Any]:
+    """Popen arguments that run a command as ``os_user`` (root may switch accounts)."""
+    if os_user is None:
+        return {}
+    entry = pwd.getpwnam(os_user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def start(base: Path | None = None, timeout: float = 60) -> Postgres:
+    """initdb a cluster in a temporary directory and start it on a free loopback port."""
+    if not (BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL server binaries not found in {BIN}")
+    os_user = None
     if os.geteuid() == 0:
-        # pytest's folders are private to root: the postgres account gets one of its own
-        user = "postgres"
-        account = pwd.getpwnam(user)
-        owned = base = Path(tempfile.mkdtemp(prefix="mlplat-postgres-"))
-        shutil.chown(base, account.pw_uid, account.pw_gid)
-    data, sockets = base / "data", base / "sockets"
-    base.mkdir(parents=True, exist_ok=True)
+        os_user = os.environ.get("MLP_TEST_POSTGRES_USER", "postgres")
+        try:
+            pwd.getpwnam(os_user)
+        except KeyError:
+            pytest.skip(f"running as root and there is no {os_user!r} account to run PostgreSQL")
+    root = Path(tempfile.mkdtemp(prefix="mlplat-pg-", dir=base))
+    data, socket_dir = root / "data", root / "socket"
+    socket_dir.mkdir()
+    if os_user is not None:
+        entry = pwd.getpwnam(os_user)
+        for path in (root, socket_dir):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    run = _as_user(os_user)
+    env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     subprocess.run(
-        [BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust"],
-        user=user, check=True, capture_output=True,
+        [str(BIN / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
+         "--encoding=UTF8", "--no-sync"],
+        check=True, capture_output=True, cwd=root, env=env, **run,
     )  # fmt: skip
-    subprocess.run(["mkdir", "-p", sockets], user=user, check=True)
-    port = _free_port()
-    log = (base / "postgres.log").open("ab")
-    server = subprocess.Popen(
-        [BIN / "postgres", "-D", data, "-p", str(port), "-k", sockets,
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-        user=user, stdout=log, stderr=subprocess.STDOUT,
+    port = free_port()
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={socket_dir} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c shared_buffers=32MB -c max_connections=40"
+    )
+    subprocess.run(
+        [str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"),
+         "-w", "-t", str(int(timeout)), "start"],
+        check=True, capture_output=True, cwd=root, env=env, **run,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while subprocess.run(
-            [BIN / "pg_isready", "-h", "127.0.0.1", "-p", str(port)], check=False,
-            capture_output=True,
-        ).returncode:  # fmt: skip
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((base / "postgres.log").read_text()[-2000:])
-            time.sleep(0.2)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        server.terminate()  # smart shutdown would wait for the clients: ask for fast
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(30)
-        if server.poll() is None:
-            server.kill()
-        if owned is not None:
-            shutil.rmtree(owned, ignore_errors=True)
+    return Postgres(port, data, os_user)
+
+
+def stop(server: Postgres) -> None:
+    """Stop the server (fast shutdown) and remove its directory."""
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(
+            [str(BIN / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast", "-w", "stop"],
+            check=False, capture_output=True, timeout=60, cwd=server.data_dir.parent,
+            **_as_user(server.os_user),
+        )  # fmt: skip
+    shutil.rmtree(server.data_dir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One PostgreSQL server for the session."""
-    with running_postgres(tmp_path_factory.mktemp("postgres")) as url:
-        yield url
+def postgres_server() -> Iterator[Postgres]:
+    """One PostgreSQL server for the whole session."""
+    server = start()
+    yield server
+    stop(server)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Postgres) -> str:
+    """A fresh empty database of the session's server."""
+    return postgres_server.create_database()
