@@ -1,0 +1,296 @@
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { type TranslationBundle } from '@jupyterlab/translation';
+
+import { type Child, h } from '../../common/dom';
+import {
+  type IChampionComparison,
+  type IQualityResult,
+  type IReport,
+  type IReportPlot
+} from '../../tokens';
+import { qualityBadge } from '../render';
+import {
+  evaluateCommand,
+  formatCreated,
+  formatDelta,
+  formatMetric,
+  metricOrder,
+  verdictLabel
+} from './format';
+
+/**
+ * DOM of the report and comparison views (class prefix `jp-MLPlatReport`).
+ */
+
+/**
+ * A titled section.
+ */
+export function section(
+  title: string,
+  testid: string,
+  ...children: Child[]
+): HTMLElement {
+  return h(
+    'section',
+    { className: 'jp-MLPlatReport-section', testid },
+    h('h3', { className: 'jp-MLPlatReport-heading' }, title),
+    ...children
+  );
+}
+
+/**
+ * A table with a header row; cells are nodes or text.
+ */
+export function grid(
+  head: string[],
+  rows: { cells: Child[]; attrs?: Record<string, string> }[],
+  testid: string
+): HTMLTableElement {
+  return h(
+    'table',
+    { className: 'jp-MLPlatReport-table', testid },
+    h('thead', {}, h('tr', {}, ...head.map(c => h('th', {}, c)))),
+    h(
+      'tbody',
+      {},
+      ...rows.map(row =>
+        h('tr', { attrs: row.attrs }, ...row.cells.map(c => h('td', {}, c)))
+      )
+    )
+  );
+}
+
+/**
+ * A better / worse / same chip, coloured.
+ */
+export function verdictChip(
+  trans: TranslationBundle,
+  value: string | null,
+  text?: string
+): HTMLElement {
+  return h(
+    'span',
+    {
+      className: 'jp-MLPlatReport-verdict',
+      attrs: { 'data-verdict': value ?? 'none' }
+    },
+    text ?? verdictLabel(trans, value)
+  );
+}
+
+/**
+ * Facts about a report: model, type, holdout table, rows, label, digest, date.
+ */
+export function facts(trans: TranslationBundle, report: IReport): HTMLElement {
+  const holdout = report.holdout ?? ({} as IReport['holdout']);
+  const items: [string, string][] = [
+    [trans.__('Model'), report.model?.uri || report.model?.name || ''],
+    [trans.__('Type'), report.model_type],
+    [trans.__('Holdout'), holdout.table],
+    [trans.__('Rows'), holdout.rows?.toLocaleString?.() ?? ''],
+    [trans.__('Label'), holdout.label],
+    [trans.__('Digest'), holdout.digest],
+    [trans.__('Created'), formatCreated(report.created)]
+  ];
+  return h(
+    'dl',
+    { className: 'jp-MLPlatReport-facts', testid: 'mlplat-report-holdout' },
+    ...items
+      .filter(([, value]) => value)
+      .flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])
+  );
+}
+
+/**
+ * The metrics of a report.
+ */
+export function metricsTable(
+  trans: TranslationBundle,
+  metrics: Record<string, number>
+): HTMLElement {
+  const names = metricOrder(Object.keys(metrics ?? {}));
+  if (names.length === 0) {
+    return h(
+      'div',
+      { className: 'jp-MLPlatModels-muted' },
+      trans.__('No metrics.')
+    );
+  }
+  return grid(
+    [trans.__('Metric'), trans.__('Value')],
+    names.map(name => ({
+      cells: [name, formatMetric(metrics[name])],
+      attrs: { 'data-metric': name }
+    })),
+    'mlplat-report-metrics'
+  );
+}
+
+/**
+ * The side-by-side diff against the champion, or why there is none.
+ */
+export function championDiff(
+  trans: TranslationBundle,
+  champion: IChampionComparison | null
+): HTMLElement {
+  if (!champion) {
+    return h(
+      'div',
+      { className: 'jp-MLPlatModels-muted', testid: 'mlplat-report-champion' },
+      trans.__(
+        'Not compared with a champion (none, or not evaluated on the same holdout).'
+      )
+    );
+  }
+  return h(
+    'div',
+    { testid: 'mlplat-report-champion' },
+    h(
+      'p',
+      { className: 'jp-MLPlatReport-caption' },
+      trans.__(
+        'Against @%1 (version %2), evaluated on the same holdout.',
+        champion.alias,
+        champion.version
+      )
+    ),
+    grid(
+      [
+        trans.__('Metric'),
+        trans.__('This version'),
+        trans.__('Champion'),
+        trans.__('Delta'),
+        trans.__('Verdict')
+      ],
+      (champion.diff ?? []).map(d => ({
+        cells: [
+          d.metric,
+          formatMetric(d.value),
+          formatMetric(d.champion),
+          formatDelta(d.delta),
+          verdictChip(trans, d.verdict)
+        ],
+        attrs: { 'data-metric': d.metric, 'data-verdict': d.verdict }
+      })),
+      'mlplat-report-diff'
+    )
+  );
+}
+
+/**
+ * The training run's data-quality results.
+ */
+export function qualityList(
+  trans: TranslationBundle,
+  quality: IQualityResult[]
+): HTMLElement {
+  if (!quality || quality.length === 0) {
+    return h(
+      'div',
+      { className: 'jp-MLPlatModels-muted' },
+      trans.__('The training run recorded no data-quality checks.')
+    );
+  }
+  return h(
+    'div',
+    { className: 'jp-MLPlatModels-quality', testid: 'mlplat-report-quality' },
+    ...quality.map(q => qualityBadge(trans, q))
+  );
+}
+
+/**
+ * Where a plot's image comes from: inline PNG, or the artifact through the
+ * lab's MLflow proxy; `null` when neither.
+ */
+export function plotSource(plot: IReportPlot, runId: string): string | null {
+  if (plot.png_base64) {
+    return `data:image/png;base64,${plot.png_base64}`;
+  }
+  if (plot.artifact) {
+    return URLExt.join(
+      PageConfig.getBaseUrl(),
+      'mlplat/mlflow/get-artifact'
+    ).concat(
+      `?path=${encodeURIComponent(plot.artifact)}&run_uuid=${encodeURIComponent(runId)}`
+    );
+  }
+  return null;
+}
+
+/**
+ * One plot with its title (or a placeholder).
+ */
+export function plotFigure(
+  trans: TranslationBundle,
+  plot: IReportPlot | null,
+  runId: string
+): HTMLElement {
+  const src = plot ? plotSource(plot, runId) : null;
+  const title = plot ? plot.title || plot.name : '';
+  return h(
+    'figure',
+    {
+      className: 'jp-MLPlatReport-plot',
+      attrs: plot ? { 'data-plot': plot.name } : {}
+    },
+    src
+      ? h('img', { attrs: { src, alt: title, loading: 'lazy' } })
+      : h(
+          'div',
+          { className: 'jp-MLPlatReport-noPlot' },
+          trans.__('No such plot')
+        ),
+    h('figcaption', {}, title)
+  );
+}
+
+/**
+ * The plots of a report.
+ */
+export function plotsGrid(
+  trans: TranslationBundle,
+  report: IReport
+): HTMLElement {
+  const plots = report.plots ?? [];
+  if (plots.length === 0) {
+    return h(
+      'div',
+      { className: 'jp-MLPlatModels-muted' },
+      trans.__('No plots.')
+    );
+  }
+  return h(
+    'div',
+    { className: 'jp-MLPlatReport-plots', testid: 'mlplat-report-plots' },
+    ...plots.map(p =>
+      plotFigure(trans, p, report.run_id ?? report.model.run_id)
+    )
+  );
+}
+
+/**
+ * What to run to make a report for a version that has none.
+ */
+export function missingReport(
+  trans: TranslationBundle,
+  model: string,
+  version: string,
+  table?: string
+): HTMLElement {
+  return h(
+    'div',
+    {
+      className: 'jp-MLPlatReport-missing',
+      testid: `mlplat-report-missing-${version}`
+    },
+    h(
+      'p',
+      {},
+      trans.__(
+        'Version %1 has no evaluation report. Make one in a notebook:',
+        version
+      )
+    ),
+    h('code', {}, evaluateCommand(model, version, table))
+  );
+}
