@@ -34,7 +34,8 @@ def ids(index, text):
     return [hit.id[0] for hit in index.search(parse(text))]
 
 
-def test_search_by_metric_threshold_table_model_and_type(index):
+def check_searches(index):
+    """What every backend must answer alike."""
     assert ids(index, "") == ["c", "b", "a"]  # newest first
     assert ids(index, "metric.f1_score > 0.9") == ["a"]
     assert ids(index, "metric.f1_score >= 0.8") == ["b", "a"]
@@ -45,12 +46,14 @@ def test_search_by_metric_threshold_table_model_and_type(index):
     assert ids(index, "champion:none") == ["c", "b"]
     assert ids(index, "digest:cd34") == ["c"]
 
-
-def test_free_words_match_model_table_label_and_metric_names(index):
     assert ids(index, "diabetes") == ["c"]
     assert ids(index, "demo.iris species") == ["b", "a"]
     assert ids(index, "r2_score") == ["c"]
     assert ids(index, "nothing") == []
+
+
+def test_search_by_metric_threshold_table_model_type_and_words(index):
+    check_searches(index)
 
 
 def test_upsert_replaces_a_report_and_the_cursor_persists(tmp_path):
