@@ -540,12 +540,13 @@ export interface IReportPlot {
   name: string;
   title?: string;
   png_base64?: string;
-  /** Artifact path of the run the report was made by. */
+  /** Artifact path among the evaluation run's artifacts. */
   artifact?: string;
 }
 
 /**
- * Payload of `GET reports/<id>` (the version's `report.json`).
+ * Payload of `GET reports/<id>` (the version's `report.json`). A report's id
+ * is the id of the MLflow run that evaluated the version.
  */
 export interface IReport {
   id: string;
@@ -563,8 +564,8 @@ export interface IReport {
   /** The training run's data-quality results. */
   quality: IQualityResult[];
   champion: IChampionComparison | null;
-  /** The MLflow run of the evaluation, when the server names it. */
-  run_id?: string;
+  /** Why there is no champion comparison. */
+  champion_note?: string;
 }
 
 // ---- Deployments REST payloads (`{baseUrl}mlplat/api/deployments/...`) ------

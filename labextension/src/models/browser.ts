@@ -368,7 +368,16 @@ export class ModelsBrowser extends ModelView {
           { className: 'jp-MLPlatModels-muted' },
           trans.__('None yet:')
         ),
-        h('code', {}, evaluateCommand(name, version))
+        // the holdout of the model's other reports, when there are some
+        h(
+          'code',
+          {},
+          evaluateCommand(
+            name,
+            version,
+            this._model.reports(name).value?.[0]?.table
+          )
+        )
       );
     }
     const metric = keyMetric(report.metrics);

@@ -17,9 +17,9 @@ import {
   type IModelVersionDetails,
   type IRegisteredModel,
   type IRegisteredModelDetails,
-  type IReportsResponse,
   type IReportSummary
 } from '../tokens';
+import { modelReports } from './reports/api';
 
 export { type ILoadable, type LoadStatus };
 
@@ -100,20 +100,6 @@ export function servedVersions(deployment: IDeployment): string[] {
  */
 export function versionKey(name: string, version: string): string {
   return JSON.stringify([name, version]);
-}
-
-/**
- * How many reports of a model the panel fetches.
- */
-const REPORTS_PER_MODEL = 200;
-
-/**
- * Epoch milliseconds of a report's `created` (epoch seconds or ISO 8601).
- */
-export function createdAt(report: { created: number | string }): number {
-  return typeof report.created === 'number'
-    ? report.created * 1000
-    : Date.parse(report.created) || 0;
 }
 
 /**
@@ -300,17 +286,9 @@ export class ModelsModel extends RemoteModel {
    * Fetch the evaluation reports of a model (newest first).
    */
   async loadReports(name: string): Promise<void> {
-    const query = encodeURIComponent(`model:${name}`);
-    await this._load(this._reports, `reports:${name}`, name, async () => {
-      const reply = await this.request<IReportsResponse>(
-        `reports?q=${query}&limit=${REPORTS_PER_MODEL}`
-      );
-      const reports = Array.isArray(reply?.reports) ? reply.reports : [];
-      // The query language matches words: keep this model's reports only.
-      return reports
-        .filter(r => r.model === name)
-        .sort((a, b) => createdAt(b) - createdAt(a));
-    });
+    await this._load(this._reports, `reports:${name}`, name, () =>
+      modelReports(name, this.request)
+    );
   }
 
   /**

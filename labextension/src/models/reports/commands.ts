@@ -19,8 +19,29 @@ import { CompareView, ReportView } from './views';
 type ReportTab = MainAreaWidget<ReportView | CompareView | FullReport>;
 
 /**
+ * What a report page may load, as the server's `/html` route says it too: its
+ * inline styles and `data:` images, nothing else.
+ */
+const REPORT_PAGE_POLICY =
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/**
+ * A report page with its policy in a `<meta>` (a `srcdoc` gets no headers).
+ */
+export function withPolicy(html: string): string {
+  const meta = `<meta http-equiv="Content-Security-Policy" content="${REPORT_PAGE_POLICY}">`;
+  const head = /<head(\s[^>]*)?>/i.exec(html);
+  if (head) {
+    const end = head.index + head[0].length;
+    return html.slice(0, end) + meta + html.slice(end);
+  }
+  return meta + html;
+}
+
+/**
  * The stored report.html in a sandboxed frame: fetched with the lab's
- * credentials and shown through `srcdoc`, in a unique origin, no scripts.
+ * credentials and shown through `srcdoc`, in a unique origin, with no
+ * scripts and the page policy of the server's route.
  */
 class FullReport extends Widget {
   constructor(report: IReport, trans: TranslationBundle) {
@@ -43,7 +64,7 @@ class FullReport extends Widget {
             title: this.title.label
           }
         });
-        frame.srcdoc = html;
+        frame.srcdoc = withPolicy(html);
         this.node.replaceChildren(frame);
       },
       error => {
@@ -177,8 +198,7 @@ export function addReportCommands(
     void restorer.restore(tracker, {
       command: CommandIDs.openReport,
       args: tab => restoreArgs(tab.content),
-      name: tab => tab.id,
-      when: app.restored
+      name: tab => tab.id
     });
   }
 }

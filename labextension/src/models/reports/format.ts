@@ -42,28 +42,61 @@ export function metricOrder(names: Iterable<string>): string[] {
 }
 
 /**
- * Whether a smaller value of a metric is better (errors, losses).
+ * Metrics of `mlflow.models.evaluate` where more is better, and where less
+ * is: the lists of the server's champion diff (`reports/compare.py`).
  */
-export function lowerIsBetter(metric: string): boolean {
-  return /(error|loss|deviance|brier|mse|mae|mape|rmse)/i.test(metric);
+const HIGHER_IS_BETTER = [
+  'accuracy_score',
+  'f1_score',
+  'precision_score',
+  'recall_score',
+  'roc_auc',
+  'precision_recall_auc',
+  'score',
+  'r2_score',
+  'true_positives',
+  'true_negatives'
+];
+const LOWER_IS_BETTER = [
+  'log_loss',
+  'max_error',
+  'mean_absolute_error',
+  'mean_absolute_percentage_error',
+  'mean_squared_error',
+  'root_mean_squared_error',
+  'false_positives',
+  'false_negatives'
+];
+
+/**
+ * +1 when more of a metric is better, -1 when less is, 0 when neither
+ * (counts, sums: not compared). Per-class variants (`f1_score_setosa`) go
+ * by their base name.
+ */
+export function direction(metric: string): number {
+  const matches = (names: string[]) =>
+    names.some(name => metric === name || metric.startsWith(`${name}_`));
+  return matches(HIGHER_IS_BETTER) ? 1 : matches(LOWER_IS_BETTER) ? -1 : 0;
 }
 
 /**
- * How `value` compares with `other` for `metric`; `null` when either is missing.
+ * How `value` compares with `other` for `metric`; `null` when either is
+ * missing or the metric has no better direction.
  */
 export function verdict(
   metric: string,
   value: number | null | undefined,
   other: number | null | undefined
 ): Verdict | null {
-  if (typeof value !== 'number' || typeof other !== 'number') {
+  const sign = direction(metric);
+  if (typeof value !== 'number' || typeof other !== 'number' || sign === 0) {
     return null;
   }
-  const scale = Math.max(Math.abs(value), Math.abs(other), 1);
-  if (Math.abs(value - other) <= 1e-9 * scale) {
+  const tolerance = 1e-9 * Math.max(Math.abs(value), Math.abs(other), 1);
+  if (Math.abs(value - other) <= tolerance) {
     return 'same';
   }
-  return value > other !== lowerIsBetter(metric) ? 'better' : 'worse';
+  return (value - other) * sign > 0 ? 'better' : 'worse';
 }
 
 /**

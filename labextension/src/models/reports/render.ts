@@ -83,13 +83,19 @@ export function verdictChip(
  */
 export function facts(trans: TranslationBundle, report: IReport): HTMLElement {
   const holdout = report.holdout ?? ({} as IReport['holdout']);
-  const items: [string, string][] = [
+  const digest = holdout.digest ?? '';
+  const items: [string, string, string?][] = [
     [trans.__('Model'), report.model?.uri || report.model?.name || ''],
     [trans.__('Type'), report.model_type],
-    [trans.__('Holdout'), holdout.table],
+    [trans.__('Table'), holdout.table],
     [trans.__('Rows'), holdout.rows?.toLocaleString?.() ?? ''],
     [trans.__('Label'), holdout.label],
-    [trans.__('Digest'), holdout.digest],
+    // the full digest in the tooltip (and the search takes a prefix)
+    [
+      trans.__('Digest'),
+      digest.length > 16 ? `${digest.slice(0, 16)}…` : digest,
+      digest
+    ],
     [trans.__('Created'), formatCreated(report.created)]
   ];
   return h(
@@ -97,7 +103,10 @@ export function facts(trans: TranslationBundle, report: IReport): HTMLElement {
     { className: 'jp-MLPlatReport-facts', testid: 'mlplat-report-holdout' },
     ...items
       .filter(([, value]) => value)
-      .flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])
+      .flatMap(([label, value, title]) => [
+        h('dt', {}, label),
+        h('dd', { title }, value)
+      ])
   );
 }
 
@@ -131,15 +140,14 @@ export function metricsTable(
  */
 export function championDiff(
   trans: TranslationBundle,
-  champion: IChampionComparison | null
+  champion: IChampionComparison | null,
+  note?: string
 ): HTMLElement {
   if (!champion) {
     return h(
       'div',
       { className: 'jp-MLPlatModels-muted', testid: 'mlplat-report-champion' },
-      trans.__(
-        'Not compared with a champion (none, or not evaluated on the same holdout).'
-      )
+      note || trans.__('No champion to compare with.')
     );
   }
   return h(
@@ -199,8 +207,9 @@ export function qualityList(
 }
 
 /**
- * Where a plot's image comes from: inline PNG, or the artifact through the
- * lab's MLflow proxy; `null` when neither.
+ * Where a plot's image comes from: inline PNG, or the artifact of the
+ * evaluation run (the report id) through the lab's MLflow proxy; `null`
+ * when neither.
  */
 export function plotSource(plot: IReportPlot, runId: string): string | null {
   if (plot.png_base64) {
@@ -262,9 +271,7 @@ export function plotsGrid(
   return h(
     'div',
     { className: 'jp-MLPlatReport-plots', testid: 'mlplat-report-plots' },
-    ...plots.map(p =>
-      plotFigure(trans, p, report.run_id ?? report.model.run_id)
-    )
+    ...plots.map(p => plotFigure(trans, p, report.id))
   );
 }
 

@@ -1,17 +1,15 @@
 import { type TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { errorMessage, requestAPI } from '../../common/api';
+import { errorMessage } from '../../common/api';
 import { type Child, h } from '../../common/dom';
-import { segment } from '../../common/remotemodel';
 import {
   type IReport,
   type IReportPlot,
-  type IReportsResponse,
   type IReportSummary
 } from '../../tokens';
-import { createdAt } from '../model';
 import { button, loading } from '../render';
+import { fetchReport, modelReports } from './api';
 import {
   formatCreated,
   formatDelta,
@@ -33,26 +31,13 @@ import {
 } from './render';
 
 /**
- * Fetch a report (`report.json`).
- */
-export function fetchReport(id: string): Promise<IReport> {
-  return requestAPI<IReport>(`reports/${segment(id)}`);
-}
-
-/**
  * The newest report of each of `versions` of `model` (`null`: none).
  */
-export async function latestReports(
+async function latestReports(
   model: string,
   versions: string[]
 ): Promise<(IReportSummary | null)[]> {
-  const query = encodeURIComponent(`model:${model}`);
-  const reply = await requestAPI<IReportsResponse>(
-    `reports?q=${query}&limit=200`
-  );
-  const reports = (reply?.reports ?? [])
-    .filter(r => r.model === model)
-    .sort((a, b) => createdAt(b) - createdAt(a));
+  const reports = await modelReports(model);
   return versions.map(v => reports.find(r => r.version === v) ?? null);
 }
 
@@ -172,21 +157,33 @@ export class ReportView extends FetchingView<IReport> {
           }
         )
       ),
-      facts(trans, report),
-      section(
-        trans.__('Metrics'),
-        'mlplat-report-metrics-section',
-        metricsTable(trans, report.metrics)
+      h(
+        'div',
+        { className: 'jp-MLPlatReport-columns' },
+        h(
+          'div',
+          {},
+          section(
+            trans.__('Holdout'),
+            'mlplat-report-holdout-section',
+            facts(trans, report)
+          ),
+          section(
+            trans.__('Training data quality'),
+            'mlplat-report-quality-section',
+            qualityList(trans, report.quality)
+          )
+        ),
+        section(
+          trans.__('Metrics'),
+          'mlplat-report-metrics-section',
+          metricsTable(trans, report.metrics)
+        )
       ),
       section(
         trans.__('Champion'),
         'mlplat-report-champion-section',
-        championDiff(trans, report.champion)
-      ),
-      section(
-        trans.__('Training data quality'),
-        'mlplat-report-quality-section',
-        qualityList(trans, report.quality)
+        championDiff(trans, report.champion, report.champion_note)
       ),
       section(
         trans.__('Plots'),
@@ -390,7 +387,7 @@ export class CompareView extends FetchingView<IComparison> {
     const names = [...new Set([...pa.keys(), ...pb.keys()])];
     const figure = (report: IReport | null, plot: IReportPlot | undefined) =>
       report
-        ? plotFigure(trans, plot ?? null, report.run_id ?? report.model.run_id)
+        ? plotFigure(trans, plot ?? null, report.id)
         : h('div', { className: 'jp-MLPlatReport-plot' });
     return h(
       'div',
