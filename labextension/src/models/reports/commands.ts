@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 import { errorMessage, requestText } from '../../common/api';
 import { h } from '../../common/dom';
 import { segment } from '../../common/remotemodel';
+import { openUIFrame } from '../../common/uiframe';
 import { CommandIDs, type IReport } from '../../tokens';
 import { modelsIcon } from '../icons';
 import { loading } from '../render';
@@ -83,27 +84,21 @@ class FullReport extends Widget {
 }
 
 /**
- * Show `tab` in the main area, or the open tab with the same id.
+ * Show the report tab `id`, made by `create` when it is not open.
  */
-async function reveal(
+function reveal(
   app: JupyterFrontEnd,
   tracker: WidgetTracker<ReportTab>,
   id: string,
   create: () => ReportTab
 ): Promise<ReportTab> {
-  let tab = tracker.find(w => w.id === id);
-  if (!tab || tab.isDisposed) {
-    tab = create();
+  return openUIFrame(app.shell, tracker, id, () => {
+    const tab = create();
     tab.id = id;
     tab.title.icon = modelsIcon;
     tab.title.closable = true;
-    await tracker.add(tab);
-  }
-  if (!tab.isAttached) {
-    app.shell.add(tab, 'main');
-  }
-  app.shell.activateById(tab.id);
-  return tab;
+    return tab;
+  });
 }
 
 /**

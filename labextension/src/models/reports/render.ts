@@ -23,6 +23,13 @@ import {
  */
 
 /**
+ * A quiet line saying what is not there.
+ */
+function muted(text: string, testid?: string): HTMLElement {
+  return h('div', { className: 'jp-MLPlatModels-muted', testid }, text);
+}
+
+/**
  * A titled section.
  */
 export function section(
@@ -119,11 +126,7 @@ export function metricsTable(
 ): HTMLElement {
   const names = metricOrder(Object.keys(metrics ?? {}));
   if (names.length === 0) {
-    return h(
-      'div',
-      { className: 'jp-MLPlatModels-muted' },
-      trans.__('No metrics.')
-    );
+    return muted(trans.__('No metrics.'));
   }
   return grid(
     [trans.__('Metric'), trans.__('Value')],
@@ -144,10 +147,9 @@ export function championDiff(
   note?: string
 ): HTMLElement {
   if (!champion) {
-    return h(
-      'div',
-      { className: 'jp-MLPlatModels-muted', testid: 'mlplat-report-champion' },
-      note || trans.__('No champion to compare with.')
+    return muted(
+      note || trans.__('No champion to compare with.'),
+      'mlplat-report-champion'
     );
   }
   return h(
@@ -193,11 +195,7 @@ export function qualityList(
   quality: IQualityResult[]
 ): HTMLElement {
   if (!quality || quality.length === 0) {
-    return h(
-      'div',
-      { className: 'jp-MLPlatModels-muted' },
-      trans.__('The training run recorded no data-quality checks.')
-    );
+    return muted(trans.__('The training run recorded no data-quality checks.'));
   }
   return h(
     'div',
@@ -262,11 +260,7 @@ export function plotsGrid(
 ): HTMLElement {
   const plots = report.plots ?? [];
   if (plots.length === 0) {
-    return h(
-      'div',
-      { className: 'jp-MLPlatModels-muted' },
-      trans.__('No plots.')
-    );
+    return muted(trans.__('No plots.'));
   }
   return h(
     'div',
