@@ -522,7 +522,15 @@ export interface IReportSummary {
   /** `classifier` or `regressor`. */
   model_type: string;
   metrics: Record<string, number>;
-  champion: Partial<IChampionComparison> | null;
+  /** The champion comparison in short, `null` when there was none. */
+  champion: {
+    version: string;
+    alias: string;
+    report_id: string;
+    /** Overall: `better` when more metrics improved than got worse. */
+    verdict: string;
+    verdict_counts: Record<string, number>;
+  } | null;
 }
 
 /**

@@ -164,6 +164,13 @@ class LabPage:
         """The stored report.html, in its sandboxed frame."""
         return self.page.frame_locator("[data-testid=mlplat-report-full]:visible iframe")
 
+    def reports_search(self, text: str) -> None:
+        """Type a query (``metric.f1_score > 0.9 table:demo.iris``) in the reports section."""
+        self.page.get_by_test_id("mlplat-reports-search").fill(text)
+
+    def report_hit(self, name: str, version: str):
+        return self.page.get_by_test_id(f"mlplat-report-hit-{name}-{version}")
+
     def compare_pick(self, name: str, version: str):
         """The checkbox picking a version for a comparison."""
         return self.page.get_by_test_id(f"mlplat-compare-pick-{name}-{version}")

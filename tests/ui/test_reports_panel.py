@@ -1,8 +1,9 @@
 """Evaluation reports in the Models panel, in headless Chromium against the real platform:
 ``%mlp evaluate`` makes real reports (MLflow evaluate on the demo.iris Spark table) for two
 versions, the panel shows each version's report badge, the report tab shows the metrics, the
-champion diff, the training data quality and the plots, and two versions compare side by side
-(a version without a report says how to make one). Takes the README's screenshot."""
+champion diff, the training data quality and the plots, two versions compare side by side
+(a version without a report says how to make one), and the reports search finds a report by
+metric threshold. Takes the README's screenshot."""
 
 from __future__ import annotations
 
@@ -155,4 +156,26 @@ def test_two_versions_compare_side_by_side(lab_page: LabPage, model: Registered)
     missing = lab_page.compare_tab().get_by_test_id("mlplat-report-missing-3")
     expect(missing).to_contain_text(
         f"%mlp evaluate models:/{name}/3 --table demo.iris", timeout=60_000
+    )
+
+
+def test_the_reports_search_finds_a_report_by_metric_threshold(
+    lab_page: LabPage, model: Registered
+) -> None:
+    name = model.name
+    lab_page.reports_search(f"metric.accuracy_score > 0.9 model:{name}")
+    hit = lab_page.report_hit(name, "2")
+    expect(hit).to_contain_text("demo.iris", timeout=60_000)
+    expect(hit).to_contain_text("vs @champion: better")
+    expect(lab_page.report_hit(name, "1")).to_be_hidden()  # the one-split tree is below 0.9
+    lab_page.reports_search(f"metric.accuracy_score > 0.9 model:{name} table:demo.wine")
+    expect(lab_page.page.get_by_test_id("mlplat-reports-search-section")).to_contain_text(
+        "No report matches", timeout=60_000
+    )
+    lab_page.reports_search(f"table:demo.iris model:{name}")
+    expect(lab_page.report_hit(name, "1")).to_be_visible(timeout=60_000)
+    lab_page.report_hit(name, "1").click()
+    expect(lab_page.report_tab()).to_contain_text(f"{name} version 1", timeout=60_000)
+    expect(lab_page.report_tab().get_by_test_id("mlplat-report-champion")).to_contain_text(
+        "champion"  # v1 is the @champion itself: the note says so
     )

@@ -35,6 +35,7 @@ import { modelsIcon } from './icons';
 import { ModelsModel } from './model';
 import { ModelsPanel } from './panel';
 import { addReportCommands } from './reports/commands';
+import { ReportsSearchModel } from './reports/search';
 
 /**
  * Ask before a deployment action; `true` when confirmed.
@@ -215,7 +216,8 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
     };
     addReportCommands(app, trans, restorer);
 
-    const panel = new ModelsPanel({ model, actions, trans });
+    const reportsSearch = new ReportsSearchModel({ translator });
+    const panel = new ModelsPanel({ model, actions, trans, reportsSearch });
     shell.add(panel, 'left', { rank: 920 });
     if (restorer) {
       restorer.add(panel, panel.id);
