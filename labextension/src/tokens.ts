@@ -69,7 +69,14 @@ export const CommandIDs = {
    */
   exportPipeline: 'mlplat:export-pipeline',
   /** Add or remove the `pipeline` tag of the selected cells. */
-  togglePipelineCell: 'mlplat:toggle-pipeline-cell'
+  togglePipelineCell: 'mlplat:toggle-pipeline-cell',
+  /** Open an evaluation report in a main-area tab. Args: `id`. */
+  openReport: 'mlplat:open-report',
+  /**
+   * Compare the reports of two versions of a model side by side. Args:
+   * `model`, `versions` (two version numbers).
+   */
+  compareReports: 'mlplat:compare-reports'
 } as const;
 
 /**
@@ -465,6 +472,108 @@ export interface IModelVersionDetails extends IModelVersion {
   quality: IQualityResult[];
   /** Names of the caller's deployments serving this version. */
   deployments: string[];
+  /** The version's latest evaluation report, `null` when it has none. */
+  report?: { id: string; metrics: Record<string, number> } | null;
+}
+
+// ---- Evaluation reports REST payloads (`{baseUrl}mlplat/api/reports/...`) --
+
+/**
+ * How a metric of a report compares with the champion's (or another version's).
+ */
+export type Verdict = 'better' | 'worse' | 'same';
+
+/**
+ * One metric of a report against the champion evaluated on the same holdout.
+ */
+export interface IMetricDiff {
+  metric: string;
+  value: number | null;
+  champion: number | null;
+  delta: number | null;
+  /** A `Verdict` (newer servers may add values; shown as-is). */
+  verdict: string;
+}
+
+/**
+ * The champion a report was compared with.
+ */
+export interface IChampionComparison {
+  version: string;
+  alias: string;
+  report_id: string;
+  metrics: Record<string, number>;
+  diff: IMetricDiff[];
+}
+
+/**
+ * A hit of `GET reports?q=<query>&limit=<n>`.
+ */
+export interface IReportSummary {
+  id: string;
+  model: string;
+  version: string;
+  /** Epoch seconds (or ISO 8601). */
+  created: number | string;
+  /** The holdout table. */
+  table: string;
+  /** Digest of the holdout the model was evaluated on. */
+  digest: string;
+  /** `classifier` or `regressor`. */
+  model_type: string;
+  metrics: Record<string, number>;
+  /** The champion comparison in short, `null` when there was none. */
+  champion: {
+    version: string;
+    alias: string;
+    report_id: string;
+    /** Overall: `better` when more metrics improved than got worse. */
+    verdict: string;
+    verdict_counts: Record<string, number>;
+  } | null;
+}
+
+/**
+ * Payload of `GET reports?q=<query>&limit=<n>`.
+ */
+export interface IReportsResponse {
+  query: string;
+  reports: IReportSummary[];
+}
+
+/**
+ * A plot of a report: an inline PNG, or an artifact of the evaluation run.
+ */
+export interface IReportPlot {
+  name: string;
+  title?: string;
+  png_base64?: string;
+  /** Artifact path among the evaluation run's artifacts. */
+  artifact?: string;
+}
+
+/**
+ * Payload of `GET reports/<id>` (the version's `report.json`). A report's id
+ * is the id of the MLflow run that evaluated the version.
+ */
+export interface IReport {
+  id: string;
+  created: number | string;
+  model: { name: string; version: string; run_id: string; uri: string };
+  model_type: string;
+  holdout: {
+    table: string;
+    rows: number;
+    digest: string;
+    label: string;
+  };
+  metrics: Record<string, number>;
+  plots: IReportPlot[];
+  /** The training run's data-quality results. */
+  quality: IQualityResult[];
+  champion: IChampionComparison | null;
+  /** Why there is no champion comparison. */
+  champion_note?: string;
 }
 
 // ---- Deployments REST payloads (`{baseUrl}mlplat/api/deployments/...`) ------

@@ -151,6 +151,40 @@ class LabPage:
         """``promote``, ``rollback``, ``delete`` or ``copy`` of a deployment."""
         return self.page.get_by_test_id(f"mlplat-deployment-{action}-{name}")
 
+    # -- evaluation reports (models panel) ----------------------------------------------------
+    def report_badge(self, name: str, version: str):
+        """A version's report badge (its key metric) in the models panel."""
+        return self.page.get_by_test_id(f"mlplat-report-badge-{name}-{version}")
+
+    def report_tab(self):
+        """The report shown in the main area (other report tabs are hidden)."""
+        return self.page.locator("[data-testid=mlplat-report]:visible")
+
+    def full_report(self) -> FrameLocator:
+        """The stored report.html, in its sandboxed frame."""
+        return self.page.frame_locator("[data-testid=mlplat-report-full]:visible iframe")
+
+    def reports_search(self, text: str) -> None:
+        """Type a query (``metric.f1_score > 0.9 table:demo.iris``) in the reports section."""
+        self.page.get_by_test_id("mlplat-reports-search").fill(text)
+
+    def report_hit(self, name: str, version: str):
+        return self.page.get_by_test_id(f"mlplat-report-hit-{name}-{version}")
+
+    def compare_pick(self, name: str, version: str):
+        """The checkbox picking a version for a comparison."""
+        return self.page.get_by_test_id(f"mlplat-compare-pick-{name}-{version}")
+
+    def compare_bar(self, name: str):
+        return self.page.get_by_test_id(f"mlplat-compare-bar-{name}")
+
+    def compare_button(self, name: str):
+        return self.page.get_by_test_id(f"mlplat-compare-{name}")
+
+    def compare_tab(self):
+        """The comparison shown in the main area."""
+        return self.page.locator("[data-testid=mlplat-report-compare]:visible")
+
     # -- pipelines panel -----------------------------------------------------------------------
     def open_pipelines(self) -> None:
         self.run_command("Open Pipelines")

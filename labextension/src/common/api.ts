@@ -25,22 +25,48 @@ export async function requestAPI<T>(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
   trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
 ): Promise<T> {
+  const { response, text } = await send(endPoint, init, settings, trans);
+  const data = parse(text);
+  if (typeof data === 'string') {
+    throw new ServerConnection.ResponseError(
+      response,
+      trans.__('Invalid JSON response from %1', `${API_NAMESPACE}/${endPoint}`)
+    );
+  }
+  return data as T;
+}
+
+/**
+ * Like `requestAPI`, for a route answering text (e.g. an HTML page).
+ *
+ * @returns The body as text.
+ * @throws Like `requestAPI`.
+ */
+export async function requestText(
+  endPoint: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+): Promise<string> {
+  return (await send(endPoint, init, settings, trans)).text;
+}
+
+/**
+ * Send a request; throw the server's error message on a non-2xx status.
+ */
+async function send(
+  endPoint: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings,
+  trans: TranslationBundle
+): Promise<{ response: Response; text: string }> {
   const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
 
   // Rejects with ServerConnection.NetworkError on connection failures.
   const response = await ServerConnection.makeRequest(url, init, settings);
-
   const text = await response.text();
-  let data: unknown = undefined;
-  if (text.length > 0) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = text;
-    }
-  }
-
   if (!response.ok) {
+    const data = parse(text);
     const fallback = trans
       .__(
         '%1 %2 failed: %3 %4',
@@ -56,14 +82,21 @@ export async function requestAPI<T>(
       jsonField(data, 'traceback')
     );
   }
+  return { response, text };
+}
 
-  if (typeof data === 'string') {
-    throw new ServerConnection.ResponseError(
-      response,
-      trans.__('Invalid JSON response from %1', `${API_NAMESPACE}/${endPoint}`)
-    );
+/**
+ * The decoded JSON of a body (`undefined` when empty, the text when not JSON).
+ */
+function parse(text: string): unknown {
+  if (text.length === 0) {
+    return undefined;
   }
-  return data as T;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   refreshIcon,
   ToolbarButton
 } from '@jupyterlab/ui-components';
+import { type Widget } from '@lumino/widgets';
 
 /**
  * Sandbox exceptions of a proxied web UI's frame. The UI is a same-origin
@@ -133,10 +134,10 @@ export class UIFrameWidget extends MainAreaWidget<IFrame> {
 }
 
 /**
- * Reveal the tab of a proxied UI, creating it (and tracking it, so that the
- * layout restorer reopens it) when there is none.
+ * Reveal the main-area tab `id` (a proxied UI, a report), creating it (and
+ * tracking it, so that the layout restorer reopens it) when there is none.
  */
-export async function openUIFrame<T extends UIFrameWidget>(
+export async function openUIFrame<T extends Widget>(
   shell: JupyterFrontEnd.IShell,
   tracker: WidgetTracker<T>,
   id: string,

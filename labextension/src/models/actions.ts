@@ -22,6 +22,10 @@ export interface IModelsActions extends IDeploymentActions {
   deploy(model: string, version: string): void;
   /** Open the lab's MLflow UI at a path relative to the Jupyter base URL. */
   openRun(uiPath: string): void;
+  /** Open an evaluation report in a main-area tab. */
+  openReport(id: string): void;
+  /** Show the reports of two versions of a model side by side. */
+  compare(model: string, versions: [string, string]): void;
   /** Reload the panel. */
   refresh(): void;
 }

@@ -9,6 +9,7 @@ import {
 } from '../tokens';
 import { type IModelsActions, type IModelsWidgetOptions } from './actions';
 import { type ModelsModel } from './model';
+import { evaluateCommand, formatMetric, keyMetric } from './reports/format';
 import {
   aliasChip,
   button,
@@ -177,9 +178,82 @@ export class ModelsBrowser extends ModelView {
       );
     }
     return h(
-      'ul',
-      { className: 'jp-MLPlatModels-versions' },
-      ...versions.map(v => this._versionItem(name, v))
+      'div',
+      {},
+      this._compareBar(name),
+      h(
+        'ul',
+        { className: 'jp-MLPlatModels-versions' },
+        ...versions.map(v => this._versionItem(name, v))
+      )
+    );
+  }
+
+  /**
+   * What picking versions for a comparison leads to.
+   */
+  private _compareBar(name: string): HTMLElement | null {
+    const trans = this._trans;
+    const picks = this._model.picks(name);
+    if (picks.length === 0) {
+      return null;
+    }
+    return h(
+      'div',
+      {
+        className: 'jp-MLPlatModels-compareBar',
+        testid: `mlplat-compare-bar-${name}`
+      },
+      picks.length < 2
+        ? h(
+            'span',
+            { className: 'jp-MLPlatModels-muted' },
+            trans.__('Pick one more version to compare with v%1.', picks[0])
+          )
+        : button(
+            'compare',
+            trans.__('Compare v%1 ↔ v%2', picks[0], picks[1]),
+            `mlplat-compare-${name}`,
+            {
+              title: trans.__('Show both reports side by side'),
+              primary: true
+            }
+          )
+    );
+  }
+
+  /**
+   * The version's report badge (its key metric), or nothing.
+   */
+  private _reportBadge(name: string, version: string): HTMLElement | null {
+    const trans = this._trans;
+    const report = this._model.reportOf(name, version);
+    if (!report) {
+      return null;
+    }
+    const metric = keyMetric(report.metrics);
+    return h(
+      'button',
+      {
+        className: 'jp-MLPlatModels-chip jp-mod-report',
+        testid: `mlplat-report-badge-${name}-${version}`,
+        title: trans.__(
+          'Open the evaluation report (holdout %1)',
+          report.table
+        ),
+        attrs: {
+          type: 'button',
+          'data-action': 'open-report',
+          'data-report': report.id
+        }
+      },
+      metric
+        ? trans.__(
+            'Report · %1 %2',
+            metric,
+            formatMetric(report.metrics[metric])
+          )
+        : trans.__('Report')
     );
   }
 
@@ -226,7 +300,17 @@ export class ModelsBrowser extends ModelView {
             `▶ ${d.name}`
           )
         ),
+        this._reportBadge(name, version.version),
         h('span', { className: 'jp-MLPlatModels-spacer' }),
+        h(
+          'label',
+          {
+            className: 'jp-MLPlatModels-pick',
+            title: trans.__('Pick for a side-by-side comparison')
+          },
+          this._pickBox(name, version.version),
+          trans.__('Compare')
+        ),
         button(
           'deploy',
           trans.__('Deploy'),
@@ -245,6 +329,78 @@ export class ModelsBrowser extends ModelView {
           )
         : null,
       open ? this._versionDetails(name, version.version) : null
+    );
+  }
+
+  private _pickBox(name: string, version: string): HTMLInputElement {
+    const box = h('input', {
+      testid: `mlplat-compare-pick-${name}-${version}`,
+      attrs: { type: 'checkbox', 'data-action': 'pick' }
+    });
+    box.checked = this._model.picks(name).includes(version);
+    return box;
+  }
+
+  /**
+   * The report line of a version's details, or how to make one.
+   */
+  private _reportLine(
+    name: string,
+    version: string,
+    report: IModelVersionDetails['report']
+  ): HTMLElement | null {
+    const trans = this._trans;
+    if (report === undefined) {
+      return null; // a server without reports
+    }
+    const label = h(
+      'span',
+      { className: 'jp-MLPlatModels-label' },
+      trans.__('Report')
+    );
+    if (report === null) {
+      return h(
+        'div',
+        { className: 'jp-MLPlatModels-run' },
+        label,
+        h(
+          'span',
+          { className: 'jp-MLPlatModels-muted' },
+          trans.__('None yet:')
+        ),
+        // the holdout of the model's other reports, when there are some
+        h(
+          'code',
+          {},
+          evaluateCommand(
+            name,
+            version,
+            this._model.reports(name).value?.[0]?.table
+          )
+        )
+      );
+    }
+    const metric = keyMetric(report.metrics);
+    return h(
+      'div',
+      { className: 'jp-MLPlatModels-run' },
+      label,
+      metric
+        ? h('span', {}, `${metric} ${formatMetric(report.metrics[metric])}`)
+        : null,
+      h(
+        'a',
+        {
+          className: 'jp-MLPlatModels-link',
+          testid: `mlplat-model-report-link-${name}-${version}`,
+          attrs: {
+            href: '#',
+            'data-action': 'open-report',
+            'data-report': report.id
+          }
+        },
+        trans.__('Open report')
+      )
     );
   }
 
@@ -296,6 +452,7 @@ export class ModelsBrowser extends ModelView {
             { className: 'jp-MLPlatModels-muted' },
             trans.__('No run recorded.')
           ),
+      this._reportLine(name, version, details.report),
       run?.pipeline
         ? h(
             'div',
@@ -387,6 +544,24 @@ export class ModelsBrowser extends ModelView {
           this._actions.deploy(modelName, version);
         }
         break;
+      case 'open-report':
+        event.preventDefault();
+        if (actionNode.dataset.report) {
+          this._actions.openReport(actionNode.dataset.report);
+        }
+        break;
+      case 'pick':
+        if (modelName !== undefined && version !== undefined) {
+          this._model.togglePick(modelName, version);
+        }
+        break;
+      case 'compare': {
+        const picks = modelName ? this._model.picks(modelName) : [];
+        if (modelName !== undefined && picks.length === 2) {
+          this._actions.compare(modelName, [picks[0], picks[1]]);
+        }
+        break;
+      }
       case 'open-run':
         event.preventDefault();
         if (actionNode.dataset.path) {

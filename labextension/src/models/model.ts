@@ -16,8 +16,10 @@ import {
   type IModelsSearchResponse,
   type IModelVersionDetails,
   type IRegisteredModel,
-  type IRegisteredModelDetails
+  type IRegisteredModelDetails,
+  type IReportSummary
 } from '../tokens';
+import { modelReports } from './reports/api';
 
 export { type ILoadable, type LoadStatus };
 
@@ -101,9 +103,10 @@ export function versionKey(name: string, version: string): string {
 }
 
 /**
- * Client of the `models/*` and `deployments/*` REST APIs behind the models
- * panel: a debounced search (late answers dropped), the selected model and
- * its versions, version details, and the deployments list (polled while a
+ * Client of the `models/*`, `reports` and `deployments/*` REST APIs behind
+ * the models panel: a debounced search (late answers dropped), the selected
+ * model with its versions and their evaluation reports, version details, the
+ * versions picked for a comparison, and the deployments list (polled while a
  * deployment is in progress).
  */
 export class ModelsModel extends RemoteModel {
@@ -158,6 +161,49 @@ export class ModelsModel extends RemoteModel {
    */
   isVersionExpanded(name: string, version: string): boolean {
     return this._expanded.has(versionKey(name, version));
+  }
+
+  /**
+   * Evaluation reports of a model, newest first; `idle` until loaded.
+   */
+  reports(name: string): ILoadable<IReportSummary[]> {
+    return this._reports.get(name) ?? IDLE;
+  }
+
+  /**
+   * The newest evaluation report of a version, or `null` when it has none
+   * (or the model's reports are not loaded yet).
+   */
+  reportOf(name: string, version: string): IReportSummary | null {
+    const reports = this.reports(name).value ?? [];
+    return reports.find(r => r.version === version) ?? null;
+  }
+
+  /**
+   * Versions of a model picked for a side-by-side comparison (at most two,
+   * in the order picked).
+   */
+  picks(name: string): ReadonlyArray<string> {
+    return this._picks.get(name) ?? [];
+  }
+
+  /**
+   * Pick a version for comparison, or unpick it; a third pick replaces the
+   * oldest one.
+   */
+  togglePick(name: string, version: string): void {
+    const picks = [...this.picks(name)];
+    const index = picks.indexOf(version);
+    if (index >= 0) {
+      picks.splice(index, 1);
+    } else {
+      picks.push(version);
+      if (picks.length > 2) {
+        picks.shift();
+      }
+    }
+    this._picks.set(name, picks);
+    this.emit();
   }
 
   get deployments(): ILoadable<IDeployment[]> {
@@ -228,8 +274,20 @@ export class ModelsModel extends RemoteModel {
    * Fetch a model's details and versions.
    */
   async loadModel(name: string): Promise<void> {
-    await this._load(this._models, name, () =>
-      this.request<IRegisteredModelDetails>(`models/${segment(name)}`)
+    await Promise.all([
+      this._load(this._models, `model:${name}`, name, () =>
+        this.request<IRegisteredModelDetails>(`models/${segment(name)}`)
+      ),
+      this.loadReports(name)
+    ]);
+  }
+
+  /**
+   * Fetch the evaluation reports of a model (newest first).
+   */
+  async loadReports(name: string): Promise<void> {
+    await this._load(this._reports, `reports:${name}`, name, () =>
+      modelReports(name, this.request)
     );
   }
 
@@ -237,7 +295,8 @@ export class ModelsModel extends RemoteModel {
    * Fetch a version's run, quality results and deployments.
    */
   async loadVersion(name: string, version: string): Promise<void> {
-    await this._load(this._versions, versionKey(name, version), () =>
+    const key = versionKey(name, version);
+    await this._load(this._versions, `version:${key}`, key, () =>
       this.request<IModelVersionDetails>(
         `models/${segment(name)}/versions/${segment(version)}`
       )
@@ -423,10 +482,10 @@ export class ModelsModel extends RemoteModel {
 
   private async _load<T>(
     cache: Map<string, ILoadable<T>>,
+    seqKey: string,
     key: string,
     fetch: () => Promise<T>
   ): Promise<void> {
-    const seqKey = `${cache === this._models ? 'model' : 'version'}:${key}`;
     const seq = (this._loadSeq.get(seqKey) ?? 0) + 1;
     this._loadSeq.set(seqKey, seq);
     const previous = cache.get(key) ?? IDLE;
@@ -453,6 +512,8 @@ export class ModelsModel extends RemoteModel {
   private _selected: string | null = null;
   private _models = new Map<string, ILoadable<IRegisteredModelDetails>>();
   private _versions = new Map<string, ILoadable<IModelVersionDetails>>();
+  private _reports = new Map<string, ILoadable<IReportSummary[]>>();
+  private _picks = new Map<string, string[]>();
   private _loadSeq = new Map<string, number>();
   private _expanded = new Set<string>();
   private _deployments: ILoadable<IDeployment[]> = IDLE;

@@ -14,13 +14,16 @@ import { ModelsBrowser } from './browser';
 import { DeploymentsView } from './deployments';
 import { modelsIcon } from './icons';
 import { type ModelsModel } from './model';
+import { type ReportsSearchModel, ReportsSearchView } from './reports/search';
 
 /**
  * Left side panel "Models": search the model registry, browse versions with
  * their runs and quality checks, deploy, manage deployments.
  */
 export class ModelsPanel extends SidePanel {
-  constructor(options: IModelsWidgetOptions) {
+  constructor(
+    options: IModelsWidgetOptions & { reportsSearch: ReportsSearchModel }
+  ) {
     super();
     const { model, actions, trans } = options;
     this._model = model;
@@ -71,7 +74,13 @@ export class ModelsPanel extends SidePanel {
 
     this.addWidget(new ModelsBrowser(options));
     this.addWidget(new DeploymentsView(options));
-    (this.content as AccordionPanel).setRelativeSizes([0.65, 0.35]);
+    this._reports = new ReportsSearchView({
+      model: options.reportsSearch,
+      actions,
+      trans
+    });
+    this.addWidget(this._reports);
+    (this.content as AccordionPanel).setRelativeSizes([0.5, 0.25, 0.25]);
   }
 
   protected override onAfterShow(msg: Message): void {
@@ -81,6 +90,7 @@ export class ModelsPanel extends SidePanel {
       void this._model.searchNow();
     }
     void this._model.loadDeployments();
+    this._reports.searchIfIdle();
   }
 
   protected override onActivateRequest(msg: Message): void {
@@ -91,5 +101,6 @@ export class ModelsPanel extends SidePanel {
   }
 
   private _model: ModelsModel;
+  private _reports: ReportsSearchView;
   private _search: HTMLInputElement;
 }

@@ -34,6 +34,8 @@ import { deployWithDialog } from './dialog';
 import { modelsIcon } from './icons';
 import { ModelsModel } from './model';
 import { ModelsPanel } from './panel';
+import { addReportCommands } from './reports/commands';
+import { ReportsSearchModel } from './reports/search';
 
 /**
  * Ask before a deployment action; `true` when confirmed.
@@ -195,12 +197,27 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
           { autoClose: 2500 }
         );
       },
+      openReport: id => {
+        void act(trans.__('Could not open the report'), () =>
+          commands.execute(CommandIDs.openReport, { id })
+        );
+      },
+      compare: (name, versions) => {
+        void act(trans.__('Could not compare the reports'), () =>
+          commands.execute(CommandIDs.compareReports, {
+            model: name,
+            versions
+          })
+        );
+      },
       refresh: () => {
         void commands.execute(CommandIDs.refreshModels);
       }
     };
+    addReportCommands(app, trans, restorer);
 
-    const panel = new ModelsPanel({ model, actions, trans });
+    const reportsSearch = new ReportsSearchModel({ translator });
+    const panel = new ModelsPanel({ model, actions, trans, reportsSearch });
     shell.add(panel, 'left', { rank: 920 });
     if (restorer) {
       restorer.add(panel, panel.id);
