@@ -142,7 +142,14 @@ class CompletionItem:
     type: str = ""  # the table's type (MANAGED, VIEW, ...)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {  # not asdict(): a completion answer holds hundreds of these
+            "text": self.text,
+            "kind": self.kind,
+            "database": self.database,
+            "name": self.name,
+            "comment": self.comment,
+            "type": self.type,
+        }
 
 
 @dataclass(frozen=True)
@@ -509,21 +516,23 @@ class CatalogIndex:
             keys = ["qualified_lower"] if "." in text else ["qualified_lower", "name_lower"]
             seen: set[tuple[str, str]] = set()
             for key in keys:
+                if truncated:  # the list is full: what follows would be cut off anyway
+                    break
+                wanted = limit - len(items)
                 rows = conn.execute(
                     "SELECT database_name, name, comment, table_type FROM catalog_tables "
                     f"WHERE {key} >= ? AND {key} < ? ORDER BY {key}, qualified_lower LIMIT ?",
-                    (text, end, limit + 1),
+                    (text, end, wanted + len(seen) + 1),  # (bare names repeat seen tables)
                 ).fetchall()
-                truncated = truncated or len(rows) > limit
-                for database, name, comment, table_type in rows[:limit]:
-                    if (database, name) not in seen:
-                        seen.add((database, name))
-                        items.append(
-                            CompletionItem(
-                                f"{database}.{name}", "table", database, name, comment, table_type
-                            )
-                        )
-        return Completions(items[:limit], complete=not truncated and len(items) <= limit)
+                fresh = [row for row in rows if (row[0], row[1]) not in seen]
+                truncated = len(fresh) > wanted
+                for database, name, comment, table_type in fresh[:wanted]:
+                    seen.add((database, name))
+                    qualified = f"{database}.{name}"
+                    items.append(
+                        CompletionItem(qualified, "table", database, name, comment, table_type)
+                    )
+        return Completions(items, complete=not truncated)
 
     def columns_of(self, table: str) -> tuple[Column, ...] | None:
         """The indexed columns of ``db.name``, or of a bare ``name`` (in ``default`` if it is
