@@ -194,18 +194,24 @@ def catalog_matcher(names: CatalogNames) -> Callable[[CompletionContext], Simple
     return matcher
 
 
-def register(shell: Any) -> bool:
-    """Add the matcher to ``shell``'s completer when the server gave this kernel its API."""
-    if not os.environ.get(API_URL_VARIABLE):
-        return False
-    api: list[Any] = []  # the client (urllib.request) is imported on the first lookup
+def platform_fetch(url: str | None = None, token: str | None = None) -> Fetch:
+    """GETs on the server's API with the kernel's token (or these), over a kept-alive
+    connection; the client (``http.client``) is imported on the first lookup."""
+    api: list[Any] = []
 
     def fetch(path: str) -> Any:
         if not api:
             from jupyter_mlplat.kernel.platform_api import PlatformApi
 
-            api.append(PlatformApi())
-        return api[0].call("GET", path, timeout=5)
+            api.append(PlatformApi(url, token))
+        return api[0].get(path, timeout=5)
 
-    shell.Completer.custom_matchers.append(catalog_matcher(CatalogNames(fetch)))
+    return fetch
+
+
+def register(shell: Any) -> bool:
+    """Add the matcher to ``shell``'s completer when the server gave this kernel its API."""
+    if not os.environ.get(API_URL_VARIABLE):
+        return False
+    shell.Completer.custom_matchers.append(catalog_matcher(CatalogNames(platform_fetch())))
     return True

@@ -1,17 +1,24 @@
-"""Catalog completion in the kernel: the context at the cursor, the cache, the IPython matcher."""
+"""Catalog completion in the kernel: the context at the cursor, the cache, the IPython matcher,
+the kept-alive client of the server's API."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 
+from jupyter_mlplat.errors import NotFound, Unavailable
 from jupyter_mlplat.kernel.completion import MATCHER_ID, CatalogNames, catalog_matcher
 from jupyter_mlplat.kernel.completion_context import (
     CatalogContext,
     catalog_context,
     statement_tables,
 )
+from jupyter_mlplat.kernel.platform_api import PlatformApi
 
 
 def at_bar(cell: str) -> CatalogContext | None:
@@ -307,3 +314,56 @@ def test_the_matcher_completes_tables_and_columns_in_a_shell(completer):
 def test_the_matcher_leaves_other_code_alone(completer):
     assert complete(completer, "import o|") == []
     assert complete(completer, 'spark.table("nothing_like_it|') == []
+
+
+# -- the kept-alive client -----------------------------------------------------------------------
+
+
+class KeepAliveServer(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; ``/mlplat/api/close`` answers, then closes the connection."""
+
+    protocol_version = "HTTP/1.1"
+    clients: ClassVar[list[tuple[str, int]]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        KeepAliveServer.clients.append(self.client_address)
+        if self.path.endswith("/missing"):
+            self._answer(404, {"message": "table demo.nope does not exist"})
+            return
+        self._answer(200, {"path": self.path, "auth": self.headers["Authorization"]})
+        self.close_connection = self.path.endswith("/close")
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_get_keeps_one_connection_and_reconnects_when_it_is_closed():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = PlatformApi(f"http://127.0.0.1:{server.server_port}/base/", "s3cret")
+        assert api.get("catalog/completions?prefix=de") == {
+            "path": "/base/mlplat/api/catalog/completions?prefix=de",
+            "auth": "mlplat s3cret",
+        }
+        api.get("/close")
+        time.sleep(0.1)  # the server has closed that connection: the next call opens another
+        api.get("again")
+        api.get("and-again")
+        ports = [port for _, port in KeepAliveServer.clients]
+        assert ports[0] == ports[1] and ports[2] == ports[3] and ports[1] != ports[2]
+        with pytest.raises(NotFound, match=r"^table demo.nope does not exist$"):
+            api.get("missing")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(Unavailable, match="unreachable"):  # (the open connection's thread lives)
+        PlatformApi(f"http://127.0.0.1:{server.server_port}", "s3cret").get("gone")
