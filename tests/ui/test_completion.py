@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT
+from tests.integration.test_completion_kernel import wait_for_the_demo_catalog
 from tests.ui.lab_page import LabPage, lab_in_browser
 
 pytestmark = pytest.mark.ui
@@ -17,8 +18,7 @@ SCREENSHOT = ROOT / "docs" / "images" / "completion.png"
 
 @pytest.fixture(scope="module")
 def lab_page(lab):
-    # listing the databases fills an empty catalog index (with the demo tables' columns)
-    assert lab.api("GET", "mlplat/api/catalog/databases").status_code == 200
+    wait_for_the_demo_catalog(lab)
     with lab_in_browser(lab) as lab_page:
         lab_page.new_notebook()
         yield lab_page
