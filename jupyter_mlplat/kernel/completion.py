@@ -40,6 +40,7 @@ TTL_SECONDS = 30.0
 TIMEOUT_SECONDS = 0.2
 RETRY_AFTER_SECONDS = 5.0  # after a failed request, before asking the server again
 LIMIT = 200  # names per request
+PRUNE_AT = 256  # cached answers; beyond, the expired ones are dropped
 
 Fetch = Callable[[str], Any]  # a GET of a path under /mlplat/api/, JSON back
 
@@ -111,12 +112,16 @@ class CatalogNames:
     def _load_names(self, key: str) -> None:
         reply = self._fetch("catalog/completions?" + urlencode({"prefix": key, "limit": LIMIT}))
         with self._lock:
+            if len(self._names) >= PRUNE_AT:
+                self._names = {k: v for k, v in self._names.items() if self._fresh(v[0])}
             self._names[key] = (self._clock(), list(reply["items"]), bool(reply["complete"]))
 
     def _load_columns(self, keys: list[str]) -> None:
         reply = self._fetch("catalog/completions/columns?" + urlencode({"table": keys}, True))
         now = self._clock()
         with self._lock:
+            if len(self._columns) >= PRUNE_AT:
+                self._columns = {k: v for k, v in self._columns.items() if self._fresh(v[0])}
             for key in keys:
                 self._columns[key] = (now, list(reply["tables"].get(key, [])))
 

@@ -12,7 +12,12 @@ from typing import Any, ClassVar
 import pytest
 
 from jupyter_mlplat.errors import NotFound, Unavailable
-from jupyter_mlplat.kernel.completion import MATCHER_ID, CatalogNames, catalog_matcher
+from jupyter_mlplat.kernel.completion import (
+    MATCHER_ID,
+    PRUNE_AT,
+    CatalogNames,
+    catalog_matcher,
+)
 from jupyter_mlplat.kernel.completion_context import (
     CatalogContext,
     catalog_context,
@@ -223,6 +228,16 @@ def test_a_complete_answer_serves_longer_prefixes_until_it_expires():
     clock.now += 31
     assert texts(names.tables("demo.i")) == ["demo.iris"]
     assert len(server.paths) == 2
+
+
+def test_expired_answers_are_dropped_as_the_cache_grows():
+    server, clock = FakeServer(), Clock()
+    names = CatalogNames(server, ttl=30, clock=clock)
+    for i in range(PRUNE_AT):
+        names.tables(f"x{i:04d}")
+    clock.now += 31
+    names.tables("de")
+    assert list(names._names) == ["de"]
 
 
 def test_a_truncated_answer_is_asked_again_for_longer_prefixes():
