@@ -3,11 +3,10 @@ the kept-alive client of the server's API."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from http.server import ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -24,6 +23,7 @@ from jupyter_mlplat.kernel.completion_context import (
     statement_tables,
 )
 from jupyter_mlplat.kernel.platform_api import PlatformApi
+from tests.unit.test_deploy_magics import FakeServer as DeployServer
 
 
 def at_bar(cell: str) -> CatalogContext | None:
@@ -334,14 +334,11 @@ def test_the_matcher_leaves_other_code_alone(completer):
 # -- the kept-alive client -----------------------------------------------------------------------
 
 
-class KeepAliveServer(BaseHTTPRequestHandler):
+class KeepAliveServer(DeployServer):
     """HTTP/1.1 with keep-alive; ``/mlplat/api/close`` answers, then closes the connection."""
 
     protocol_version = "HTTP/1.1"
     clients: ClassVar[list[tuple[str, int]]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         KeepAliveServer.clients.append(self.client_address)
@@ -350,14 +347,6 @@ class KeepAliveServer(BaseHTTPRequestHandler):
             return
         self._answer(200, {"path": self.path, "auth": self.headers["Authorization"]})
         self.close_connection = self.path.endswith("/close")
-
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
 
 def test_get_keeps_one_connection_and_reconnects_when_it_is_closed():
