@@ -12,6 +12,9 @@ One SQLite file (or ``":memory:"``) holds the catalog the service last read:
 * the words of table names with symmetric-delete keys for fuzzy search: a misspelt word
   (``custmer``) finds the name words within edit distance 1-2 (``customer``, ``customers``).
 
+Completion (``complete``, ``columns_of``) reads names by prefix: one range scan of the
+``name_lower`` / ``qualified_lower`` indexes per lookup, whatever the catalog's size.
+
 Search runs stages from the best kind of match to the worst (exact name, name prefix, name
 substring, column name, comment, fuzzy), each bounded by a ``LIMIT``, and stops as soon as
 ``limit`` hits are known. No stage scans postings that grow with the catalog: the trigram
@@ -125,6 +128,36 @@ class SearchHit:
             "score": self.score,
             "column": self.column,
         }
+
+
+@dataclass(frozen=True)
+class CompletionItem:
+    """A database or table offered for completion; ``text`` is what gets inserted."""
+
+    text: str
+    kind: str  # "database" | "table"
+    database: str
+    name: str = ""  # the table's name ("" for a database)
+    comment: str = ""
+    type: str = ""  # the table's type (MANAGED, VIEW, ...)
+
+    def to_json(self) -> dict[str, Any]:
+        return {  # not asdict(): a completion answer holds hundreds of these
+            "text": self.text,
+            "kind": self.kind,
+            "database": self.database,
+            "name": self.name,
+            "comment": self.comment,
+            "type": self.type,
+        }
+
+
+@dataclass(frozen=True)
+class Completions:
+    """What :meth:`CatalogIndex.complete` found; ``complete``: nothing left out by the limit."""
+
+    items: list[CompletionItem]
+    complete: bool
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -456,6 +489,64 @@ class CatalogIndex:
             )
         return _full_entry(row) if row else None
 
+    def complete(self, prefix: str, limit: int = 100) -> Completions:
+        """Databases and tables whose names start with ``prefix`` (case-insensitive), for
+        completion as the user types a table name.
+
+        ``de`` offers the databases ``de*``, the tables ``de*.*`` by qualified name and the
+        tables named ``de*`` in any database (as ``db.name``); ``demo.ir`` the tables
+        ``demo.ir*``. Each lookup is one range scan of an index (``catalog_databases``'s few
+        rows are scanned), so the cost does not grow with the catalog. ``complete`` says
+        whether every match is listed: a client may then filter the list for longer prefixes.
+        """
+        text = prefix.lower()
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        end = text + _RANGE_END
+        items: list[CompletionItem] = []
+        truncated = False
+        with self._reading() as conn:
+            if "." not in text:
+                rows = conn.execute(
+                    "SELECT name, comment FROM catalog_databases WHERE lower(name) >= ? "
+                    "AND lower(name) < ? ORDER BY lower(name) LIMIT ?",
+                    (text, end, limit + 1),
+                ).fetchall()
+                truncated = len(rows) > limit
+                items += [CompletionItem(n, "database", n, "", c) for n, c in rows[:limit]]
+            keys = ["qualified_lower"] if "." in text else ["qualified_lower", "name_lower"]
+            seen: set[tuple[str, str]] = set()
+            for key in keys:
+                if truncated:  # the list is full: what follows would be cut off anyway
+                    break
+                wanted = limit - len(items)
+                rows = conn.execute(
+                    "SELECT database_name, name, comment, table_type FROM catalog_tables "
+                    f"WHERE {key} >= ? AND {key} < ? ORDER BY {key}, qualified_lower LIMIT ?",
+                    (text, end, wanted + len(seen) + 1),  # (bare names repeat seen tables)
+                ).fetchall()
+                fresh = [row for row in rows if (row[0], row[1]) not in seen]
+                truncated = len(fresh) > wanted
+                for database, name, comment, table_type in fresh[:wanted]:
+                    seen.add((database, name))
+                    qualified = f"{database}.{name}"
+                    items.append(
+                        CompletionItem(qualified, "table", database, name, comment, table_type)
+                    )
+        return Completions(items, complete=not truncated)
+
+    def columns_of(self, table: str) -> tuple[Column, ...] | None:
+        """The indexed columns of ``db.name``, or of a bare ``name`` (in ``default`` if it is
+        there, as Spark resolves it, else in the first database holding it); None when the
+        index knows no such table. Empty when the table was never described."""
+        key = "qualified_lower" if "." in table else "name_lower"
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT columns FROM catalog_tables WHERE {key} = ? "
+                "ORDER BY database_name != 'default', database_name LIMIT 1",
+                (table.lower(),),
+            ).fetchone()
+        return None if row is None else _columns(row[0])
+
     def count(self) -> int:
         """How many tables the index holds."""
         with self._reading() as conn:
@@ -532,14 +623,18 @@ def _full_entry(row: tuple[Any, ...]) -> TableEntry:
         name=name,
         comment=comment,
         type=table_type,
-        columns=tuple(
-            Column(name=c[0], type=c[1], nullable=c[2], comment=c[3], partition=c[4])
-            for c in json.loads(columns)
-        ),
+        columns=_columns(columns),
         format=fmt,
         location=location,
         row_count=row_count,
         partition_columns=tuple(json.loads(partitions)),
+    )
+
+
+def _columns(stored: str) -> tuple[Column, ...]:
+    return tuple(
+        Column(name=c[0], type=c[1], nullable=c[2], comment=c[3], partition=c[4])
+        for c in json.loads(stored)
     )
 
 

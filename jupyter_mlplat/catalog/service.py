@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from jupyter_mlplat.catalog.backend import CatalogBackend, Preview
-from jupyter_mlplat.catalog.index import CatalogIndex, SearchHit, TableEntry
+from jupyter_mlplat.catalog.index import CatalogIndex, Column, Completions, SearchHit, TableEntry
 from jupyter_mlplat.catalog.snapshot import Snapshot
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, NotFound
@@ -18,6 +18,9 @@ from jupyter_mlplat.errors import InvalidInput, NotFound
 #: Names a user may ask for: plain identifiers only, so nothing else ever reaches SQL.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SEARCH_RESULTS = 500
+#: What completion is asked for: the start of ``name`` or ``db.name`` as typed so far.
+COMPLETION_PREFIX = re.compile(r"^[A-Za-z0-9_]{0,128}(\.[A-Za-z0-9_]{0,128})?$")
+MAX_COMPLETION_TABLES = 16  # tables whose columns one request may ask for
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +248,43 @@ class CatalogService:
             raise InvalidInput("query too long (200 characters at most)")
         self.ensure_indexed()
         return self.index.search(query, limit) if query.strip() else []
+
+    def completions(self, prefix: str, limit: int = 100) -> Completions:
+        """Databases and tables starting with ``prefix`` (``de``, ``demo.ir``), for completion.
+
+        Reads the index only, never the metastore: an empty index starts a background refresh
+        and offers nothing until it is filled (completion must answer in milliseconds)."""
+        if not COMPLETION_PREFIX.match(prefix):
+            raise InvalidInput(f"invalid table name prefix {prefix[:40]!r}: use db.name")
+        if not 1 <= limit <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_SEARCH_RESULTS}")
+        if not self._indexed_or_refreshing():
+            return Completions([], complete=False)
+        return self.index.complete(prefix, limit)
+
+    def completion_columns(self, tables: list[str]) -> dict[str, list[Column]]:
+        """The indexed columns of each table (``db.name`` or a bare name) that the index knows;
+        like :meth:`completions`, from the index alone."""
+        if not tables or len(tables) > MAX_COMPLETION_TABLES:
+            raise InvalidInput(f"ask for the columns of 1 to {MAX_COMPLETION_TABLES} tables")
+        for table in tables:
+            *database, name = table.split(".")
+            if len(database) > 1:
+                raise InvalidInput(f"invalid table {table[:80]!r}: use db.name or name")
+            for part in database:
+                identifier(part, "database")
+            identifier(name, "table")
+        if not self._indexed_or_refreshing():
+            return {}
+        found = {table: self.index.columns_of(table) for table in tables}
+        return {table: list(columns) for table, columns in found.items() if columns is not None}
+
+    def _indexed_or_refreshing(self) -> bool:
+        """Whether the index holds anything; if not, a background refresh is started."""
+        if self.index.count() or self.index.databases():
+            return True
+        self.start_refresh()
+        return False
 
     def describe(self, database: str, table: str) -> TableEntry:
         self._known(database, table)

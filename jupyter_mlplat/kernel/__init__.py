@@ -76,6 +76,10 @@ def load_ipython_extension(shell: Any) -> None:
     if sessions.provides_session:
         shell.events.register("post_run_cell", _warm_spark_client(shell))
 
+    from jupyter_mlplat.kernel.completion import register as register_completion
+
+    register_completion(shell)  # catalog names on Tab in spark.table("…"), spark.sql("…"), SQL
+
     if config.notebook_path:
         shell.events.register("post_run_cell", _warm_quality_checks(shell, config.notebook_path))
 

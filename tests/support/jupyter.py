@@ -86,7 +86,8 @@ class KernelConnection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def execute(self, code: str, timeout: float = 120) -> CellResult:
+    def _send(self, msg_type: str, content: dict[str, Any]) -> str:
+        """Send a shell request; its message id."""
         msg_id = uuid.uuid4().hex
         self.ws.send(
             json.dumps(
@@ -95,24 +96,45 @@ class KernelConnection:
                         "msg_id": msg_id,
                         "username": "test",
                         "session": self.session,
-                        "msg_type": "execute_request",
+                        "msg_type": msg_type,
                         "version": "5.3",
                         "date": "",
                     },
                     "parent_header": {},
                     "metadata": {},
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
+                    "content": content,
                     "channel": "shell",
                     "buffers": [],
                 }
             )
+        )
+        return msg_id
+
+    def complete(self, code: str, cursor_pos: int | None = None, timeout: float = 30) -> dict:
+        """The kernel's ``complete_reply`` content for ``code`` at ``cursor_pos`` (the end)."""
+        cursor = len(code) if cursor_pos is None else cursor_pos
+        msg_id = self._send("complete_request", {"code": code, "cursor_pos": cursor})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = json.loads(self.ws.recv())
+            if (
+                msg.get("parent_header", {}).get("msg_id") == msg_id
+                and msg["msg_type"] == "complete_reply"
+            ):
+                return dict(msg["content"])
+        raise TimeoutError(f"no completion in {timeout} s: {code[:80]!r}")
+
+    def execute(self, code: str, timeout: float = 120) -> CellResult:
+        msg_id = self._send(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
         )
         result = CellResult()
         idle = reply = False

@@ -220,11 +220,25 @@ class LabPage:
         kernel_idle = self.page.locator("#jp-main-statusbar", has_text="| Idle")
         expect(kernel_idle).to_be_visible(timeout=90_000)
 
-    def run_cell(self, code: str) -> None:
+    def type_in_cell(self, code: str) -> None:
+        """Type ``code`` into the notebook's last cell."""
         editor = self.page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").last
         editor.click()
         self.page.keyboard.insert_text(code)
+
+    def run_cell(self, code: str) -> None:
+        self.type_in_cell(code)
         self.page.keyboard.press("Shift+Enter")
+
+    def active_cell_editor(self):
+        return self.page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active .cm-content")
+
+    # -- completion --------------------------------------------------------------------------
+    def completer(self):
+        return self.page.locator(".jp-Completer")
+
+    def completion_item(self, text: str):
+        return self.page.locator(f".jp-Completer .jp-Completer-item[data-value='{text}']")
 
     def run_active_cell(self) -> None:
         self.page.locator(".jp-NotebookPanel:visible .jp-Cell.jp-mod-active .cm-content").click()
