@@ -1,4 +1,5 @@
 import './base.css';
 import './catalog.css';
+import './lineage.css';
 import './models.css';
 import './pipelines.css';

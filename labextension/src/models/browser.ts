@@ -8,6 +8,7 @@ import {
   type IRegisteredModel
 } from '../tokens';
 import { type IModelsActions, type IModelsWidgetOptions } from './actions';
+import { type IModelsLineage, trainedOn, watchLineage } from './lineage';
 import { type ModelsModel } from './model';
 import {
   aliasChip,
@@ -32,6 +33,8 @@ export class ModelsBrowser extends ModelView {
     this.title.label = this._trans.__('Registered models');
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKeyDown);
+    this._lineage = options.lineage;
+    watchLineage(this, options.lineage);
     this.render();
   }
 
@@ -350,7 +353,8 @@ export class ModelsBrowser extends ModelView {
               h('span', { className: 'jp-MLPlatModels-chip jp-mod-serving' }, d)
             )
           )
-        : null
+        : null,
+      trainedOn(this._lineage, trans, name, version)
     );
   }
 
@@ -413,4 +417,5 @@ export class ModelsBrowser extends ModelView {
   private _model: ModelsModel;
   private _actions: IModelsActions;
   private _trans: TranslationBundle;
+  private _lineage: IModelsLineage | undefined;
 }

@@ -21,6 +21,8 @@ import {
   isPalette
 } from '../common/launcher';
 import { notifyFailure } from '../common/notify';
+import { lineageActions } from '../lineage/actions';
+import { LineageModel } from '../lineage/api';
 import { isRunPage } from '../mlflow/uipath';
 import { type MLflowWidget } from '../mlflow/widget';
 import {
@@ -32,6 +34,7 @@ import {
 import { type IModelsActions } from './actions';
 import { deployWithDialog } from './dialog';
 import { modelsIcon } from './icons';
+import { addLineageCommands } from './lineage';
 import { ModelsModel } from './model';
 import { ModelsPanel } from './panel';
 
@@ -200,7 +203,16 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const panel = new ModelsPanel({ model, actions, trans });
+    const lineage = new LineageModel({ translator });
+    const panel = new ModelsPanel({
+      model,
+      actions,
+      trans,
+      lineage: {
+        model: lineage,
+        actions: lineageActions(app, lineage, statusModel, trans)
+      }
+    });
     shell.add(panel, 'left', { rank: 920 });
     if (restorer) {
       restorer.add(panel, panel.id);
@@ -229,5 +241,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       rank: 4,
       palette: [CommandIDs.openModels, CommandIDs.refreshModels]
     });
+    addLineageCommands(app, panel, model, trans);
   }
 };
