@@ -236,7 +236,20 @@ function usedBy(trans: TranslationBundle, info: ITableLineage): HTMLElement {
   return h(
     'section',
     { className: 'jp-MLPlatLineage-section', testid: 'mlplat-lineage-used-by' },
-    heading(trans.__('Used by')),
+    h(
+      'div',
+      { className: 'jp-MLPlatLineage-headingRow' },
+      heading(trans.__('Used by')),
+      link(
+        'retry',
+        trans.__('Reload'),
+        { table: info.table },
+        {
+          testid: 'mlplat-lineage-reload',
+          title: trans.__('Ask again: new runs, the current digest')
+        }
+      )
+    ),
     ...(groups.length > 0
       ? groups
       : [

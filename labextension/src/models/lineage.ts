@@ -65,6 +65,7 @@ export function addLineageCommands(
   app: JupyterFrontEnd,
   panel: ModelsPanel,
   model: ModelsModel,
+  lineage: IModelsLineage,
   trans: TranslationBundle
 ): void {
   const { commands, shell } = app;
@@ -90,11 +91,11 @@ export function addLineageCommands(
         model.setQuery(name);
         await model.searchNow();
         model.select(name);
-        if (
-          typeof version === 'string' &&
-          !model.isVersionExpanded(name, version)
-        ) {
-          model.toggleVersion(name, version);
+        if (typeof version === 'string') {
+          if (!model.isVersionExpanded(name, version)) {
+            model.toggleVersion(name, version);
+          }
+          void lineage.model.loadVersion(name, version, true);
         }
       }
     });

@@ -204,14 +204,15 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
     };
 
     const lineage = new LineageModel({ translator });
+    const lineageOptions = {
+      model: lineage,
+      actions: lineageActions(app, lineage, statusModel, trans)
+    };
     const panel = new ModelsPanel({
       model,
       actions,
       trans,
-      lineage: {
-        model: lineage,
-        actions: lineageActions(app, lineage, statusModel, trans)
-      }
+      lineage: lineageOptions
     });
     shell.add(panel, 'left', { rank: 920 });
     if (restorer) {
@@ -241,6 +242,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       rank: 4,
       palette: [CommandIDs.openModels, CommandIDs.refreshModels]
     });
-    addLineageCommands(app, panel, model, trans);
+    addLineageCommands(app, panel, model, lineageOptions, trans);
   }
 };
