@@ -37,9 +37,13 @@ def digest(files: list[str], columns: list[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def snapshot(spark: Any, table: str) -> Snapshot:
+def snapshot(spark: Any, table: str, refresh: bool = False) -> Snapshot:
     """The snapshot of ``table`` through ``spark`` (two analyze round trips; raises Spark's
-    error for a name that is not a table)."""
+    error for a name that is not a table). A session keeps a table's file listing until it
+    writes the table itself: ``refresh`` first drops that (for a session that only observes
+    tables written by others; it also re-reads data the session cached)."""
+    if refresh:
+        spark.catalog.refreshTable(table)
     frame = spark.table(table)
     files = list(frame.inputFiles())
     struct = frame.schema

@@ -102,7 +102,8 @@ class SparkCatalogBackend(CatalogBackend):
         )
 
     def snapshot(self, database: str, table: str) -> Snapshot:
-        return self._call(lambda spark: snapshot(spark, f"`{database}`.`{table}`"))
+        # the server's session only observes: kernels and pipelines write the tables
+        return self._call(lambda spark: snapshot(spark, f"`{database}`.`{table}`", refresh=True))
 
     def close(self) -> None:
         with self._lock:

@@ -23,13 +23,17 @@ pytestmark = pytest.mark.integration
 MODEL = "lineage-iris"
 TRAIN = """
 import json, mlflow, mlflow.sklearn
+from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 mlflow.autolog(disable=True)
 with mlflow.start_run() as run:
     frame = {read}
     X, y = frame.drop(columns=["species"]), frame["species"]
     model = LogisticRegression(max_iter=300).fit(X, y)
-    info = mlflow.sklearn.log_model(model, name="model", registered_model_name={model!r})
+    info = mlflow.sklearn.log_model(
+        model, name="model", registered_model_name={model!r},
+        signature=infer_signature(X, model.predict(X)),
+    )
 print(json.dumps({{"run_id": run.info.run_id, "version": info.registered_model_version}}))
 """
 
@@ -182,6 +186,25 @@ def test_the_impact_lists_a_stale_deployment_after_the_table_is_rewritten(lab, k
     assert impact["stale"] is True and impact["version"] == trained["version"]
     assert impact["trained_digest"] == before["digest"] != after["digest"]
     assert after["used_by"]["deployments"][0]["name"] == "lineage-iris"
+
+
+def test_a_batch_prediction_records_its_output_not_its_staging_table(
+    kernel, trained, mlflow_client
+):
+    api, _ = trained
+    result = run_ok(
+        kernel,
+        "import mlflow\n"
+        "from jupyter_mlplat.deploy.batch import predict_table\n"
+        "with mlflow.start_run() as run:\n"
+        f"    predict_table('models:/{MODEL}/{api['version']}', 'demo.iris',"
+        " 'default.lineage_scored', spark=spark, mode='overwrite')\n"
+        "print(run.info.run_id)",
+    )
+    recorded = inputs(mlflow_client, result.stdout.split()[-1])
+    assert ("default.lineage_scored", "output") in recorded
+    assert ("demo.iris", "training") in recorded
+    assert not [name for name, _ in recorded if "staging" in name]
 
 
 def test_openlineage_events_are_written_as_json_lines(platform, trained):

@@ -283,3 +283,17 @@ def test_a_version_was_trained_on_a_table_now_changed():
 def test_a_malformed_table_name_is_one_line(bad):
     with pytest.raises(InvalidInput):
         table_name(bad)
+
+
+def test_bare_names_get_the_current_database_and_staging_tables_are_skipped():
+    calls = []
+
+    def current_database():
+        calls.append(1)
+        return "Demo"
+
+    session = SimpleNamespace(catalog=SimpleNamespace(currentDatabase=current_database))
+    capture = LineageCapture(MLPlat(env={}))
+    names = ("iris", "demo.iris", "out.scored__mlplat_staging_1a2b3c4d", "other.t", "wine")
+    assert capture._names(session, names) == ["demo.iris", "other.t", "demo.wine"]
+    assert len(calls) == 1  # asked once per action

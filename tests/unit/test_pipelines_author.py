@@ -222,3 +222,17 @@ def test_kernel_client_calls_the_pipelines_routes(monkeypatch):
         ("POST", "pipelines/iris/runs"),
         ("POST", "pipelines/iris/pause"),
     ]
+
+
+def test_the_pipelines_that_retrain_on_a_table_are_found_by_their_feature_config(tmp_path):
+    from jupyter_mlplat.pipelines.templates import training_pipelines
+
+    config = MLPlat(env={}, pipelines_dir=str(tmp_path))
+    text = features.render(features.parse(RAW), "test")
+    for name in ("iris_train", "no_dag_file"):
+        (tmp_path / f"{name}.yaml").write_text(text)
+    (tmp_path / "iris_train.py").write_text("# the DAG\n")
+    (tmp_path / "broken.yaml").write_text("table: [")
+    (tmp_path / "broken.py").write_text("# the DAG\n")
+    assert training_pipelines(config, "Demo.Iris") == ["iris_train"]
+    assert training_pipelines(config, "demo.wine") == []
