@@ -1,7 +1,6 @@
 import { type TranslationBundle } from '@jupyterlab/translation';
 
 import { type IDeployment } from '../tokens';
-import { type IModelsLineage } from './lineage';
 import { type ModelsModel } from './model';
 
 /**
@@ -37,6 +36,4 @@ export interface IModelsWidgetOptions {
   actions: IModelsActions;
   /** Translations of the widget's strings. */
   trans: TranslationBundle;
-  /** The lineage of the versions (their *Trained on*). */
-  lineage?: IModelsLineage;
 }

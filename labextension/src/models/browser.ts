@@ -33,8 +33,6 @@ export class ModelsBrowser extends ModelView {
     this.title.label = this._trans.__('Registered models');
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKeyDown);
-    this._lineage = options.lineage;
-    watchLineage(this, options.lineage);
     this.render();
   }
 
@@ -89,6 +87,15 @@ export class ModelsBrowser extends ModelView {
       );
     }
     this.node.replaceChildren(...children);
+  }
+
+  /**
+   * Show the versions' *Trained on* from now on.
+   */
+  set lineage(lineage: IModelsLineage) {
+    this._lineage = lineage;
+    watchLineage(this, lineage);
+    this.update();
   }
 
   override dispose(): void {

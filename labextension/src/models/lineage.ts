@@ -1,14 +1,19 @@
 import { type JupyterFrontEnd } from '@jupyterlab/application';
-import { type TranslationBundle } from '@jupyterlab/translation';
+import {
+  type ITranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import { type AccordionPanel, type Widget } from '@lumino/widgets';
 
-import { type LineageModel } from '../lineage/api';
+import { lineageActions } from '../lineage/actions';
+import { LineageModel } from '../lineage/api';
 import {
   type ILineageActions,
   onLineageClick,
   versionLineage
 } from '../lineage/views';
-import { CommandIDs } from '../tokens';
+import { CommandIDs, type IStatusModel, TRANSLATION_DOMAIN } from '../tokens';
+import { ModelsBrowser } from './browser';
 import { DeploymentsView } from './deployments';
 import { type ModelsModel } from './model';
 import { type ModelsPanel } from './panel';
@@ -57,11 +62,36 @@ export function trainedOn(
 }
 
 /**
+ * Lineage in the models panel: the versions' *Trained on*, and the commands
+ * revealing a version or a deployment.
+ */
+export function addLineage(
+  app: JupyterFrontEnd,
+  panel: ModelsPanel,
+  model: ModelsModel,
+  statusModel: IStatusModel | null,
+  translator: ITranslator
+): void {
+  const trans = translator.load(TRANSLATION_DOMAIN);
+  const lineage = new LineageModel({ translator });
+  const options = {
+    model: lineage,
+    actions: lineageActions(app, lineage, statusModel, trans)
+  };
+  for (const widget of panel.widgets) {
+    if (widget instanceof ModelsBrowser) {
+      widget.lineage = options;
+    }
+  }
+  addLineageCommands(app, panel, model, options, trans);
+}
+
+/**
  * Commands revealing a version and a deployment in the models panel. A lab
  * that already has `mlplat:models-open-version` (the search panel adds it
  * too) keeps its own.
  */
-export function addLineageCommands(
+function addLineageCommands(
   app: JupyterFrontEnd,
   panel: ModelsPanel,
   model: ModelsModel,

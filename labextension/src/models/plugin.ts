@@ -21,8 +21,6 @@ import {
   isPalette
 } from '../common/launcher';
 import { notifyFailure } from '../common/notify';
-import { lineageActions } from '../lineage/actions';
-import { LineageModel } from '../lineage/api';
 import { isRunPage } from '../mlflow/uipath';
 import { type MLflowWidget } from '../mlflow/widget';
 import {
@@ -34,7 +32,7 @@ import {
 import { type IModelsActions } from './actions';
 import { deployWithDialog } from './dialog';
 import { modelsIcon } from './icons';
-import { addLineageCommands } from './lineage';
+import { addLineage } from './lineage';
 import { ModelsModel } from './model';
 import { ModelsPanel } from './panel';
 
@@ -203,17 +201,7 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const lineage = new LineageModel({ translator });
-    const lineageOptions = {
-      model: lineage,
-      actions: lineageActions(app, lineage, statusModel, trans)
-    };
-    const panel = new ModelsPanel({
-      model,
-      actions,
-      trans,
-      lineage: lineageOptions
-    });
+    const panel = new ModelsPanel({ model, actions, trans });
     shell.add(panel, 'left', { rank: 920 });
     if (restorer) {
       restorer.add(panel, panel.id);
@@ -242,6 +230,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       rank: 4,
       palette: [CommandIDs.openModels, CommandIDs.refreshModels]
     });
-    addLineageCommands(app, panel, model, lineageOptions, trans);
+    addLineage(app, panel, model, statusModel, translator);
   }
 };
