@@ -60,7 +60,7 @@ function heading(text: string, count?: number): HTMLElement {
     text,
     count === undefined
       ? null
-      : h('span', { className: 'jp-MLPlatLineage-count' }, String(count))
+      : h('span', { className: 'jp-MLPlatModels-chip' }, String(count))
   );
 }
 
@@ -313,7 +313,7 @@ function impactItem(
     h(
       'span',
       {
-        className: `jp-MLPlatLineage-badge ${item.stale ? 'jp-mod-stale' : 'jp-mod-current'}`,
+        className: `jp-MLPlatModels-badge ${item.stale ? 'jp-mod-stale' : 'jp-mod-pass'}`,
         title: trans.__(
           'Trained on %1, the table is at %2',
           item.trained_digest,
@@ -328,7 +328,7 @@ function impactItem(
       ? h(
           'button',
           {
-            className: 'jp-MLPlatLineage-button jp-mod-accept',
+            className: 'jp-MLPlatModels-button jp-mod-accept',
             testid: `mlplat-lineage-retrain-${item.deployment}`,
             title: trans.__(
               'Run the pipeline %1 (it retrains on %2)',
@@ -414,7 +414,7 @@ function tableItem(trans: TranslationBundle, t: ILineageTable): HTMLElement {
       ? h(
           'span',
           {
-            className: 'jp-MLPlatLineage-badge jp-mod-stale',
+            className: 'jp-MLPlatModels-badge jp-mod-stale',
             title: trans.__(
               'The table changed since: it is at %1 now',
               t.current_digest ?? ''
