@@ -53,10 +53,22 @@ export const CommandIDs = {
   catalogCopyName: 'mlplat:catalog-copy-name',
   /** Select a table in the catalog panel and show its details and preview. */
   catalogShowDetails: 'mlplat:catalog-show-details',
+  /**
+   * Reveal a table in the catalog panel (tree expanded, details and lineage
+   * shown). Args: `table` (`db.table`), or `database` and `name`.
+   */
+  catalogOpenTable: 'mlplat:catalog-open-table',
   /** Reveal the "Models" side panel (registry search, versions, deployments). */
   openModels: 'mlplat:open-models',
+  /**
+   * Reveal a model in the models panel, with a version's details open.
+   * Args: `model`, `version` (optional).
+   */
+  modelsOpenVersion: 'mlplat:models-open-version',
   /** Reload the models panel: search results, the open model, deployments. */
   refreshModels: 'mlplat:models-refresh',
+  /** Reveal a deployment in the models panel's deployments. Args: `name`. */
+  modelsOpenDeployment: 'mlplat:models-open-deployment',
   /** Reveal the "Pipelines" side panel (Airflow DAGs, runs, tasks). */
   openPipelines: 'mlplat:open-pipelines',
   /** Reload the pipelines panel. */

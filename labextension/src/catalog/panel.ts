@@ -12,6 +12,7 @@ import { type ICatalogWidgetOptions } from './actions';
 import { CatalogBrowser } from './browser';
 import { CatalogDetails } from './details';
 import { catalogIcon } from './icons';
+import { CatalogLineage } from './lineage';
 import { type CatalogModel, type ITableRef, tableKey } from './model';
 import { RefreshProgress } from './progress';
 import { CatalogSearchBox } from './searchbox';
@@ -58,7 +59,12 @@ export class CatalogPanel extends SidePanel {
     this._details = new CatalogDetails(options);
     this.addWidget(this._browser);
     this.addWidget(this._details);
-    this._accordion.setRelativeSizes([0.5, 0.5]);
+    if (options.lineage) {
+      this.addWidget(new CatalogLineage({ ...options.lineage, model, trans }));
+      this._accordion.setRelativeSizes([0.4, 0.35, 0.25]);
+    } else {
+      this._accordion.setRelativeSizes([0.5, 0.5]);
+    }
 
     model.changed.connect(this._onModelChanged, this);
     this._onModelChanged();
@@ -139,5 +145,8 @@ export namespace CatalogPanel {
   /**
    * Constructor options.
    */
-  export type IOptions = ICatalogWidgetOptions;
+  export interface IOptions extends ICatalogWidgetOptions {
+    /** The lineage of the selected table, shown in a section of its own. */
+    lineage?: Pick<CatalogLineage.IOptions, 'lineage' | 'actions'>;
+  }
 }

@@ -16,7 +16,14 @@ import {
   isLauncher,
   isPalette
 } from '../common/launcher';
-import { CommandIDs, PluginIDs, TRANSLATION_DOMAIN } from '../tokens';
+import { lineageActions } from '../lineage/actions';
+import { LineageModel } from '../lineage/api';
+import {
+  CommandIDs,
+  IStatusModel,
+  PluginIDs,
+  TRANSLATION_DOMAIN
+} from '../tokens';
 import { type ICatalogActions, TABLE_ITEM_CLASS, tableRefOf } from './actions';
 import { catalogIcon } from './icons';
 import {
@@ -55,7 +62,8 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ILauncher,
     ICommandPalette,
-    ITranslator
+    ITranslator,
+    IStatusModel
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -63,7 +71,8 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     launcher: ILauncher | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    statusModel: IStatusModel | null
   ): void => {
     const { commands, shell } = app;
     translator = translator ?? nullTranslator;
@@ -89,7 +98,16 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    const panel = new CatalogPanel({ model, actions, trans });
+    const lineage = new LineageModel({ translator });
+    const panel = new CatalogPanel({
+      model,
+      actions,
+      trans,
+      lineage: {
+        lineage,
+        actions: lineageActions(app, lineage, statusModel, trans)
+      }
+    });
     shell.add(panel, 'left', { rank: 910 });
     if (restorer) {
       restorer.add(panel, panel.id);
@@ -108,6 +126,24 @@ export const catalogPlugin: JupyterFrontEndPlugin<void> = {
       execute: () => {
         shell.activateById(panel.id);
         return model.loadDatabases();
+      }
+    });
+
+    commands.addCommand(CommandIDs.catalogOpenTable, {
+      label: trans.__('Show Table in Data Catalog'),
+      caption: trans.__('Reveal a table, its details and its lineage'),
+      execute: args => {
+        const [database, ...rest] =
+          typeof args.table === 'string' ? args.table.split('.') : [];
+        const ref =
+          database && rest.length > 0
+            ? { database, name: rest.join('.') }
+            : tableFromArgs({ database: args.database, table: args.name });
+        if (!ref) {
+          return;
+        }
+        shell.activateById(panel.id);
+        panel.reveal(ref);
       }
     });
 

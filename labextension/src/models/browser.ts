@@ -8,6 +8,7 @@ import {
   type IRegisteredModel
 } from '../tokens';
 import { type IModelsActions, type IModelsWidgetOptions } from './actions';
+import { type IModelsLineage, trainedOn, watchLineage } from './lineage';
 import { type ModelsModel } from './model';
 import { evaluateCommand, formatMetric, keyMetric } from './reports/format';
 import {
@@ -87,6 +88,15 @@ export class ModelsBrowser extends ModelView {
       );
     }
     this.node.replaceChildren(...children);
+  }
+
+  /**
+   * Show the versions' *Trained on* from now on.
+   */
+  set lineage(lineage: IModelsLineage) {
+    this._lineage = lineage;
+    watchLineage(this, lineage);
+    this.update();
   }
 
   override dispose(): void {
@@ -507,7 +517,8 @@ export class ModelsBrowser extends ModelView {
               h('span', { className: 'jp-MLPlatModels-chip jp-mod-serving' }, d)
             )
           )
-        : null
+        : null,
+      trainedOn(this._lineage, trans, name, version)
     );
   }
 
@@ -588,4 +599,5 @@ export class ModelsBrowser extends ModelView {
   private _model: ModelsModel;
   private _actions: IModelsActions;
   private _trans: TranslationBundle;
+  private _lineage: IModelsLineage | undefined;
 }

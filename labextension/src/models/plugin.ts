@@ -32,6 +32,7 @@ import {
 import { type IModelsActions } from './actions';
 import { deployWithDialog } from './dialog';
 import { modelsIcon } from './icons';
+import { addLineage } from './lineage';
 import { ModelsModel } from './model';
 import { ModelsPanel } from './panel';
 import { addReportCommands } from './reports/commands';
@@ -246,5 +247,6 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
       rank: 4,
       palette: [CommandIDs.openModels, CommandIDs.refreshModels]
     });
+    addLineage(app, panel, model, statusModel, translator);
   }
 };
