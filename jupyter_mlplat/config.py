@@ -394,6 +394,20 @@ class MLPlat(Configurable):
         Int(1000, help="Largest row count a table preview may ask for."),
         "MLP_CATALOG_PREVIEW_MAX_ROWS",
     )
+    reports_index_url = env_trait(
+        Unicode(
+            "",
+            help="Where the evaluation reports' search index lives: empty for a SQLite (FTS5) "
+            "file in the state directory, or a PostgreSQL URL (full-text search; e.g. the "
+            "database beside a cluster's MLflow backend). Example: c.MLPlat.reports_index_url "
+            "= 'postgresql://mlflow:***@postgres:5432/mlplat'. Server side only.",
+        ),
+        "MLP_REPORTS_INDEX_URL",
+    ).tag(server_only=True)
+    reports_row_cap = env_trait(
+        Int(100_000, help="Most holdout rows an evaluation reads from a table."),
+        "MLP_REPORTS_ROW_CAP",
+    )
     namespace = env_trait(
         Unicode("default", help="Kubernetes namespace of the user's resources."),
         "MLP_NAMESPACE",
@@ -462,6 +476,11 @@ class MLPlat(Configurable):
     def catalog_index_path(self) -> Path:
         """Where the server keeps its catalog search index."""
         return self.resolved_state_dir / "catalog" / "index.sqlite"
+
+    @property
+    def reports_index_path(self) -> Path:
+        """Where the server keeps its evaluation reports' SQLite index (beside the catalog's)."""
+        return self.resolved_state_dir / "catalog" / "reports.sqlite"
 
     def experiment_for(self, notebook_path: str = "") -> str:
         """The default experiment for a kernel of ``notebook_path``."""

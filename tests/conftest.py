@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.jupyter import JupyterServer
 
-pytest_plugins = ["tests.support.kubelite"]
+pytest_plugins = ["tests.support.kubelite", "tests.support.postgres"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MLPLAT = [sys.executable, "-m", "jupyter_mlplat.platform.cli"]

@@ -102,6 +102,11 @@ class PlatformApi:
         action = "pause" if paused else "unpause"
         return dict(self.call("POST", f"pipelines/{quote(dag_id, safe='')}/{action}", {}))
 
+    # -- evaluation reports (the server's index, synced from MLflow) --------------------------
+    def reports(self, query: str = "", limit: int = 20) -> dict[str, Any]:
+        """``{"query": ..., "reports": [...]}`` matching ``query`` (see reports.query)."""
+        return dict(self.call("GET", f"reports?q={quote(query, safe='')}&limit={int(limit)}"))
+
 
 def _message(err: urllib.error.HTTPError) -> str:
     try:

@@ -1,1 +1,2 @@
-"""Evaluation reports on model versions: made with mlflow.models.evaluate, stored in MLflow, indexed for search."""
+"""Evaluation reports on model versions: made with mlflow.models.evaluate, stored in MLflow,
+indexed for search."""

@@ -15,6 +15,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.pipelines.service import PipelinesService
+from jupyter_mlplat.reports.service import ReportsService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
@@ -34,6 +35,7 @@ class MLPlatApp(ExtensionApp):
         self.spark_backend = backend_for(config)
         self.deploy = DeployService(config)
         self.pipelines = PipelinesService.from_config(config)
+        self.reports = ReportsService(config)
         # a table the catalog sees change sends the asset event of table-triggered pipelines
         self.catalog.table_observers.append(self.pipelines.table_observer())
         runtime_dir = Path(self.serverapp.runtime_dir) if self.serverapp else Path.cwd()
@@ -47,6 +49,7 @@ class MLPlatApp(ExtensionApp):
             mlplat_deploy=self.deploy,
             mlplat_pipelines=self.pipelines,
             mlplat_registry=Registry(config),
+            mlplat_reports=self.reports,
             mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:
@@ -89,7 +92,7 @@ class MLPlatApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Release Spark sessions and delete what the Spark backend created."""
         loop = asyncio.get_running_loop()
-        for release in (self.catalog.close, self.spark_backend.shutdown):
+        for release in (self.catalog.close, self.spark_backend.shutdown, self.reports.close):
             try:
                 await loop.run_in_executor(self.executor, release)
             except Exception as err:

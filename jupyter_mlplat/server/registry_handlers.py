@@ -42,7 +42,10 @@ class ModelVersionHandler(RegistryHandler):
     @web.authenticated
     async def get(self, name: str, version: str) -> None:
         def describe() -> dict[str, Any]:
-            return self.registry.version(name, version, self.caller_deployments())
+            found = self.registry.version(name, version, self.caller_deployments())
+            # the version's latest evaluation report (reports tag the version they evaluated)
+            found["report"] = self.settings["mlplat_reports"].version_report(found["tags"])
+            return found
 
         self.finish(await self.call(describe))
 

@@ -11,6 +11,7 @@ from jupyter_mlplat.server import (
     handlers,
     pipelines_handlers,
     registry_handlers,
+    reports_handlers,
 )
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
@@ -20,4 +21,5 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     *registry_handlers.ROUTES,
     *deploy_handlers.ROUTES,
     *pipelines_handlers.ROUTES,
+    *reports_handlers.ROUTES,
 ]
