@@ -12,6 +12,7 @@ from jupyter_mlplat.server import (
     pipelines_handlers,
     registry_handlers,
     reports_handlers,
+    search_handlers,
 )
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
@@ -22,4 +23,5 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     *deploy_handlers.ROUTES,
     *pipelines_handlers.ROUTES,
     *reports_handlers.ROUTES,
+    *search_handlers.ROUTES,
 ]
