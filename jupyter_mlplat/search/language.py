@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.infra import query as grammar
@@ -86,6 +87,8 @@ class ClausePlan:
     reports: reports_query.Query | None = None
     words: list[str] = field(default_factory=list)  # lower-cased free words
     fields: dict[str, str] = field(default_factory=dict)  # name/model/table/... (lower-cased)
+    #: what one search already fetched for this clause (versions serve the models kind too)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

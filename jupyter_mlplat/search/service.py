@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ MAX_LIMIT = 100
 EXPERIMENT_CHUNK = 50
 #: Runs read to find the model versions of a metric/param query, and to check numeric params.
 RUN_SCAN = 2000
-RUN_PAGE = 500
+RUN_PAGE = 100
 #: Run ids per ``run_id IN (...)`` model version search.
 RUN_ID_CHUNK = 100
 #: Seconds between two syncs of the reports index from MLflow (each search would otherwise).
@@ -167,8 +167,11 @@ class SearchService:
             if not token:
                 return found
 
-    def _run_pages(self, clause: ClausePlan, experiments: dict[str, str], wanted: int) -> list[Any]:
-        """Runs matching the clause, best first for a metric term, checked for numeric params."""
+    def _run_pages(
+        self, clause: ClausePlan, experiments: dict[str, str], page_size: int, scan: int
+    ) -> Iterator[list[Any]]:
+        """Pages of runs matching the clause (best first for a metric term; numeric params
+        checked here), reading at most ``scan`` runs per experiment chunk."""
         runs = clause.runs
         assert runs is not None
         ids = [
@@ -181,33 +184,34 @@ class SearchService:
         if metric is not None and metric.op in ("<", "<=", ">", ">="):
             direction = "ASC" if metric.op.startswith("<") else "DESC"
             order = [f"metrics.`{metric.name[len('metric.') :]}` {direction}", *order]
-        scan = RUN_SCAN if runs.numeric_params or clause.versions_by_run else wanted
-        found: list[Any] = []
         for start in range(0, len(ids), EXPERIMENT_CHUNK):
             token = None
             read = 0
-            while len(found) < wanted and read < scan:
+            while read < scan:
                 page = _call(
                     self.client.search_runs,
                     ids[start : start + EXPERIMENT_CHUNK],
                     filter_string=runs.filter,
-                    max_results=min(RUN_PAGE, max(scan - read, 1)),
+                    max_results=min(page_size, scan - read),
                     order_by=order,
                     page_token=token,
                 )
                 read += len(page)
-                found += [run for run in page if _params_hold(run, runs.numeric_params)]
+                yield [run for run in page if _params_hold(run, runs.numeric_params)]
                 token = page.token
                 if not token:
                     break
-            if len(found) >= wanted:
-                break
-        return found[:wanted]
 
     def _runs(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
         shown = [t.name.partition(".") for t in clause.terms if t.kind == "compare"]
         results = []
-        for run in self._run_pages(clause, experiments, limit):
+        scan = RUN_SCAN if clause.runs and clause.runs.numeric_params else limit
+        found: list[Any] = []
+        for page in self._run_pages(clause, experiments, max(limit, RUN_PAGE), scan):
+            found += page
+            if len(found) >= limit:
+                break
+        for run in found[:limit]:
             info, data = run.info, run.data
             values = []
             for prefix, _, key in shown:
@@ -245,21 +249,28 @@ class SearchService:
                 order_by=["creation_timestamp DESC"],
             )
             return [(v, None) for v in page]
-        runs = {run.info.run_id: run for run in self._run_pages(clause, experiments, RUN_SCAN)}
-        ordered = list(runs)
+        cached = clause.cache.get("versions")
+        if cached is not None:
+            return list(cached)
         found: list[tuple[Any, Any]] = []
-        for start in range(0, len(ordered), RUN_ID_CHUNK):
-            chunk = ordered[start : start + RUN_ID_CHUNK]
-            condition = f"run_id IN ({', '.join(quoted(r) for r in chunk)})"
+        # small pages first: with a version for one run in ten, two pages give twenty versions
+        for page in self._run_pages(clause, experiments, RUN_ID_CHUNK, RUN_SCAN):
+            if not page:
+                continue
+            runs = {run.info.run_id: run for run in page}
+            condition = f"run_id IN ({', '.join(quoted(r) for r in runs)})"
             if clause.versions:
                 condition += f" and {clause.versions}"
-            page = _call(
+            versions = _call(
                 self.client.search_model_versions, filter_string=condition, max_results=1000
             )
-            rank = {run_id: i for i, run_id in enumerate(chunk)}
-            found += sorted(((v, runs[v.run_id]) for v in page), key=lambda p: rank[p[0].run_id])
-            if len(found) >= limit * 5:  # models group versions: read a few more
+            rank = {run_id: i for i, run_id in enumerate(runs)}
+            found += sorted(
+                ((v, runs[v.run_id]) for v in versions), key=lambda p: rank[p[0].run_id]
+            )
+            if len(found) >= limit * 3:  # models group versions: read a few more
                 break
+        clause.cache["versions"] = found
         return found
 
     def _versions(
