@@ -74,6 +74,14 @@ export class ModelsPanel extends SidePanel {
     (this.content as AccordionPanel).setRelativeSizes([0.65, 0.35]);
   }
 
+  /**
+   * Show a model (and a version's details), its name in the search box.
+   */
+  reveal(name: string, version?: string): Promise<void> {
+    this._search.value = name;
+    return this._model.reveal(name, version);
+  }
+
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     // Fetched when first shown, and fresh whenever the panel comes back.
