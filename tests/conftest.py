@@ -71,6 +71,13 @@ def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> Running
     """Run ``mlplat up`` and wait until it has written its runtime file."""
     notebook_dir = base / "notebooks"
     notebook_dir.mkdir(parents=True, exist_ok=True)
+    # the lab serves this checkout's built extension, whichever checkout the venv links
+    built = ROOT / "jupyter_mlplat" / "labextension"
+    if (built / "package.json").exists():
+        linked = base / "jupyter-data" / "labextensions" / "jupyter-mlplat"
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        if not linked.exists():
+            linked.symlink_to(built, target_is_directory=True)
     log = (base / "mlplat-up.log").open("ab")
     process = subprocess.Popen(
         [*MLPLAT, "--state-dir", str(state_dir), "up", "--notebook-dir", str(notebook_dir)],

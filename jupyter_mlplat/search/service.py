@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
 from jupyter_mlplat.search.language import KINDS, ClausePlan, compile_query, parse_kinds, quoted
 from jupyter_mlplat.tracking.ui import run_ui_path
@@ -86,7 +87,7 @@ class SearchService:
         pipelines: PipelinesService | None = None,
     ) -> None:
         self.config = config
-        self._client = client
+        self._registry = Registry(config, client)  # its lazily made MLflow client
         self.catalog = catalog
         self.reports = reports
         self.deploy = deploy
@@ -96,11 +97,7 @@ class SearchService:
 
     @property
     def client(self) -> MlflowClient:
-        if self._client is None:
-            from jupyter_mlplat.deploy.registry import client_for
-
-            self._client = client_for(self.config)
-        return self._client
+        return self._registry.client
 
     # -- the search ----------------------------------------------------------------------------
 
@@ -179,11 +176,8 @@ class SearchService:
             for i, name in experiments.items()
             if all(fragment in name.lower() for fragment in runs.experiments)
         ]
+        # newest first: ordering by a metric makes MLflow's SQL sort every run (minutes at 100k)
         order = ["attributes.start_time DESC"]
-        metric = next((t for t in clause.terms if t.name.startswith("metric.")), None)
-        if metric is not None and metric.op in ("<", "<=", ">", ">="):
-            direction = "ASC" if metric.op.startswith("<") else "DESC"
-            order = [f"metrics.`{metric.name[len('metric.') :]}` {direction}", *order]
         for start in range(0, len(ids), EXPERIMENT_CHUNK):
             token = None
             read = 0

@@ -22,12 +22,16 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(platform) -> Trained:
+    return train_ridges(platform.tracking_uri)
+
+
+def train_ridges(tracking_uri: str) -> Trained:
     """Two registered versions of a regressor (rmse 42 and 77) and a run with no model."""
     import mlflow
     from sklearn.linear_model import Ridge
 
     suffix = uuid.uuid4().hex[:6]
-    mlflow.set_tracking_uri(platform.tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
     experiment = mlflow.set_experiment(f"/Users/ada/search-{suffix}")
     name = f"diabetes-ridge-{suffix}"
     runs = []

@@ -40,7 +40,7 @@ export class SearchPanel extends SidePanel {
       new Widget({ node: h('h2', {}, trans.__('Search')) })
     );
     this._input = h('input', {
-      className: 'jp-MLPlatSearch-input',
+      className: 'jp-MLPlatModels-searchInput',
       testid: 'mlplat-search-input',
       attrs: {
         type: 'search',
@@ -67,10 +67,10 @@ export class SearchPanel extends SidePanel {
       new Widget({
         node: h(
           'div',
-          { className: 'jp-MLPlatSearch-box' },
+          { className: 'jp-MLPlatModels-search' },
           searchIcon.element({
             tag: 'span',
-            className: 'jp-MLPlatSearch-icon'
+            className: 'jp-MLPlatModels-searchIcon'
           }),
           this._input
         )
