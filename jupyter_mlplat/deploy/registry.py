@@ -256,29 +256,43 @@ class Registry:
 
     def _run(self, run_id: str) -> Any:
         """The run behind a version, or None when it was deleted or is not readable."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return self.client.get_run(run_id)
-        except MlflowException as err:
-            if getattr(err, "error_code", "") in _MISSING:
-                return None
-            raise Unavailable(f"MLflow: {err.message}") from None
+        return run_or_none(self.client, run_id)
 
     @staticmethod
     def _call(function: Any, *args: Any, missing: str = "", **kwargs: Any) -> Any:
-        """Call the MLflow client; its errors become NotFound (``missing``) or Unavailable."""
-        from mlflow.exceptions import MlflowException
+        return mlflow_call(function, *args, missing=missing, **kwargs)
 
-        try:
-            return function(*args, **kwargs)
-        except MlflowException as err:
-            code = getattr(err, "error_code", "")
-            if missing and code in _MISSING:
-                raise NotFound(f"the registry has no {missing}") from None
-            if code == "INVALID_PARAMETER_VALUE":
-                raise InvalidInput(f"MLflow registry: {err.message}") from None
-            raise Unavailable(f"MLflow registry: {err.message}") from None
+
+def run_or_none(client: MlflowClient, run_id: str) -> Any:
+    """A run, or None when it was deleted or does not exist; other errors are Unavailable."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as err:
+        if getattr(err, "error_code", "") in _MISSING:
+            return None
+        raise Unavailable(f"MLflow: {err.message}") from None
+
+
+def mlflow_call(
+    function: Any, *args: Any, missing: str = "", owner: str = "registry", **kwargs: Any
+) -> Any:
+    """Call the MLflow client; its errors become NotFound ("the <owner> has no <missing>"),
+    InvalidInput or Unavailable, one line each."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return function(*args, **kwargs)
+    except MlflowException as err:
+        code = getattr(err, "error_code", "")
+        if missing and code in _MISSING:
+            raise NotFound(f"the {owner} has no {missing}") from None
+        text = str(err.message).strip()
+        first = text.splitlines()[0] if text else str(code)
+        if code == "INVALID_PARAMETER_VALUE":
+            raise InvalidInput(f"MLflow {owner}: {first}") from None
+        raise Unavailable(f"MLflow {owner}: {first}") from None
 
 
 def match_kind(model: Any, needle: str) -> tuple[int, str] | None:

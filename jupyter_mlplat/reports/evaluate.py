@@ -100,10 +100,10 @@ def evaluate(
     alias = _against(against)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    from jupyter_mlplat.deploy.registry import client_for, resolve_model
+    from jupyter_mlplat.deploy.registry import client_for
 
     client = client_for(config)
-    ref = resolve_model(config, model_uri, client)
+    ref = resolve(config, client, model_uri)
     _use_tracking(config)
     inputs = _model_inputs(f"models:/{ref.name}/{ref.version}") if label is None else None
     holdout = load_holdout(
@@ -119,6 +119,24 @@ def evaluate(
     seconds["total"] = time.perf_counter() - started
     evaluation.seconds = seconds
     return evaluation
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A registered model version and the run that trained it."""
+
+    name: str
+    version: str
+    run_id: str
+
+
+def resolve(config: MLPlat, client: MlflowClient, model_uri: str) -> VersionRef:
+    """``models:/name@alias`` or ``models:/name/3`` → the version now (NotFound: one line)."""
+    from jupyter_mlplat.deploy.batch import pinned_version
+
+    name, _, version = pinned_version(config, model_uri)[len("models:/") :].rpartition("/")
+    found = client.get_model_version(name, version)
+    return VersionRef(name, version, found.run_id or "")
 
 
 def _against(against: str | None) -> str | None:
@@ -261,14 +279,12 @@ class _Run:
 
 
 def _champion(
-    run: _Run, ref: Any, alias: str, holdout: Holdout
+    run: _Run, ref: VersionRef, alias: str, holdout: Holdout
 ) -> tuple[dict[str, Any] | None, str]:
     """The champion's metrics on this holdout digest (its report reused, else made now)."""
-    from jupyter_mlplat.deploy.registry import resolve_model
-
     client = run.client
     try:
-        champion = resolve_model(run.config, f"models:/{ref.name}@{alias}", client)
+        champion = resolve(run.config, client, f"models:/{ref.name}@{alias}")
     except NotFound:
         return None, f"Model {ref.name} has no @{alias} version: nothing to compare with."
     if champion.version == ref.version:
@@ -289,7 +305,7 @@ def _champion(
     }, ""
 
 
-def _report_on(client: MlflowClient, ref: Any, holdout_digest: str) -> Any:
+def _report_on(client: MlflowClient, ref: VersionRef, holdout_digest: str) -> Any:
     """The newest finished report of version ``ref`` on the holdout with this digest."""
     if "'" in ref.name:
         return None  # not expressible in a filter: evaluate the champion anew
@@ -305,7 +321,7 @@ def _report_on(client: MlflowClient, ref: Any, holdout_digest: str) -> Any:
     return runs[0] if runs else None
 
 
-def _experiment_of(client: MlflowClient, ref: Any) -> str:
+def _experiment_of(client: MlflowClient, ref: VersionRef) -> str:
     """The experiment of the version's training run; else the platform's reports experiment."""
     if ref.run_id:
         with contextlib.suppress(Exception):
@@ -320,7 +336,7 @@ def _experiment_of(client: MlflowClient, ref: Any) -> str:
 
 def _evaluate_version(
     run: _Run,
-    ref: Any,
+    ref: VersionRef,
     holdout: Holdout,
     *,
     champion: dict[str, Any] | None = None,
@@ -401,18 +417,7 @@ def _evaluate_version(
             "quality": results_of_run(*training) if training else [],
             "champion": None,
         }
-        if champion is not None:
-            rows = compare.diff(metrics, champion["metrics"])
-            report["champion"] = champion | {"diff": rows}
-            mlflow.set_tag(
-                record.CHAMPION_TAG,
-                json.dumps(
-                    {k: champion[k] for k in ("version", "alias", "report_id")}
-                    | compare.summary(rows)
-                ),
-            )
-        elif note:
-            report["champion_note"] = note
+        _compare(report, champion, note)
         page = render.html(report)
         seconds["render"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -425,6 +430,21 @@ def _evaluate_version(
     client.set_model_version_tag(ref.name, ref.version, record.VERSION_REPORT_TAG, report["id"])
     seconds["log"] = time.perf_counter() - started
     return Evaluation(report, page)
+
+
+def _compare(report: dict[str, Any], champion: dict[str, Any] | None, note: str) -> None:
+    """Put the champion diff in the report and its summary in a tag of the active run."""
+    import mlflow
+
+    if champion is None:
+        if note:
+            report["champion_note"] = note
+        return
+    rows = compare.diff(report["metrics"], champion["metrics"])
+    verdict = compare.summary(rows)  # {"verdict", "verdict_counts"}
+    report["champion"] = champion | verdict | {"diff": rows}
+    summary = {k: champion[k] for k in ("version", "alias", "report_id")} | verdict
+    mlflow.set_tag(record.CHAMPION_TAG, json.dumps(summary))
 
 
 def _finite(value: Any) -> bool:

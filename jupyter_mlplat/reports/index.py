@@ -80,17 +80,49 @@ class ReportIndex(ABC):
     def upsert(self, summaries: Iterable[ReportSummary]) -> int:
         """Insert or replace summaries (one transaction); how many were written."""
 
+    #: The driver's parameter marker.
+    mark = "?"
+
     @abstractmethod
+    def _rows(self, sql: str, values: tuple[Any, ...]) -> list[Any]:
+        """The rows a query returns."""
+
+    @abstractmethod
+    def _write(self, sql: str, values: tuple[Any, ...]) -> None:
+        """Run one statement in its own transaction."""
+
+    @abstractmethod
+    def _word_condition(self, words: list[str]) -> tuple[list[str], list[Any]]:
+        """WHERE conditions matching free words, with their values."""
+
     def search(self, query: Query, limit: int = 50) -> list[ReportSummary]:
         """Matching reports, newest first."""
+        limit = check_limit(limit)
+        where, values = _conditions(query, self.mark)
+        words = _words(query)
+        if words:
+            more, more_values = self._word_condition(words)
+            where += more
+            values += more_values
+        sql = (
+            f"SELECT {_COLUMNS} FROM reports r "
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + f"ORDER BY r.created_ms DESC, r.id LIMIT {self.mark}"
+        )
+        return [_row_summary(row) for row in self._rows(sql, (*values, limit))]
 
-    @abstractmethod
     def cursor(self) -> int:
         """Where the next sync starts (an MLflow start time in ms; 0 at first)."""
+        rows = self._rows(f"SELECT value FROM report_sync WHERE key = {self.mark}", (CURSOR_KEY,))
+        return int(rows[0][0]) if rows else 0
 
-    @abstractmethod
     def set_cursor(self, value: int) -> None:
         """Remember where the next sync starts."""
+        self._write(
+            f"INSERT INTO report_sync VALUES ({self.mark}, {self.mark}) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (CURSOR_KEY, int(value)),
+        )
 
     def close(self) -> None:  # noqa: B027 (optional)
         """Release connections."""
@@ -134,6 +166,14 @@ def _row_summary(row: Any) -> ReportSummary:
         metrics=json.loads(metrics) if isinstance(metrics, str) else dict(metrics or {}),
         champion=(json.loads(champion) if isinstance(champion, str) else champion) or None,
     )
+
+
+def _stored(s: ReportSummary) -> tuple[Any, ...]:
+    """A summary's columns, in table order (both backends)."""
+    champion = json.dumps(s.champion) if s.champion else None
+    return (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms, s.table,
+            s.table.lower(), s.digest, s.model_type, s.label, s.rows, json.dumps(s.metrics),
+            champion, s.verdict)  # fmt: skip
 
 
 _COLUMNS = (
@@ -241,11 +281,8 @@ class SqliteIndex(ReportIndex):
                 conn.execute(
                     "INSERT OR REPLACE INTO reports VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms,
-                     s.table, s.table.lower(), s.digest, s.model_type, s.label, s.rows,
-                     json.dumps(s.metrics), json.dumps(s.champion) if s.champion else None,
-                     s.verdict),
-                )  # fmt: skip
+                    _stored(s),
+                )
                 conn.executemany(
                     "INSERT INTO report_metrics VALUES (?, ?, ?)",
                     [(s.id, k, float(v)) for k, v in s.metrics.items()],
@@ -254,35 +291,18 @@ class SqliteIndex(ReportIndex):
                 count += 1
         return count
 
-    def search(self, query: Query, limit: int = 50) -> list[ReportSummary]:
-        limit = check_limit(limit)
-        where, values = _conditions(query, "?")
-        words = _words(query)
-        if words:
-            # each word a quoted FTS5 phrase: matched literally ("demo.iris" = demo iris)
-            where.append("r.id IN (SELECT report_id FROM report_text WHERE report_text MATCH ?)")
-            values.append(" AND ".join('"' + w.replace('"', '""') + '"' for w in words))
-        sql = (
-            f"SELECT {_COLUMNS} FROM reports r "
-            + (f"WHERE {' AND '.join(where)} " if where else "")
-            + "ORDER BY r.created_ms DESC, r.id LIMIT ?"
-        )
+    def _rows(self, sql: str, values: tuple[Any, ...]) -> list[Any]:
         with self._lock:
-            rows = self._conn.execute(sql, (*values, limit)).fetchall()
-        return [_row_summary(row) for row in rows]
+            return self._conn.execute(sql, values).fetchall()
 
-    def cursor(self) -> int:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT value FROM report_sync WHERE key = ?", (CURSOR_KEY,)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    def set_cursor(self, value: int) -> None:
+    def _write(self, sql: str, values: tuple[Any, ...]) -> None:
         with self._writing() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO report_sync VALUES (?, ?)", (CURSOR_KEY, int(value))
-            )
+            conn.execute(sql, values)
+
+    def _word_condition(self, words: list[str]) -> tuple[list[str], list[Any]]:
+        # each word a quoted FTS5 phrase: matched literally ("demo.iris" = demo iris)
+        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+        return ["r.id IN (SELECT report_id FROM report_text WHERE report_text MATCH ?)"], [match]
 
     def close(self) -> None:
         with self._lock:
@@ -328,6 +348,8 @@ CREATE TABLE IF NOT EXISTS report_sync (key TEXT PRIMARY KEY, value BIGINT NOT N
 class PostgresIndex(ReportIndex):
     """The index in PostgreSQL (``schema`` names where its tables live; created if missing)."""
 
+    mark = "%s"
+
     def __init__(self, url: str, schema: str = "mlplat_reports") -> None:
         self.url = url
         self.schema = schema
@@ -355,11 +377,8 @@ class PostgresIndex(ReportIndex):
                 conn.execute(
                     "INSERT INTO reports VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
                     "%s, %s::jsonb, %s::jsonb, %s, to_tsvector('simple', %s))",
-                    (s.id, s.model, s.model.lower(), s.version, s.created, s.created_ms,
-                     s.table, s.table.lower(), s.digest, s.model_type, s.label, s.rows,
-                     json.dumps(s.metrics), json.dumps(s.champion) if s.champion else None,
-                     s.verdict, s.text()),
-                )  # fmt: skip
+                    (*_stored(s), s.text()),
+                )
                 with conn.cursor() as cursor:
                     cursor.executemany(
                         "INSERT INTO report_metrics VALUES (%s, %s, %s)",
@@ -368,33 +387,14 @@ class PostgresIndex(ReportIndex):
                 count += 1
         return count
 
-    def search(self, query: Query, limit: int = 50) -> list[ReportSummary]:
-        limit = check_limit(limit)
-        where, values = _conditions(query, "%s")
-        for word in _words(query):
-            # a phrase query per word: tokenised like the document ("demo.iris" = demo <-> iris)
-            where.append("r.document @@ phraseto_tsquery('simple', %s)")
-            values.append(word)
-        sql = (
-            f"SELECT {_COLUMNS} FROM reports r "
-            + (f"WHERE {' AND '.join(where)} " if where else "")
-            + "ORDER BY r.created_ms DESC, r.id LIMIT %s"
-        )
+    def _rows(self, sql: str, values: tuple[Any, ...]) -> list[Any]:
         with self._connect() as conn:
-            rows = conn.execute(sql, (*values, limit)).fetchall()
-        return [_row_summary(row) for row in rows]
+            return list(conn.execute(sql, values).fetchall())
 
-    def cursor(self) -> int:
+    def _write(self, sql: str, values: tuple[Any, ...]) -> None:
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT value FROM report_sync WHERE key = %s", (CURSOR_KEY,)
-            ).fetchone()
-        return int(row[0]) if row else 0
+            conn.execute(sql, values)
 
-    def set_cursor(self, value: int) -> None:
-        with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO report_sync VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (CURSOR_KEY, int(value)),
-            )
+    def _word_condition(self, words: list[str]) -> tuple[list[str], list[Any]]:
+        # a phrase query per word: tokenised like the document ("demo.iris" = demo <-> iris)
+        return ["r.document @@ phraseto_tsquery('simple', %s)"] * len(words), list(words)

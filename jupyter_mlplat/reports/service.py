@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Experiments per run search (MLflow takes a list; keep each request small).
 EXPERIMENT_CHUNK = 50
-_MISSING = ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
 
 
 def check_report_id(report_id: str) -> str:
@@ -157,27 +156,17 @@ class ReportsService:
             return Path(local).read_text(encoding="utf-8")
 
     def _run(self, run_id: str) -> Any:
-        from mlflow.exceptions import MlflowException
+        from jupyter_mlplat.deploy.registry import run_or_none
 
-        try:
-            return self.client.get_run(run_id)
-        except MlflowException as err:
-            if getattr(err, "error_code", "") in _MISSING:
-                return None
-            raise Unavailable(f"MLflow: {err.message}") from None
+        return run_or_none(self.client, run_id)
 
     @staticmethod
     def _call(function: Any, *args: Any, missing: str = "", **kwargs: Any) -> Any:
-        from mlflow.exceptions import MlflowException
+        from jupyter_mlplat.deploy.registry import mlflow_call
 
         try:
-            return function(*args, **kwargs)
-        except MlflowException as err:
-            code = getattr(err, "error_code", "")
-            if missing and code in _MISSING:
-                raise NotFound(f"the report has no {missing}") from None
-            raise Unavailable(f"MLflow: {str(err.message).splitlines()[0]}") from None
-        except OSError as err:
+            return mlflow_call(function, *args, missing=missing, owner="report", **kwargs)
+        except OSError as err:  # a download whose file is missing from the artifact store
             if missing:
                 raise NotFound(f"the report has no {missing}") from None
             raise Unavailable(f"MLflow: {err}") from None

@@ -46,9 +46,8 @@ class ReportPageHandler(ReportsHandler):
     @web.authenticated
     async def get(self, report_id: str) -> None:
         page = await self.call(self.reports.html, report_id)
-        self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish(page)
+        self.finish(page, set_content_type="text/html; charset=utf-8")
 
 
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
