@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.deploy.registry import Registry
+from jupyter_mlplat.deploy.registry import Registry, mlflow_call
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
 from jupyter_mlplat.search.language import KINDS, ClausePlan, compile_query, parse_kinds, quoted
 from jupyter_mlplat.tracking.ui import run_ui_path
@@ -519,15 +519,5 @@ def _number(value: float) -> str:
 
 
 def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call the MLflow client; a filter it refuses is InvalidInput, anything else Unavailable."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return function(*args, **kwargs)
-    except MlflowException as err:
-        first = str(err.message).splitlines()[0] if str(err.message) else type(err).__name__
-        if getattr(err, "error_code", "") == "INVALID_PARAMETER_VALUE":
-            raise InvalidInput(f"MLflow refused the search: {first}") from None
-        raise Unavailable(f"MLflow: {first}") from None
-    except OSError as err:
-        raise Unavailable(f"MLflow: {err}") from None
+    """Call the MLflow client: a filter it refuses is InvalidInput, anything else Unavailable."""
+    return mlflow_call(function, *args, owner="search", **kwargs)
