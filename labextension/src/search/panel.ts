@@ -1,10 +1,11 @@
 import { type TranslationBundle } from '@jupyterlab/translation';
-import { searchIcon, SidePanel } from '@jupyterlab/ui-components';
+import { SidePanel } from '@jupyterlab/ui-components';
 import { type Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { h } from '../common/dom';
 import { ModelView } from '../common/modelview';
+import { searchInput } from '../common/searchinput';
 import { loading } from '../models/render';
 import { type ISearchResult, SEARCH_PANEL_ID } from '../tokens';
 import { searchPanelIcon } from './icons';
@@ -39,43 +40,23 @@ export class SearchPanel extends SidePanel {
     this.header.addWidget(
       new Widget({ node: h('h2', {}, trans.__('Search')) })
     );
-    this._input = h('input', {
-      className: 'jp-MLPlatModels-searchInput',
+    const search = searchInput({
       testid: 'mlplat-search-input',
-      attrs: {
-        type: 'search',
-        placeholder: trans.__('metric.rmse < 50, table:demo.iris, words, OR'),
-        'aria-label': trans.__(
-          'Search models, runs, reports, pipelines, deployments and tables'
-        ),
-        autocomplete: 'off',
-        spellcheck: 'false',
-        maxlength: '500' // the server refuses longer queries
-      }
+      placeholder: trans.__('metric.rmse < 50, table:demo.iris, words, OR'),
+      label: trans.__(
+        'Search models, runs, reports, pipelines, deployments and tables'
+      ),
+      maxLength: 500,
+      onInput: text => model.setQuery(text)
     });
-    this._input.addEventListener('input', () => {
-      model.setQuery(this._input.value);
-    });
+    this._input = search.input;
     this._input.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
         event.preventDefault();
         void model.searchNow();
       }
     });
-    this.toolbar.addItem(
-      'search',
-      new Widget({
-        node: h(
-          'div',
-          { className: 'jp-MLPlatModels-search' },
-          searchIcon.element({
-            tag: 'span',
-            className: 'jp-MLPlatModels-searchIcon'
-          }),
-          this._input
-        )
-      })
-    );
+    this.toolbar.addItem('search', search.widget);
     this.addWidget(new SearchResults(options));
   }
 
