@@ -71,12 +71,21 @@ def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> Running
     """Run ``mlplat up`` and wait until it has written its runtime file."""
     notebook_dir = base / "notebooks"
     notebook_dir.mkdir(parents=True, exist_ok=True)
+    # the lab serves this checkout's built extension, whichever checkout the venv links
+    env = isolated_env(base)
+    built = ROOT / "jupyter_mlplat" / "labextension"
+    if (built / "package.json").exists():
+        linked = base / "jupyter-data" / "labextensions" / "jupyter-mlplat"
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        if not linked.exists():
+            linked.symlink_to(built, target_is_directory=True)
+        env["JUPYTER_PREFER_ENV_PATH"] = "0"  # the (isolated) user data dir comes first
     log = (base / "mlplat-up.log").open("ab")
     process = subprocess.Popen(
         [*MLPLAT, "--state-dir", str(state_dir), "up", "--notebook-dir", str(notebook_dir)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=isolated_env(base),
+        env=env,
         cwd=ROOT,
         start_new_session=True,  # on failure the whole group goes, servers included
     )

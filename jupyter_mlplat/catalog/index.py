@@ -6,7 +6,8 @@ One SQLite file (or ``":memory:"``) holds the catalog the service last read:
   and ``db.name`` for exact and prefix lookups;
 * ``name_suffixes``: every suffix of every lower-cased table name (first 24 characters), so a
   name substring of any length is one range scan, however large the catalog or rare the match;
-* vocabularies of the distinct column names and comment words, each with an FTS5 ``trigram``
+* vocabularies of the distinct column names and comment words (the table's comment and its
+  columns' comments), each with an FTS5 ``trigram``
   index for substring search and postings to the tables using them. A query term holds no
   whitespace, so it matches a comment exactly when it matches within one of its words;
 * the words of table names with symmetric-delete keys for fuzzy search: a misspelt word
@@ -55,7 +56,7 @@ MAX_WORD_LENGTH = 32
 MAX_CORRECTIONS = 8  # spellings tried per misspelt query word
 MAX_SPELLINGS = 16  # corrected spellings tried per query term
 MAX_MISSPELT_WORDS = 4  # per query term; more and it is no typo
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: column comments are searched like table comments
 
 NAME, PREFIX, SUBSTRING, COLUMN, COMMENT, FUZZY = range(6)
 MATCH_KIND = {NAME: "name", PREFIX: "name", SUBSTRING: "name", COLUMN: "column"}
@@ -237,7 +238,7 @@ CREATE TABLE IF NOT EXISTS {field}_postings (
 _STORED = (
     "comment, table_type, format, location, row_count, partition_columns, columns, column_names"
 )
-_COMMENT, _COLUMN_NAMES = 0, 7  # positions in ``_STORED``
+_COMMENT, _COLUMNS, _COLUMN_NAMES = 0, 6, 7  # positions in ``_STORED``
 _INSERT_TABLE = (
     "INSERT INTO catalog_tables (id, database_name, name, name_lower, qualified_lower, "
     f"{_STORED}) VALUES ({', '.join('?' * 13)})"
@@ -249,7 +250,7 @@ _UPDATE_TABLE = (
 # What search reads per candidate (everything but the column details).
 _CANDIDATE = (
     "t.id, t.database_name, t.name, t.name_lower, t.qualified_lower, t.comment, t.table_type, "
-    "t.format, t.location, t.row_count, t.partition_columns, t.column_names"
+    "t.format, t.location, t.row_count, t.partition_columns, t.column_names, t.columns"
 )
 
 # Tables whose lower-cased name contains a text (of up to SUFFIX_LENGTH characters).
@@ -388,7 +389,7 @@ class CatalogIndex:
             changes = _IndexChanges()
             gone = [row for name, row in stored.items() if name not in incoming]
             for row in gone:
-                changes.remove(row[0], row[1], row[2 + _COLUMN_NAMES], row[2 + _COMMENT])
+                changes.remove(row[0], row[1], row[2 + _COLUMN_NAMES], _comment_text(row[2:]))
             conn.executemany("DELETE FROM catalog_tables WHERE id = ?", [(r[0],) for r in gone])
             inserts, updates = [], []
             for name, entry in incoming.items():
@@ -396,7 +397,7 @@ class CatalogIndex:
                 values = _stored_values(entry, previous[2:] if previous else None)
                 if previous is None:
                     inserts.append((next_id, *_key_values(entry), *values))
-                    changes.add(next_id, name, values[_COLUMN_NAMES], values[_COMMENT])
+                    changes.add(next_id, name, values[_COLUMN_NAMES], _comment_text(values))
                     next_id += 1
                 elif values != previous[2:]:
                     updates.append((*values, previous[0]))
@@ -428,7 +429,7 @@ class CatalogIndex:
                 return
             table_id = _next_table_id(conn)
             conn.execute(_INSERT_TABLE, (table_id, *_key_values(entry), *values))
-            changes.add(table_id, entry.name, values[_COLUMN_NAMES], values[_COMMENT])
+            changes.add(table_id, entry.name, values[_COLUMN_NAMES], _comment_text(values))
             changes.apply(conn)
             conn.execute(
                 "INSERT INTO catalog_databases (name, table_count) VALUES (?, 1) "
@@ -440,12 +441,12 @@ class CatalogIndex:
         """Forget a database and its tables."""
         with self._writing() as conn:
             changes = _IndexChanges()
-            for table_id, name, column_names, comment in conn.execute(
-                "SELECT id, name, column_names, comment FROM catalog_tables "
+            for table_id, name, column_names, comment, columns in conn.execute(
+                "SELECT id, name, column_names, comment, columns FROM catalog_tables "
                 "WHERE database_name = ?",
                 (database,),
             ).fetchall():
-                changes.remove(table_id, name, column_names, comment)
+                changes.remove(table_id, name, column_names, _comments(comment, columns))
             conn.execute("DELETE FROM catalog_tables WHERE database_name = ?", (database,))
             changes.apply(conn)
             conn.execute("DELETE FROM catalog_databases WHERE name = ?", (database,))
@@ -657,6 +658,17 @@ def _column_terms(column_names: str) -> set[str]:
     return {name[:MAX_TERM_LENGTH] for name in column_names.lower().split("\n") if name}
 
 
+def _comments(comment: str, columns: str) -> str:
+    """What comment words are indexed from: the table's comment and its columns' comments."""
+    column_comments = [c[3] for c in json.loads(columns or "[]") if c[3]]
+    return "\n".join([comment, *column_comments]) if column_comments else comment
+
+
+def _comment_text(values: tuple[Any, ...]) -> str:
+    """:func:`_comments` of a stored row's values (in the order of ``_STORED``)."""
+    return _comments(values[_COMMENT], values[_COLUMNS])
+
+
 def _comment_terms(comment: str) -> set[str]:
     words = dict.fromkeys(word[:MAX_TERM_LENGTH] for word in comment.lower().split())
     return set(itertools.islice(words, MAX_WORDS_PER_COMMENT))
@@ -682,12 +694,12 @@ class _IndexChanges:
 
     def update(self, table_id: int, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
         """A stored table's columns or comment changed (its name never does)."""
-        for vocabulary, position, terms_of in (
-            ("column", _COLUMN_NAMES, _column_terms),
-            ("comment", _COMMENT, _comment_terms),
+        for vocabulary, text_of, terms_of in (
+            ("column", lambda values: values[_COLUMN_NAMES], _column_terms),
+            ("comment", _comment_text, _comment_terms),
         ):
-            if old[position] != new[position]:
-                before, after = terms_of(old[position]), terms_of(new[position])
+            if text_of(old) != text_of(new):
+                before, after = terms_of(text_of(old)), terms_of(text_of(new))
                 added, removed = self.terms[vocabulary]
                 added.extend((term, table_id) for term in after - before)
                 removed.extend((term, table_id) for term in before - after)
@@ -837,6 +849,7 @@ class _Candidate:
     row_count: int | None
     partition_columns: str
     column_names: str
+    columns: str
 
     def entry(self) -> TableEntry:
         return TableEntry(
@@ -870,7 +883,7 @@ def _match_term(term: str, table: _Candidate) -> _TermMatch | None:
         columns = [c for c in table.column_names.split("\n") if term in c.lower()]
         best = min(columns, key=lambda c: (c.lower() != term, not c.lower().startswith(term)))
         return _TermMatch(COLUMN, len(term) / len(best), best)
-    comment = table.comment.lower()
+    comment = _comments(table.comment, table.columns).lower()
     if term in comment:
         return _TermMatch(COMMENT, len(term) / len(comment))
     return None

@@ -108,12 +108,15 @@ class DeployService:
     # -- reading ------------------------------------------------------------------------------
     def list(self) -> list[Deployment]:
         """The caller's deployments, newest first, refreshed from their targets."""
+        return [self._refreshed(record) for record in self.records()]
+
+    def records(self) -> builtins.list[Deployment]:
+        """The caller's deployments as last recorded, newest first (no target is asked)."""
         found = []
         for path in sorted(self.store.glob("*.json")):
             record = None if path.stem.endswith(".rollback") else self._read(path)
-            if record is None or record.owner != self.owner:
-                continue
-            found.append(self._refreshed(record))
+            if record is not None and record.owner == self.owner:
+                found.append(record)
         return sorted(found, key=lambda d: d.created, reverse=True)
 
     def get(self, name: str) -> Deployment:

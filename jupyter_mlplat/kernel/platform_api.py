@@ -143,6 +143,12 @@ class PlatformApi:
         """``{"query": ..., "reports": [...]}`` matching ``query`` (see reports.query)."""
         return dict(self.call("GET", f"reports?q={quote(query, safe='')}&limit={int(limit)}"))
 
+    # -- the one search -----------------------------------------------------------------------
+    def search(self, query: str, limit: int = 10, kinds: str = "") -> dict[str, Any]:
+        """``{"query", "groups": [{"kind", "label", "results"}], "notes", ...}``."""
+        path = f"search?q={quote(query, safe='')}&limit={int(limit)}&kind={quote(kinds, safe='')}"
+        return dict(self.call("GET", path))
+
 
 def _message(err: urllib.error.HTTPError) -> str:
     try:

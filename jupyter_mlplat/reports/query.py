@@ -1,6 +1,8 @@
 """The reports' query language: ``metric.f1_score > 0.9 table:demo.iris model:iris words``.
 
-Tokens are separated by whitespace and all must hold (AND):
+The grammar is the platform's one query language (:mod:`jupyter_mlplat.infra.query`); this
+module gives its terms their meaning for reports. Terms all hold (AND; ``OR`` is the one
+search's, ``/mlplat/api/search``):
 
 * ``metric.<name> <op> <number>`` (or without spaces, ``metric.r2_score>=0.5``), op one of
   ``> >= < <= =``;
@@ -14,22 +16,22 @@ A malformed token raises InvalidInput naming it, so a typo never silently widens
 from __future__ import annotations
 
 import re
-import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.infra import query as grammar
+from jupyter_mlplat.infra.query import Term
 
-MAX_QUERY_LENGTH = 500
+MAX_QUERY_LENGTH = grammar.MAX_QUERY_LENGTH
 MAX_TOKENS = 20
 OPERATORS = (">=", "<=", ">", "<", "=")
 FIELDS = ("table", "model", "version", "type", "digest", "champion")
 MODEL_TYPES = ("classifier", "regressor")
 CHAMPION_VALUES = ("better", "worse", "same", "none")
 
-_METRIC = re.compile(r"^metric\.([A-Za-z_][\w.\-]*?)\s*(>=|<=|>|<|=)\s*(.+)$")
 _METRIC_NAME = re.compile(r"^metric\.([A-Za-z_][\w.\-]*)$")
 _WORD = re.compile(r"^[\w.\-@/]+$")
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -59,67 +61,54 @@ def parse(text: str) -> Query:
     text = (text or "").strip()
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidInput(f"the query is too long (at most {MAX_QUERY_LENGTH} characters)")
-    try:
-        tokens = shlex.split(text)
-    except ValueError as err:
-        raise InvalidInput(f"invalid query {text!r}: {err}") from None
-    tokens = _join_comparisons(tokens)
-    if len(tokens) > MAX_TOKENS:
+    parsed = grammar.parse(text)
+    if len(parsed.clauses) > 1:
+        raise grammar.QueryError(
+            "report search has no OR (the one search, %mlp search, has)",
+            parsed.clauses[1].after_or,
+            "OR",
+        )
+    terms = parsed.clauses[0].terms if parsed.clauses else []
+    if len(terms) > MAX_TOKENS:
         raise InvalidInput(f"the query has too many terms (at most {MAX_TOKENS})")
+    return of_terms(terms)
+
+
+def of_terms(terms: Iterable[Term]) -> Query:
+    """The reports query of parsed terms (all ANDed); InvalidInput names the first bad one."""
     query = Query()
-    for token in tokens:
-        _add(query, token)
+    for term in terms:
+        _add(query, term)
     return query
 
 
-def _join_comparisons(tokens: list[str]) -> list[str]:
-    """``metric.x`` ``>`` ``0.9`` (or ``metric.x>`` ``0.9``, ``metric.x`` ``>0.9``) → one term:
-    a metric term takes up to two following tokens until it is a whole comparison."""
-    joined: list[str] = []
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if token.startswith("metric."):
-            for _ in range(2):
-                if _complete(token) or i >= len(tokens):
-                    break
-                if not (tokens[i][:1] in "<>=" or token[-1:] in "<>="):
-                    break
-                token += tokens[i]
-                i += 1
-        joined.append(token)
-    return joined
-
-
-def _complete(token: str) -> bool:
-    match = _METRIC.match(token)
-    return bool(match and _NUMBER.match(match[3].strip()))
-
-
-def _add(query: Query, token: str) -> None:
-    if token.startswith("metric."):
-        match = _METRIC.match(token)
-        if not match or not _NUMBER.match(match[3].strip()):
+def _add(query: Query, term: Term) -> None:
+    token = term.text
+    if term.kind == "compare":
+        match = _METRIC_NAME.match(term.name)
+        if not match:
+            raise InvalidInput(
+                f"invalid query term {token!r}: the comparison {term.op!r} needs metric.<name>"
+            )
+        number = term.number
+        if number is None or term.op not in OPERATORS:
             raise InvalidInput(
                 f"invalid query term {token!r}: use metric.<name> <op> <number> "
                 f"with op one of {' '.join(OPERATORS)}"
             )
-        query.metrics.append(MetricFilter(match[1], match[2], float(match[3])))
+        query.metrics.append(MetricFilter(match[1], term.op, number))
         return
-    if token[:1] in "<>=" or token[-1:] in "<>=":
-        raise InvalidInput(f"invalid query term {token!r}: comparisons need metric.<name>")
-    name, colon, value = token.partition(":")
-    if colon and name in FIELDS:
-        _add_field(query, token, name, value)
+    if term.kind == "field":
+        if term.name not in FIELDS:
+            raise InvalidInput(
+                f"invalid query term {token!r}: unknown field {term.name!r} "
+                f"(use {', '.join(FIELDS)})"
+            )
+        _add_field(query, token, term.name, term.value)
         return
-    if colon and re.match(r"^\w+$", name):
-        raise InvalidInput(
-            f"invalid query term {token!r}: unknown field {name!r} (use {', '.join(FIELDS)})"
-        )
-    if not _WORD.match(token):
+    if not term.quoted and not _WORD.match(term.value):
         raise InvalidInput(f"invalid query term {token!r}: words hold letters, digits, _ . - @ /")
-    query.words.append(token.lower())
+    query.words.append(term.value.lower())
 
 
 def _add_field(query: Query, token: str, name: str, value: str) -> None:

@@ -1,1 +1,1 @@
-"""One search over models, runs, reports, pipelines, deployments and tables, with a small query language."""
+"""One search over models, runs, reports, pipelines, deployments, tables and columns."""

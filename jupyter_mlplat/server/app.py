@@ -17,6 +17,7 @@ from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.lineage.service import LineageService
 from jupyter_mlplat.pipelines.service import PipelinesService
 from jupyter_mlplat.reports.service import ReportsService
+from jupyter_mlplat.search.service import SearchService
 from jupyter_mlplat.server import kernel_api
 from jupyter_mlplat.server.provisioner import PROVISIONER_NAME
 from jupyter_mlplat.server.routes import ROUTES
@@ -43,6 +44,13 @@ class MLPlatApp(ExtensionApp):
         self.deploy = DeployService(config)
         self.pipelines = PipelinesService.from_config(config)
         self.reports = ReportsService(config)
+        self.search = SearchService(
+            config,
+            catalog=self.catalog,
+            reports=self.reports,
+            deploy=self.deploy,
+            pipelines=self.pipelines,
+        )
         # a table the catalog sees change sends the asset event of table-triggered pipelines
         self.catalog.table_observers.append(self.pipelines.table_observer())
         runtime_dir = Path(self.serverapp.runtime_dir) if self.serverapp else Path.cwd()
@@ -63,6 +71,7 @@ class MLPlatApp(ExtensionApp):
                 pipelines=lambda table: _training_pipelines(config, table),
             ),
             mlplat_reports=self.reports,
+            mlplat_search=self.search,
             mlplat_kernel_api=self.kernel_api,
         )
         if config.inject_kernels and self.serverapp is not None:

@@ -13,6 +13,7 @@ from jupyter_mlplat.server import (
     pipelines_handlers,
     registry_handlers,
     reports_handlers,
+    search_handlers,
 )
 from jupyter_mlplat.server.handlers import MLPlatHandler
 
@@ -24,4 +25,5 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     *pipelines_handlers.ROUTES,
     *lineage_handlers.ROUTES,
     *reports_handlers.ROUTES,
+    *search_handlers.ROUTES,
 ]

@@ -4,6 +4,7 @@ import { catalogPlugin } from './catalog/plugin';
 import { mlflowPlugin } from './mlflow/plugin';
 import { modelsPlugin } from './models/plugin';
 import { pipelinesPlugin } from './pipelines/plugin';
+import { searchPlugin } from './search/plugin';
 import { statusBarPlugin, statusPlugin } from './status/plugin';
 
 /**
@@ -15,7 +16,8 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   mlflowPlugin,
   catalogPlugin,
   modelsPlugin,
-  pipelinesPlugin
+  pipelinesPlugin,
+  searchPlugin
 ];
 
 export default plugins;

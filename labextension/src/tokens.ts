@@ -21,7 +21,8 @@ export const PluginIDs = {
   mlflowUI: `${EXTENSION_ID}:mlflow-ui`,
   catalog: `${EXTENSION_ID}:catalog`,
   models: `${EXTENSION_ID}:models`,
-  pipelines: `${EXTENSION_ID}:pipelines`
+  pipelines: `${EXTENSION_ID}:pipelines`,
+  search: `${EXTENSION_ID}:search`
 } as const;
 
 /**
@@ -73,6 +74,15 @@ export const CommandIDs = {
   openPipelines: 'mlplat:open-pipelines',
   /** Reload the pipelines panel. */
   refreshPipelines: 'mlplat:pipelines-refresh',
+  /** Reveal a pipeline in the pipelines panel, its runs shown. Args: `name`. */
+  pipelinesOpenPipeline: 'mlplat:pipelines-open-pipeline',
+  /** Reveal the "Search" side panel and focus its search box. */
+  openSearch: 'mlplat:open-search',
+  /**
+   * Open a search result where it lives (models, catalog, pipelines panels,
+   * the MLflow UI or a report page). Args: `target` (a result's target).
+   */
+  searchOpenResult: 'mlplat:search-open-result',
   /** Open (or reveal) the Airflow UI in a main-area tab. */
   openAirflow: 'mlplat:open-airflow',
   /**
@@ -105,6 +115,11 @@ export const CATALOG_PANEL_ID = 'mlplat-catalog-panel';
  * DOM id of the models side panel.
  */
 export const MODELS_PANEL_ID = 'mlplat-models-panel';
+
+/**
+ * DOM id of the search side panel.
+ */
+export const SEARCH_PANEL_ID = 'mlplat-search-panel';
 
 /**
  * DOM id of the pipelines side panel.
@@ -758,4 +773,60 @@ export interface IPipelineExported {
   schedule: string | null;
   file: string;
   path: string;
+}
+
+/**
+ * Where the lab opens a search result: a panel and the item in it.
+ */
+export interface ISearchTarget {
+  /** `models`, `catalog`, `pipelines`, `mlflow` or `report`. */
+  panel: string;
+  /** Registered model name (models panel). */
+  model?: string;
+  /** Model version (models panel). */
+  version?: string;
+  /** Deployment name (models panel). */
+  deployment?: string;
+  /** Qualified table name `db.table` (catalog panel). */
+  table?: string;
+  /** Column of `table` (catalog panel). */
+  column?: string;
+  /** Pipeline (DAG id) (pipelines panel). */
+  name?: string;
+  /** Path below the Jupyter base URL (MLflow UI run page, report page). */
+  path?: string;
+  /** Report id (a run id). */
+  report?: string;
+}
+
+/**
+ * One search hit.
+ */
+export interface ISearchResult {
+  kind: string;
+  id: string;
+  title: string;
+  subtitle: string;
+  target: ISearchTarget;
+}
+
+/**
+ * The hits of one kind.
+ */
+export interface ISearchGroup {
+  kind: string;
+  label: string;
+  results: ISearchResult[];
+}
+
+/**
+ * `GET /mlplat/api/search` reply.
+ */
+export interface ISearchReply {
+  query: string;
+  groups: ISearchGroup[];
+  total: number;
+  /** Kinds left out (a backend not reachable) and why. */
+  notes: string[];
+  took_ms: number;
 }

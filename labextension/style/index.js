@@ -4,3 +4,4 @@ import './lineage.css';
 import './models.css';
 import './pipelines.css';
 import './reports.css';
+import './search.css';

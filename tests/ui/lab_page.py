@@ -197,6 +197,24 @@ class LabPage:
         """``trigger``, ``pause``, ``unpause`` or ``toggle`` (show the runs) of a pipeline."""
         return self.page.get_by_test_id(f"mlplat-pipeline-{action}-{dag_id}")
 
+    # -- search panel --------------------------------------------------------------------------
+    def open_search(self) -> None:
+        self.run_command("Search Everything")
+        expect(self.page.get_by_test_id("mlplat-search")).to_be_visible()
+
+    def search(self, text: str) -> None:
+        box = self.page.get_by_test_id("mlplat-search-input")
+        box.fill(text)
+
+    def search_group(self, kind: str):
+        return self.page.get_by_test_id(f"mlplat-search-group-{kind}")
+
+    def search_result(self, kind: str, result_id: str):
+        return self.page.get_by_test_id(f"mlplat-search-result-{kind}-{result_id}")
+
+    def search_error(self):
+        return self.page.get_by_test_id("mlplat-search-error")
+
     def widen_left_panel(self, width: int) -> None:
         """Drag the handle between the left side panel and the main area to ``width`` px."""
         handle = self.page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first

@@ -137,6 +137,25 @@ def test_upsert_table_with_columns(index):
     assert index.count() == 8
 
 
+def test_column_comments_are_searched_like_the_table_comment(index):
+    described = TableEntry(
+        "demo",
+        "patients",
+        comment="One row per patient",
+        columns=(Column("progression", "double", comment="Quantitative measure of disease"),),
+    )
+    index.replace_database("demo", [*index.tables("demo"), described])
+    [hit] = index.search("quantitative disease")
+    assert (hit.table.qualified_name, hit.match) == ("demo.patients", "comment")
+    # a new comment replaces the old words; a dropped table takes them away
+    index.upsert_table(
+        TableEntry("demo", "patients", columns=(Column("progression", "double", comment="Y"),))
+    )
+    assert index.search("quantitative") == []
+    index.remove_database("demo")
+    assert index.search("patient") == []
+
+
 def test_upsert_into_unknown_database_and_removal(index):
     index.upsert_table(TableEntry("scratch", "tmp_results"))
     scratch = next(d for d in index.databases() if d["name"] == "scratch")

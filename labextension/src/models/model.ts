@@ -257,6 +257,19 @@ export class ModelsModel extends RemoteModel {
   }
 
   /**
+   * Show a model found elsewhere (the search panel): search its name, expand
+   * it and, given a version, open that version's details.
+   */
+  async reveal(name: string, version?: string): Promise<void> {
+    this.setQuery(name);
+    await this.searchNow();
+    this.select(name);
+    if (version !== undefined && !this.isVersionExpanded(name, version)) {
+      this.toggleVersion(name, version);
+    }
+  }
+
+  /**
    * Show or hide a version's details (loading them when shown).
    */
   toggleVersion(name: string, version: string): void {

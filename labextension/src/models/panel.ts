@@ -1,6 +1,5 @@
 import {
   refreshIcon,
-  searchIcon,
   SidePanel,
   ToolbarButton
 } from '@jupyterlab/ui-components';
@@ -8,6 +7,7 @@ import { type Message } from '@lumino/messaging';
 import { type AccordionPanel, Widget } from '@lumino/widgets';
 
 import { h } from '../common/dom';
+import { searchInput } from '../common/searchinput';
 import { MODELS_PANEL_ID } from '../tokens';
 import { type IModelsWidgetOptions } from './actions';
 import { ModelsBrowser } from './browser';
@@ -37,33 +37,15 @@ export class ModelsPanel extends SidePanel {
     this.header.addWidget(
       new Widget({ node: h('h2', {}, trans.__('Models')) })
     );
-    this._search = h('input', {
-      className: 'jp-MLPlatModels-searchInput',
+    const search = searchInput({
       testid: 'mlplat-models-search',
-      attrs: {
-        type: 'search',
-        placeholder: trans.__('Search models: name, tag, description'),
-        'aria-label': trans.__('Search registered models'),
-        autocomplete: 'off',
-        spellcheck: 'false',
-        maxlength: '200' // the server refuses longer queries
-      }
+      placeholder: trans.__('Search models: name, tag, description'),
+      label: trans.__('Search registered models'),
+      maxLength: 200,
+      onInput: text => model.setQuery(text)
     });
-    this._search.addEventListener('input', () => {
-      model.setQuery(this._search.value);
-    });
-    const searchBox = new Widget({
-      node: h(
-        'div',
-        { className: 'jp-MLPlatModels-search' },
-        searchIcon.element({
-          tag: 'span',
-          className: 'jp-MLPlatModels-searchIcon'
-        }),
-        this._search
-      )
-    });
-    this.toolbar.addItem('search', searchBox);
+    this._search = search.input;
+    this.toolbar.addItem('search', search.widget);
     const refresh = new ToolbarButton({
       icon: refreshIcon,
       tooltip: trans.__('Reload models and deployments'),
@@ -81,6 +63,14 @@ export class ModelsPanel extends SidePanel {
     });
     this.addWidget(this._reports);
     (this.content as AccordionPanel).setRelativeSizes([0.5, 0.25, 0.25]);
+  }
+
+  /**
+   * Show a model (and a version's details), its name in the search box.
+   */
+  reveal(name: string, version?: string): Promise<void> {
+    this._search.value = name;
+    return this._model.reveal(name, version);
   }
 
   protected override onAfterShow(msg: Message): void {

@@ -235,6 +235,24 @@ export const modelsPlugin: JupyterFrontEndPlugin<void> = {
         shell.activateById(panel.id);
       }
     });
+    commands.addCommand(CommandIDs.modelsOpenVersion, {
+      label: trans.__('Open Model Version'),
+      caption: trans.__(
+        'Show a registered model and a version in the Models panel'
+      ),
+      execute: args => {
+        const name = args['model'];
+        const version = args['version'];
+        if (typeof name !== 'string' || name === '') {
+          return;
+        }
+        shell.activateById(panel.id);
+        return panel.reveal(
+          name,
+          typeof version === 'string' ? version : undefined
+        );
+      }
+    });
     commands.addCommand(CommandIDs.refreshModels, {
       label: trans.__('Refresh Models'),
       caption: trans.__('Reload registered models and deployments'),

@@ -120,6 +120,20 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
         shell.activateById(panel.id);
       }
     });
+    commands.addCommand(CommandIDs.pipelinesOpenPipeline, {
+      label: trans.__('Open Pipeline'),
+      caption: trans.__('Show a pipeline and its runs in the Pipelines panel'),
+      execute: args => {
+        const name = args['name'];
+        if (typeof name !== 'string' || name === '') {
+          return;
+        }
+        shell.activateById(panel.id);
+        if (!model.isExpanded(name)) {
+          model.toggle(name);
+        }
+      }
+    });
     commands.addCommand(CommandIDs.refreshPipelines, {
       label: trans.__('Refresh Pipelines'),
       caption: trans.__('Reload the pipelines and their runs'),

@@ -1,0 +1,523 @@
+"""The one search: a query (:mod:`search.language`) answered by MLflow and the local indexes.
+
+Models, versions and runs come from MLflow's own search (filter strings over every experiment
+the user can see); tables and columns from the catalog index; reports from the reports index;
+pipelines from the project's DAG files and Airflow; deployments from the deploy records.
+Results are grouped by kind; each carries the ``target`` the lab opens (a panel and the item).
+A backend that cannot be reached leaves its kinds out with a note, never the whole search.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.deploy.registry import Registry, mlflow_call
+from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
+from jupyter_mlplat.search.language import KINDS, ClausePlan, compile_query, parse_kinds, quoted
+from jupyter_mlplat.tracking.ui import run_ui_path
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from jupyter_mlplat.catalog.service import CatalogService
+    from jupyter_mlplat.deploy.service import DeployService
+    from jupyter_mlplat.pipelines.service import PipelinesService
+    from jupyter_mlplat.reports.service import ReportsService
+
+MAX_LIMIT = 100
+#: Experiments per run search (MLflow takes a list; keep each request small).
+EXPERIMENT_CHUNK = 50
+#: Runs read to find the model versions of a metric/param query, and to check numeric params.
+RUN_SCAN = 2000
+RUN_PAGE = 100
+#: Run ids per ``run_id IN (...)`` model version search.
+RUN_ID_CHUNK = 100
+#: Seconds between two syncs of the reports index from MLflow (each search would otherwise).
+REPORTS_SYNC_SECONDS = 2.0
+LABELS = {
+    "model": "Models",
+    "version": "Model versions",
+    "run": "Runs",
+    "report": "Reports",
+    "pipeline": "Pipelines",
+    "deployment": "Deployments",
+    "table": "Tables",
+    "column": "Columns",
+}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+@dataclass
+class Result:
+    """One hit: what it is, how the lab titles it, and where clicking it goes."""
+
+    kind: str
+    id: str
+    title: str
+    subtitle: str = ""
+    target: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SearchService:
+    """Search every kind the platform knows (every call blocks)."""
+
+    def __init__(
+        self,
+        config: MLPlat,
+        *,
+        client: MlflowClient | None = None,
+        catalog: CatalogService | None = None,
+        reports: ReportsService | None = None,
+        deploy: DeployService | None = None,
+        pipelines: PipelinesService | None = None,
+    ) -> None:
+        self.config = config
+        self._registry = Registry(config, client)  # its lazily made MLflow client
+        self.catalog = catalog
+        self.reports = reports
+        self.deploy = deploy
+        self.pipelines = pipelines
+        self._synced = 0.0
+        self._sync_lock = threading.Lock()
+
+    @property
+    def client(self) -> MlflowClient:
+        return self._registry.client
+
+    # -- the search ----------------------------------------------------------------------------
+
+    def search(self, text: str, limit: int = 20, kinds: str = "") -> dict[str, Any]:
+        """Results of ``text`` grouped by kind (at most ``limit`` per kind)."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        wanted = parse_kinds(kinds) if kinds.strip() else None
+        started = time.perf_counter()
+        plan = compile_query(text, wanted)
+        found: dict[str, dict[str, Result]] = {kind: {} for kind in KINDS}
+        notes: dict[str, str] = {}
+        experiments: dict[str, str] | None = None
+        for clause in plan.clauses:
+            for kind in [k for k in KINDS if k in clause.kinds]:
+                if kind in notes or len(found[kind]) >= limit:
+                    continue
+                try:
+                    if kind in ("run", "version", "model") and experiments is None:
+                        experiments = self._experiments()
+                    hits = self._search_kind(kind, clause, limit, experiments or {})
+                except Unavailable as err:
+                    notes[kind] = str(err)
+                    continue
+                for hit in hits:
+                    if len(found[kind]) >= limit:
+                        break
+                    found[kind].setdefault(hit.id, hit)
+        groups = [
+            {"kind": kind, "label": LABELS[kind], "results": [r.to_json() for r in hits.values()]}
+            for kind, hits in found.items()
+            if hits
+        ]
+        return {
+            "query": plan.query.text,
+            "groups": groups,
+            "total": sum(len(g["results"]) for g in groups),
+            "notes": [f"{LABELS[k]}: {message}" for k, message in notes.items()],
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+
+    def _search_kind(
+        self, kind: str, clause: ClausePlan, limit: int, experiments: dict[str, str]
+    ) -> list[Result]:
+        if kind in ("run", "version", "model"):
+            mlflow_kind = {"run": self._runs, "version": self._versions, "model": self._models}
+            return mlflow_kind[kind](clause, limit, experiments)
+        if kind in ("table", "column"):
+            return self._tables(kind, clause, limit)
+        local = {"report": self._reports, "pipeline": self._pipelines,
+                 "deployment": self._deployments}  # fmt: skip
+        return local[kind](clause, limit)
+
+    # -- MLflow -------------------------------------------------------------------------------
+
+    def _experiments(self) -> dict[str, str]:
+        """Every experiment the caller can see: id -> name."""
+        found: dict[str, str] = {}
+        token = None
+        while True:
+            page = _call(self.client.search_experiments, max_results=1000, page_token=token)
+            found.update((e.experiment_id, e.name) for e in page)
+            token = page.token
+            if not token:
+                return found
+
+    def _run_pages(
+        self, clause: ClausePlan, experiments: dict[str, str], page_size: int, scan: int
+    ) -> Iterator[list[Any]]:
+        """Pages of runs matching the clause (best first for a metric term; numeric params
+        checked here), reading at most ``scan`` runs per experiment chunk."""
+        runs = clause.runs
+        assert runs is not None
+        ids = [
+            i
+            for i, name in experiments.items()
+            if all(fragment in name.lower() for fragment in runs.experiments)
+        ]
+        # newest first: ordering by a metric makes MLflow's SQL sort every run (minutes at 100k)
+        order = ["attributes.start_time DESC"]
+        for start in range(0, len(ids), EXPERIMENT_CHUNK):
+            token = None
+            read = 0
+            while read < scan:
+                page = _call(
+                    self.client.search_runs,
+                    ids[start : start + EXPERIMENT_CHUNK],
+                    filter_string=runs.filter,
+                    max_results=min(page_size, scan - read),
+                    order_by=order,
+                    page_token=token,
+                )
+                read += len(page)
+                yield [run for run in page if _params_hold(run, runs.numeric_params)]
+                token = page.token
+                if not token:
+                    break
+
+    def _runs(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
+        shown = [t.name.partition(".") for t in clause.terms if t.kind == "compare"]
+        results = []
+        scan = RUN_SCAN if clause.runs and clause.runs.numeric_params else limit
+        found: list[Any] = []
+        for page in self._run_pages(clause, experiments, max(limit, RUN_PAGE), scan):
+            found += page
+            if len(found) >= limit:
+                break
+        for run in found[:limit]:
+            info, data = run.info, run.data
+            values = []
+            for prefix, _, key in shown:
+                if prefix == "metric" and key in data.metrics:
+                    values.append(f"{key} {_number(data.metrics[key])}")
+                elif prefix == "param" and key in data.params:
+                    values.append(f"{key}={data.params[key]}")
+            experiment = experiments.get(info.experiment_id, info.experiment_id)
+            subtitle = " · ".join([experiment, *values, info.status.lower()])
+            results.append(
+                Result(
+                    "run",
+                    info.run_id,
+                    info.run_name or info.run_id[:8],
+                    subtitle,
+                    {
+                        "panel": "mlflow",
+                        "path": run_ui_path(info.experiment_id, info.run_id),
+                        "experiment_id": info.experiment_id,
+                        "run_id": info.run_id,
+                    },
+                )
+            )
+        return results
+
+    def _version_objects(
+        self, clause: ClausePlan, limit: int, experiments: dict[str, str]
+    ) -> list[tuple[Any, Any]]:
+        """(version, run or None): through the runs a metric/param term finds, else directly."""
+        if not clause.versions_by_run:
+            page = _call(
+                self.client.search_model_versions,
+                filter_string=clause.versions or None,
+                max_results=limit,
+                order_by=["creation_timestamp DESC"],
+            )
+            return [(v, None) for v in page]
+        cached = clause.cache.get("versions")
+        if cached is not None:
+            return list(cached)
+        found: list[tuple[Any, Any]] = []
+        # small pages first: with a version for one run in ten, two pages give twenty versions
+        for page in self._run_pages(clause, experiments, RUN_ID_CHUNK, RUN_SCAN):
+            if not page:
+                continue
+            runs = {run.info.run_id: run for run in page}
+            condition = f"run_id IN ({', '.join(quoted(r) for r in runs)})"
+            if clause.versions:
+                condition += f" and {clause.versions}"
+            versions = _call(
+                self.client.search_model_versions, filter_string=condition, max_results=1000
+            )
+            rank = {run_id: i for i, run_id in enumerate(runs)}
+            found += sorted(
+                ((v, runs[v.run_id]) for v in versions), key=lambda p: rank[p[0].run_id]
+            )
+            if len(found) >= limit * 3:  # models group versions: read a few more
+                break
+        clause.cache["versions"] = found
+        return found
+
+    def _versions(
+        self, clause: ClausePlan, limit: int, experiments: dict[str, str]
+    ) -> list[Result]:
+        shown = [t.name[len("metric.") :] for t in clause.terms if t.name.startswith("metric.")]
+        results = []
+        for version, run in self._version_objects(clause, limit, experiments)[:limit]:
+            parts = [
+                f"{m} {_number(run.data.metrics[m])}"
+                for m in shown
+                if run is not None and m in run.data.metrics
+            ]
+            if run is not None and run.info.run_name:
+                parts.append(f"run {run.info.run_name}")
+            aliases = list(getattr(version, "aliases", []) or [])
+            if aliases:
+                parts.append("@" + ", @".join(aliases))
+            results.append(
+                Result(
+                    "version",
+                    f"{version.name}/{version.version}",
+                    f"{version.name} v{version.version}",
+                    " · ".join(parts) or (version.description or ""),
+                    {"panel": "models", "model": version.name, "version": str(version.version)},
+                )
+            )
+        return results
+
+    def _models(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
+        if clause.versions_by_run:
+            counts: dict[str, int] = {}
+            for version, _ in self._version_objects(clause, limit, experiments):
+                counts[version.name] = counts.get(version.name, 0) + 1
+            return [
+                Result(
+                    "model",
+                    name,
+                    name,
+                    f"{n} matching version{'s' * (n > 1)}",
+                    {"panel": "models", "model": name},
+                )
+                for name, n in list(counts.items())[:limit]
+            ]
+        page = _call(
+            self.client.search_registered_models,
+            filter_string=clause.models or None,
+            max_results=limit,
+            order_by=["last_updated_timestamp DESC"],
+        )
+        results = []
+        for model in page:
+            latest = max((int(v.version) for v in model.latest_versions or []), default=0)
+            subtitle = (model.description or "").splitlines()[0] if model.description else ""
+            subtitle = subtitle or (f"latest v{latest}" if latest else "no versions")
+            results.append(
+                Result(
+                    "model",
+                    model.name,
+                    model.name,
+                    subtitle,
+                    {"panel": "models", "model": model.name},
+                )
+            )
+        return results
+
+    # -- local indexes ------------------------------------------------------------------------
+
+    def _reports(self, clause: ClausePlan, limit: int) -> list[Result]:
+        if self.reports is None or clause.reports is None:
+            return []
+        with self._sync_lock:
+            if time.monotonic() - self._synced > REPORTS_SYNC_SECONDS:
+                self.reports.sync()
+                self._synced = time.monotonic()
+        results = []
+        for report in self.reports.index.search(clause.reports, limit):
+            metrics = [f"{k} {_number(v)}" for k, v in list(report.metrics.items())[:3]]
+            results.append(
+                Result(
+                    "report",
+                    report.id,
+                    f"{report.model} v{report.version} on {report.table}",
+                    " · ".join([report.created[:16].replace("T", " "), *metrics]),
+                    {
+                        "panel": "report",
+                        "report": report.id,
+                        "model": report.model,
+                        "version": report.version,
+                        "path": f"mlplat/api/reports/{report.id}/html",
+                    },
+                )
+            )
+        return results
+
+    def _tables(self, kind: str, clause: ClausePlan, limit: int) -> list[Result]:
+        if self.catalog is None:
+            return []
+        fields = clause.fields
+        table = fields.get("table", "")
+        terms = [*clause.words, *(fields[f] for f in ("name", "column") if f in fields)]
+        if table and "." in table:
+            database, _, name = table.partition(".")
+            entry = self.catalog.index.table(database, name)
+            entries = [entry] if entry is not None else []
+        elif table or terms:
+            entries = [
+                hit.table
+                for hit in self.catalog.search(
+                    " ".join([table, *terms]).strip(), limit if kind == "table" else 50
+                )
+            ]
+            entries = [self.catalog.index.table(e.database, e.name) or e for e in entries]
+        else:  # e.g. kind:table alone
+            return []
+        results: list[Result] = []
+        for entry in entries:
+            if "name" in fields and fields["name"] not in entry.name.lower():
+                continue
+            if kind == "table":
+                results.append(_table_result(entry, clause.words))
+                continue
+            for column in entry.columns:
+                text = f"{column.name}\n{column.comment}".lower()
+                if "column" in fields and fields["column"] not in column.name.lower():
+                    continue
+                if all(w in text for w in clause.words) and (clause.words or "column" in fields):
+                    results.append(
+                        Result(
+                            "column",
+                            f"{entry.qualified_name}.{column.name}",
+                            column.name,
+                            " · ".join(
+                                p for p in (entry.qualified_name, column.type, column.comment) if p
+                            ),
+                            {
+                                "panel": "catalog",
+                                "table": entry.qualified_name,
+                                "column": column.name,
+                            },
+                        )
+                    )
+        return results[:limit]
+
+    def _pipelines(self, clause: ClausePlan, limit: int) -> list[Result]:
+        from jupyter_mlplat.pipelines.project import list_files
+
+        known: dict[str, dict[str, Any]] = {
+            path.stem: {"dag_id": path.stem, "file": path.name, "tags": [], "last_run": None}
+            for path in list_files(self.config)
+        }
+        if self.pipelines is not None and self.config.airflow_url:
+            try:
+                for pipeline in self.pipelines.pipelines()["pipelines"]:
+                    known[pipeline["dag_id"]] = pipeline
+            except MLPlatError:
+                pass  # Airflow down: the DAG files still name the pipelines
+        fields = clause.fields
+        results = []
+        for dag_id, pipeline in sorted(known.items()):
+            last = pipeline.get("last_run") or {}
+            state = str(last.get("state") or "")
+            text = " ".join([dag_id, pipeline.get("file", ""), *pipeline.get("tags", [])]).lower()
+            if not all(w in text for w in clause.words):
+                continue
+            if any(fields[f] not in dag_id.lower() for f in ("name", "pipeline") if f in fields):
+                continue
+            if "status" in fields and fields["status"].lower() != state.lower():
+                continue
+            subtitle = " · ".join(
+                p
+                for p in (
+                    pipeline.get("schedule") or "",
+                    f"last run {state}" if state else "no run yet",
+                )
+                if p
+            )
+            results.append(
+                Result("pipeline", dag_id, dag_id, subtitle, {"panel": "pipelines", "name": dag_id})
+            )
+        return results[:limit]
+
+    def _deployments(self, clause: ClausePlan, limit: int) -> list[Result]:
+        if self.deploy is None:
+            return []
+        fields = clause.fields
+        results = []
+        for record in self.deploy.records():
+            models = [r.model for r in (record.stable, record.canary) if r is not None]
+            text = " ".join([record.name, record.target, *(m.name for m in models)]).lower()
+            if not all(w in text for w in clause.words):
+                continue
+            if "name" in fields and fields["name"] not in record.name.lower():
+                continue
+            if "model" in fields and fields["model"] not in {m.name.lower() for m in models}:
+                continue
+            if "status" in fields and fields["status"].lower() != record.state:
+                continue
+            stable = record.stable.model
+            subtitle = f"{stable.name} v{stable.version} · {record.target} · {record.state}"
+            results.append(
+                Result(
+                    "deployment",
+                    record.name,
+                    record.name,
+                    subtitle,
+                    {
+                        "panel": "models",
+                        "model": stable.name,
+                        "version": stable.version,
+                        "deployment": record.name,
+                    },
+                )
+            )
+        return results[:limit]
+
+
+def _table_result(entry: Any, words: list[str]) -> Result:
+    column = next(
+        (
+            c
+            for c in entry.columns
+            if words and all(w in f"{c.name}\n{c.comment}".lower() for w in words)
+        ),
+        None,
+    )
+    if column is not None:
+        subtitle = f"column {column.name}" + (f": {column.comment}" if column.comment else "")
+    else:
+        subtitle = entry.comment or entry.type.lower()
+    return Result(
+        "table",
+        entry.qualified_name,
+        entry.qualified_name,
+        subtitle,
+        {"panel": "catalog", "table": entry.qualified_name},
+    )
+
+
+def _params_hold(run: Any, checks: list[tuple[str, str, float]]) -> bool:
+    for key, op, value in checks:
+        try:
+            if not _OPS[op](float(run.data.params.get(key, "")), value):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call the MLflow client: a filter it refuses is InvalidInput, anything else Unavailable."""
+    return mlflow_call(function, *args, owner="search", **kwargs)
