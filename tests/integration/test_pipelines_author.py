@@ -132,6 +132,10 @@ def test_classification_template_runs_end_to_end(kernel, project, mlflow_client)
     assert champion.version == challenger.version == "1"
     assert champion.tags["mlplat.pipeline.dag_id"] == "iris_classification"
     assert float(champion.tags["mlplat.pipeline.accuracy"]) > 0.8
+    # the register step attached an evaluation report (no champion yet to diff against)
+    report_run = mlflow_client.get_run(champion.tags["mlplat.report.run_id"])
+    assert report_run.data.tags["mlplat.report.table"] == "dataframe:demo.iris"  # its holdout rows
+    assert report_run.data.metrics["accuracy_score"] > 0.8
     # the Airflow listener tracked the run: the version's run is the train task's child run
     # of the DAG run's parent run (pipelines/listener.py), tagged with Airflow's ids
     child = mlflow_client.get_run(champion.run_id)
@@ -184,16 +188,37 @@ def test_corrupted_table_fails_at_the_gate_and_changes_nothing(kernel, project, 
         assert version.version == "1"
 
 
-def test_regression_template_runs(kernel, mlflow_client):
+def test_regression_template_runs_with_tuning(kernel, project, mlflow_client):
     run_ok(
         kernel,
         "%mlp pipeline new --template regression --table demo.diabetes --label progression",
     )
+    config = project / "pipelines" / "diabetes_regression.yaml"
+    text = config.read_text()
+    assert "tuning:\n  trials: 0" in text and '"alpha": [0.001, 100.0, "log"]' in text
+    config.write_text(text.replace("tuning:\n  trials: 0", "tuning:\n  trials: 6"))
     result = run_ok(kernel, "%mlp pipeline run diabetes_regression")
     assert task_states(run_table(result))["register"] == "success"
     champion = mlflow_client.get_model_version_by_alias("diabetes_regression", "champion")
     assert champion.version == "1"
     assert float(champion.tags["mlplat.pipeline.rmse"]) < 100
+    # the train step tuned alpha first: one study run with a child run per trial, and the
+    # model trained with the best trial's alpha
+    trained = mlflow_client.get_run(champion.run_id)
+    study = mlflow_client.get_run(trained.data.tags["mlplat.pipeline.tuning_run_id"])
+    trials = mlflow_client.search_runs(
+        [study.info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{study.info.run_id}'",
+    )
+    assert len(trials) == 6
+    best = int(trained.data.tags["mlplat.pipeline.tuning_best_trial"])
+    best_alpha = {
+        int(r.data.tags.get("mlplat.tuning.trial", -1)): r.data.params["alpha"] for r in trials
+    }
+    assert float(trained.data.params["model.alpha"]) == pytest.approx(float(best_alpha[best]))
+    # and the register step attached a regressor's evaluation report
+    report_run = mlflow_client.get_run(champion.tags["mlplat.report.run_id"])
+    assert report_run.data.tags["mlplat.report.model_type"] == "regressor"
 
 
 @pytest.mark.parametrize(

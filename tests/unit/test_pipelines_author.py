@@ -118,12 +118,32 @@ def test_feature_config_round_trips_through_its_yaml(tmp_path):
         ({"model": {"class": "sklearn.nothing.Here"}}, "cannot import"),
         ({"promote": {"metric": "rmse"}}, "not a classification metric"),
         ({"holdout": 0.9}, "holdout"),
+        ({"tuning": {"trials": -1}}, "tuning.trials"),
+        ({"tuning": {"trials": 5}}, "name at least one model param"),
+        ({"tuning": {"trials": 5, "search": {"C": [1, 0.1]}}}, "low must be below high"),
+        ({"tuning": {"trials": 5, "search": {"C": [0, 1, "log"]}}}, "above 0 on a log scale"),
+        ({"tuning": {"trials": 5, "search": {"C": "big"}}}, "tuning.search.C: use [low, high]"),
+        ({"tuning": {"parallel": "gpu"}}, "tuning.parallel must be one of"),
     ],
 )
 def test_feature_config_mistakes_are_one_line(change, message):
     with pytest.raises(InvalidInput, match="feature config: ") as err:
         features.parse(RAW | change)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_tuning_search_space_draws_each_param_from_an_optuna_trial(tmp_path):
+    import optuna
+
+    search = {"C": [0.01, 100.0, "log"], "max_iter": [50, 500], "solver": {"choices": ["lbfgs"]}}
+    config = features.parse(RAW | {"tuning": {"trials": 4, "parallel": "none", "search": search}})
+    path = tmp_path / "p.yaml"
+    path.write_text(features.render(config, "test"))
+    again = features.load(path)
+    assert (again.tuning_trials, again.tuning_parallel, again.search) == (4, "none", search)
+    params = again.suggest(optuna.trial.FixedTrial({"C": 2.5, "max_iter": 80, "solver": "lbfgs"}))
+    assert params == {"C": 2.5, "max_iter": 80, "solver": "lbfgs"}  # max_iter: 50 was replaced
+    assert again.build_model(params).steps[-1][1].C == 2.5
 
 
 def test_promotion_respects_direction_and_margin():

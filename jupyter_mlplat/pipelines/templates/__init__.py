@@ -24,6 +24,7 @@ from jupyter_mlplat.pipelines.project import (
 from jupyter_mlplat.pipelines.templates.features import (
     DEFAULT_METRICS,
     DEFAULT_MODELS,
+    DEFAULT_SEARCH,
     KINDS,
     FeatureConfig,
     render,
@@ -225,6 +226,7 @@ def _training_config(
         metric=DEFAULT_METRICS[template],
         registered_model=name,
         score_output=output,
+        search={k: list(v) for k, v in DEFAULT_SEARCH[template].items()},
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from jupyter_mlplat.errors import InvalidInput
 
 KINDS = ("classification", "regression", "batch-scoring")
+#: Where tuning trials run (see jupyter_mlplat.tuning).
+PARALLEL = ("local", "spark", "kubernetes", "none")
 
 #: Transform name -> (scikit-learn class path, keyword arguments). Applied in the listed order.
 TRANSFORMS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -54,6 +56,12 @@ DEFAULT_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
 }
 DEFAULT_METRICS = {"classification": "accuracy", "regression": "rmse"}
+#: The search space a new template's config offers for its default model (tuning is off until
+#: ``tuning.trials`` is set).
+DEFAULT_SEARCH: dict[str, dict[str, Any]] = {
+    "classification": {"C": [0.01, 100.0, "log"]},
+    "regression": {"alpha": [0.001, 100.0, "log"]},
+}
 
 
 @dataclass
@@ -75,6 +83,9 @@ class FeatureConfig:
     model_uri: str = ""  # batch-scoring: the model that scores
     score_table: str = ""  # the table to score ("" = none); defaults to ``table`` for batch
     score_output: str = ""
+    tuning_trials: int = 0  # 0: fit the model's params as given; else tune them first
+    tuning_parallel: str = "local"
+    search: dict[str, Any] = field(default_factory=dict)  # param -> [low, high(, log)] | choices
     source: str = ""
 
     @property
@@ -97,8 +108,24 @@ class FeatureConfig:
             return candidate > champion + self.margin
         return candidate < champion - self.margin
 
-    def build_model(self) -> Any:
-        """The scikit-learn Pipeline: the features' transforms, then the model."""
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """The model's params with the search space's ones drawn by an Optuna ``trial``."""
+        params = dict(self.model_params)
+        for name, space in self.search.items():
+            if isinstance(space, dict):
+                params[name] = trial.suggest_categorical(name, list(space["choices"]))
+                continue
+            low, high, *scale = space
+            log = scale == ["log"]
+            if isinstance(low, int) and isinstance(high, int):
+                params[name] = trial.suggest_int(name, low, high, log=log)
+            else:
+                params[name] = trial.suggest_float(name, float(low), float(high), log=log)
+        return params
+
+    def build_model(self, params: dict[str, Any] | None = None) -> Any:
+        """The scikit-learn Pipeline: the features' transforms, then the model (with ``params``
+        instead of the config's, e.g. a tuned trial's)."""
         from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
 
@@ -113,7 +140,7 @@ class FeatureConfig:
                 (column, Pipeline(transforms) if transforms else "passthrough", [column])
             )
         features = ColumnTransformer(columns, remainder="drop")
-        model = _import(self.model_class)(**self.model_params)
+        model = _import(self.model_class)(**(self.model_params if params is None else params))
         return Pipeline([("features", features), ("model", model)])
 
 
@@ -223,6 +250,40 @@ def _parse_training(raw: dict[str, Any], config: FeatureConfig, bad: Any) -> Non
     config.registered_model = str(raw.get("registered_model") or "")
     if not config.registered_model:
         raise bad("registered_model: name the registered model to create versions of")
+    _parse_tuning(raw.get("tuning") or {}, config, bad)
+
+
+def _parse_tuning(tuning: Any, config: FeatureConfig, bad: Any) -> None:
+    if not isinstance(tuning, dict):
+        raise bad("tuning must be a mapping with trials, parallel and search")
+    trials = tuning.get("trials") or 0
+    if not isinstance(trials, int) or trials < 0:
+        raise bad(f"tuning.trials must be a whole number >= 0, not {trials!r}")
+    config.tuning_trials = trials
+    config.tuning_parallel = str(tuning.get("parallel") or "local")
+    if config.tuning_parallel not in PARALLEL:
+        raise bad(f"tuning.parallel must be one of {', '.join(PARALLEL)}")
+    search = tuning.get("search") or {}
+    if not isinstance(search, dict):
+        raise bad("tuning.search must map model params to [low, high(, log)] or {choices}")
+    for name, space in search.items():
+        where = f"tuning.search.{name}"
+        if isinstance(space, dict):
+            if not isinstance(space.get("choices"), list) or not space["choices"]:
+                raise bad(f"{where}: give a non-empty list under choices")
+            continue
+        numbers = (
+            isinstance(space, list)
+            and len(space) in (2, 3)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in space[:2])
+        )
+        if not numbers or space[2:] not in ([], ["log"]):
+            raise bad(f'{where}: use [low, high], [low, high, "log"] or {{choices: [...]}}')
+        if not space[0] < space[1] or (space[2:] == ["log"] and space[0] <= 0):
+            raise bad(f"{where}: low must be below high (and above 0 on a log scale)")
+    if trials and not search:
+        raise bad("tuning.search: name at least one model param to tune")
+    config.search = dict(search)
 
 
 def render(config: FeatureConfig, title: str) -> str:
@@ -258,6 +319,13 @@ def render(config: FeatureConfig, title: str) -> str:
             f"  metric: {j(config.metric)}",
             f"  margin: {config.margin}",
             f"registered_model: {j(config.registered_model)}",
+            "# optional: tune model params with Optuna before training (trials: 0 = off); trials",
+            "# run in parallel (local | spark | kubernetes | none), in MLflow under one study run;",
+            '# a search entry is [low, high], [low, high, "log"] or {"choices": [...]}',
+            "tuning:",
+            f"  trials: {config.tuning_trials}",
+            f"  parallel: {j(config.tuning_parallel)}",
+            f"  search: {j(config.search)}",
         ]
     lines += [
         "# saved suite (quality/suites/<name>.txt) the table must pass before anything else runs",

@@ -2,9 +2,11 @@
 previous task returned (table names, counts, ``models:/`` URIs and scores: never DataFrames).
 
 Training: read the table -> its quality suite as a blocking gate -> preprocessing checked
-against the table -> train (scikit-learn Pipeline, logged to MLflow) -> evaluate the candidate
-and the current ``@champion`` on the same holdout -> register, move ``@challenger``, and
-``@champion`` only when better -> optionally batch-score a table with the champion.
+against the table -> train (optionally tuning the model's params with Optuna first; a
+scikit-learn Pipeline, logged to MLflow) -> evaluate the candidate and the current ``@champion``
+on the same holdout -> register with its evaluation report (diffed against the champion), move
+``@challenger``, and ``@champion`` only when better -> optionally batch-score a table with the
+champion.
 """
 
 from __future__ import annotations
@@ -84,13 +86,22 @@ def train(path: str, data: dict[str, Any]) -> str:
     config = load(path)
     train_rows, _ = _split(config, _frame(config, data["table"]))
     x, y = train_rows[list(config.features)], train_rows[config.label]
-    model = config.build_model().fit(x, y)
+    params, study = _tune(config, x, y) if config.tuning_trials else (config.model_params, None)
+    model = config.build_model(params).fit(x, y)
     with task_run():
+        if study is not None:
+            mlflow.set_tags(
+                {
+                    "mlplat.pipeline.tuning_study": study.study_name,
+                    "mlplat.pipeline.tuning_run_id": study.parent_run_id,
+                    "mlplat.pipeline.tuning_best_trial": str(study.best_trial),
+                }
+            )
         mlflow.log_params(
             {
                 "table": data["table"],
                 "model_class": config.model_class,
-                **{f"model.{k}": v for k, v in config.model_params.items()},
+                **{f"model.{k}": v for k, v in params.items()},
                 "features": ",".join(config.features),
                 "holdout": config.holdout,
                 "seed": config.seed,
@@ -134,6 +145,7 @@ def evaluate(path: str, model_uri: str, data: dict[str, Any]) -> dict[str, Any]:
         "champion_version": champion_version,
         "better": better,
         "holdout_rows": len(holdout),
+        "table": data["table"],
     }
 
 
@@ -150,6 +162,7 @@ def register(path: str, evaluation: dict[str, Any]) -> dict[str, Any]:
         "mlplat.pipeline.promoted": str(bool(evaluation["better"])).lower(),
     }
     version = mlflow.register_model(evaluation["model_uri"], config.registered_model, tags=tags)
+    report = _report(config, str(version.version), evaluation["table"])  # before @champion moves
     client.set_registered_model_alias(config.registered_model, CHALLENGER, version.version)
     if evaluation["better"]:
         client.set_registered_model_alias(config.registered_model, CHAMPION, version.version)
@@ -157,6 +170,7 @@ def register(path: str, evaluation: dict[str, Any]) -> dict[str, Any]:
         "model": f"models:/{config.registered_model}/{version.version}",
         "version": str(version.version),
         "champion": bool(evaluation["better"]),
+        "report": report,
     }
 
 
@@ -183,6 +197,52 @@ def batch_score(path: str, registered: dict[str, Any] | None = None) -> dict[str
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _report(config: FeatureConfig, version: str, table: str) -> str:
+    """The new version's evaluation report on the holdout rows, diffed against the current
+    ``@champion`` (see jupyter_mlplat.reports); its id."""
+    from jupyter_mlplat.reports.evaluate import evaluate
+
+    _, holdout = _split(config, _frame(config, table))
+    result = evaluate(
+        f"models:/{config.registered_model}/{version}",
+        holdout,
+        label=config.label,
+        against=CHAMPION,
+        config=platform_config(),
+        data_name=table,
+    )
+    return result.id
+
+
+def _tune(config: FeatureConfig, x: Any, y: Any) -> tuple[dict[str, Any], Any]:
+    """The best model params of the config's search space by 3-fold cross-validation on the
+    training rows (never the holdout), tuned with Optuna as one MLflow study run per pipeline
+    run; the params and the ``TuningResult``."""
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import cross_val_score
+
+    from jupyter_mlplat.tuning import tune
+
+    scorer = make_scorer(config.score, greater_is_better=True)  # the raw metric, either way
+
+    def objective(trial: Any) -> float:
+        model = config.build_model(config.suggest(trial))
+        return float(cross_val_score(model, x, y, cv=3, scoring=scorer).mean())
+
+    result = tune(
+        objective,
+        trials=config.tuning_trials,
+        parallel=config.tuning_parallel,
+        direction="maximize" if config.higher_is_better else "minimize",
+        metric=f"cv_{config.metric}",
+        study_name=f"{config.registered_model}-tuning",
+        new=True,  # each pipeline run tunes afresh on its own data
+        config=platform_config(),
+        spark=spark if config.tuning_parallel == "spark" else None,
+    )
+    return config.model_params | result.best_params, result
+
+
 def _frame(config: FeatureConfig, table: str) -> Any:
     """The table's label and feature columns as pandas, in a fixed row order (Spark gives no
     order; the holdout must be the same rows in every task and every run)."""
