@@ -57,7 +57,7 @@ def load_ipython_extension(shell: Any) -> None:
     if config.lineage:
         from jupyter_mlplat.lineage.capture import LineageCapture
 
-        capture = LineageCapture(config)
+        capture = LineageCapture(config, send=_lineage_events_to_server())
         extensions.append(capture)
         # what a cell's Spark actions read and wrote is in MLflow when the cell ends
         shell.events.register("post_run_cell", lambda _result: capture.flush(LINEAGE_FLUSH_SECONDS))
@@ -91,3 +91,22 @@ def load_ipython_extension(shell: Any) -> None:
         reattach_if_restarted(sessions, shell.user_ns, cell)
 
     shell.events.register("pre_run_cell", before_cell)
+
+
+def _lineage_events_to_server() -> Any:
+    """Where this kernel's OpenLineage events go: to the Jupyter server (which keeps the JSON
+    lines and knows the endpoint), when the server gave the kernel its API; else None (a kernel
+    started some other way writes them itself)."""
+    import os
+
+    from jupyter_mlplat.config import API_URL_VARIABLE
+
+    if not os.environ.get(API_URL_VARIABLE):
+        return None
+
+    def send(events: list[dict[str, Any]]) -> None:
+        from jupyter_mlplat.kernel.platform_api import PlatformApi
+
+        PlatformApi().call("POST", "lineage/events", {"events": events}, timeout=10)
+
+    return send

@@ -70,9 +70,12 @@ class LineageCapture:
     """Records the tables read and written through hooked sessions into the active MLflow run
     (``lineage.record``) and as OpenLineage events (``lineage.openlineage``)."""
 
-    def __init__(self, config: MLPlat, job: str = "") -> None:
+    def __init__(self, config: MLPlat, job: str = "", send: Any = None) -> None:
+        """``send``: where OpenLineage events go instead of this process's own files and
+        endpoint (``openlineage.Send``; a kernel hands them to the Jupyter server)."""
         self.config = config
         self.job = job or default_job(config)
+        self._send = send
         self._pending: dict[str, _Action] = {}
         self._queue: queue.Queue[_Action] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -258,7 +261,7 @@ class LineageCapture:
         from jupyter_mlplat.lineage.openlineage import EventSink
 
         if self._sink is None:
-            self._sink = EventSink(self.config)
+            self._sink = EventSink(self.config, self._send)
         try:
             self._sink.emit(run)
         except Exception as err:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,13 +118,20 @@ def events(run: ActionRun, namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-class EventSink:
-    """Appends events to ``<dir>/openlineage-<date>.jsonl`` and POSTs them to the endpoint."""
+#: Hands a batch of events to whoever keeps them (a kernel: the Jupyter server, see
+#: ``server/lineage_handlers.py``), instead of this process writing them itself.
+Send = Callable[[list[dict[str, Any]]], None]
 
-    def __init__(self, config: MLPlat) -> None:
+
+class EventSink:
+    """Appends events to ``<dir>/openlineage-<date>.jsonl`` and POSTs them to the endpoint;
+    or, given ``send``, hands them on (a kernel knows neither the folder nor the endpoint)."""
+
+    def __init__(self, config: MLPlat, send: Send | None = None) -> None:
         self.folder = config.resolved_lineage_dir
         self.url = config.openlineage_url
         self.namespace = config.openlineage_namespace
+        self.send = send
         self._lock = threading.Lock()
 
     def path(self, when: float) -> Path:
@@ -131,9 +140,17 @@ class EventSink:
     def emit(self, run: ActionRun) -> None:
         """Write (and send) the events of ``run``; raises on failure (the caller warns once)."""
         batch = events(run, self.namespace)
+        if self.send is not None:
+            self.send(batch)
+        else:
+            self.keep(batch)
+
+    def keep(self, batch: list[dict[str, Any]]) -> None:
+        """Append ``batch`` to today's file and POST it to the endpoint when one is set."""
         lines = "".join(json.dumps(event, separators=(",", ":")) + "\n" for event in batch)
-        path = self.path(run.ended)
+        when = time.time()
         with self._lock:
+            path = self.path(when)
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as out:
                 out.write(lines)

@@ -21,6 +21,9 @@ from jupyter_mlplat.lineage.record import INPUT_CONTEXT, OUTPUT_CONTEXT, recorde
 
 #: Runs a table's "used by" lists at most (newest first).
 MAX_RUNS = 500
+#: Most OpenLineage events a kernel hands over at once (one Spark action makes two).
+MAX_EVENTS = 100
+EVENT_TYPES = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
 _MISSING = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
 
 CurrentSnapshot = Callable[[str, str], Snapshot | None]
@@ -54,6 +57,7 @@ class LineageService:
         self._deployments = deployments
         self._pipelines = pipelines
         self._client = client
+        self._sink: Any = None
 
     @property
     def client(self) -> Any:
@@ -62,6 +66,32 @@ class LineageService:
 
             self._client = client_for(self.config)
         return self._client
+
+    # -- OpenLineage events of kernels ------------------------------------------------------------
+    def keep_events(self, batch: Any) -> None:
+        """Keep a kernel's OpenLineage events (JSON lines here, POSTed to the endpoint when one
+        is configured); a malformed batch is refused whole, nothing written."""
+        from jupyter_mlplat.lineage.openlineage import EventSink
+
+        if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_EVENTS:
+            raise InvalidInput(f"events must be a list of 1 to {MAX_EVENTS} OpenLineage events")
+        for i, event in enumerate(batch):
+            if (
+                not isinstance(event, dict)
+                or event.get("eventType") not in EVENT_TYPES
+                or not isinstance(event.get("run"), dict)
+                or not isinstance(event.get("job"), dict)
+            ):
+                raise InvalidInput(
+                    f"events[{i}] is not an OpenLineage run event "
+                    f"(eventType one of {', '.join(sorted(EVENT_TYPES))}, run, job)"
+                )
+        if self._sink is None:
+            self._sink = EventSink(self.config)
+        try:
+            self._sink.keep(batch)
+        except OSError as err:
+            raise Unavailable(f"the OpenLineage events could not be kept: {err}") from None
 
     # -- a table ------------------------------------------------------------------------------
     def table(self, name: str) -> dict[str, Any]:

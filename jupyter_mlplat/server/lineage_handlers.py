@@ -28,7 +28,23 @@ class VersionLineageHandler(LineageHandler):
         self.finish(await self.call(self.lineage.version, name, version))
 
 
+class EventsHandler(LineageHandler):
+    """Kernels hand their OpenLineage events to the server, which keeps them (JSON lines in its
+    lineage folder) and forwards them to the configured endpoint: kernels know neither."""
+
+    kernel_api = True
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.get_json_body() or {}
+        batch = body.get("events") if isinstance(body, dict) else None
+        await self.call(self.lineage.keep_events, batch)
+        self.set_status(204)
+        self.finish()
+
+
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
+    (r"mlplat/api/lineage/events", EventsHandler),
     (r"mlplat/api/lineage/tables/([^/]+)", TableLineageHandler),
     (r"mlplat/api/lineage/models/([^/]+)/versions/([^/]+)", VersionLineageHandler),
 ]

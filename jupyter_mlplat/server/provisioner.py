@@ -33,8 +33,7 @@ def kernel_environment(config: MLPlat, base: Mapping[str, str]) -> dict[str, str
     env = {k: v for k, v in base.items() if k not in hidden and not config.is_secret(k)}
     env |= config.to_environment(for_kernel=True)
     env["MLP_NOTEBOOK_PATH"] = notebook
-    # the kernel does not know the state folder: it gets where lineage events go, resolved
-    env["MLP_LINEAGE_DIR"] = str(config.resolved_lineage_dir)
+    # no MLP_LINEAGE_DIR: the kernel hands its OpenLineage events to the server (kernel API)
     env |= tracking_environment(config, notebook)
     env.pop("SPARK_REMOTE", None)  # a Livy URL, or Spark turned off: nothing pyspark can use
     env |= spark_environment(config)

@@ -148,6 +148,30 @@ def test_events_are_written_as_json_lines_and_posted(tmp_path, endpoint):
     assert received == lines
 
 
+def test_a_kernels_events_go_through_send_and_the_service_keeps_them(tmp_path, endpoint):
+    url, received = endpoint
+    handed: list = []
+    EventSink(MLPlat(env={}, lineage_dir=str(tmp_path / "kernel")), send=handed.extend).emit(ACTION)
+    assert [e["eventType"] for e in handed] == ["START", "COMPLETE"]
+    assert not (tmp_path / "kernel").exists()  # the kernel wrote nothing itself
+    config = MLPlat(env={}, lineage_dir=str(tmp_path / "server"), openlineage_url=url)
+    service = LineageService(config, current=lambda _table: None)
+    service.keep_events(handed)
+    kept = (tmp_path / "server").glob("*.jsonl")
+    assert [json.loads(line) for line in next(kept).read_text().splitlines()] == handed
+    assert received == handed
+
+
+@pytest.mark.parametrize(
+    "batch", [None, [], [{"eventType": "START"}], [{"eventType": "NOPE", "run": {}, "job": {}}]]
+)
+def test_malformed_event_batches_are_refused_whole(tmp_path, batch):
+    service = LineageService(MLPlat(env={}, lineage_dir=str(tmp_path)), current=lambda _t: None)
+    with pytest.raises(InvalidInput):
+        service.keep_events(batch)
+    assert not list(tmp_path.glob("*"))
+
+
 # -- the capture ---------------------------------------------------------------------------------
 class _Run:
     def __init__(self, run_id: str) -> None:
