@@ -59,12 +59,21 @@ def iris_model(trial):
     return model.score(X, y)
 
 
+def forget_active_experiment(monkeypatch):
+    """Other test files of the session leave an active experiment (``mlflow.set_experiment``)
+    in this process; a study, like a kernel's, would go there instead of the configured one."""
+    import mlflow.tracking.fluent
+
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+
+
 @pytest.fixture
 def config(platform, tmp_path, monkeypatch, request):
     """The platform's MLflow, an experiment of this test's own, journal files in tmp_path."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", platform.tracking_uri)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    forget_active_experiment(monkeypatch)
     return MLPlat(
         env={
             "MLP_TRACKING_URI": platform.tracking_uri,

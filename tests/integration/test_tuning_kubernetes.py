@@ -19,7 +19,7 @@ import pytest
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.tuning import TuningSpec, start
 from jupyter_mlplat.tuning.storage import rdb_url
-from tests.integration.test_tuning import TAG, check_study, quadratic
+from tests.integration.test_tuning import TAG, check_study, forget_active_experiment, quadratic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -114,6 +114,7 @@ def test_indexed_job_runs_trials_against_postgres(
         namespace=k8s_namespace,
     )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    forget_active_experiment(monkeypatch)
     config = MLPlat(
         env={
             "MLP_TRACKING_URI": tracking_uri,

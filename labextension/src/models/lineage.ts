@@ -87,9 +87,8 @@ export function addLineage(
 }
 
 /**
- * Commands revealing a version and a deployment in the models panel. A lab
- * that already has `mlplat:models-open-version` (the search panel adds it
- * too) keeps its own.
+ * The command revealing a deployment in the models panel, and a fresh
+ * *Trained on* whenever a version is revealed.
  */
 function addLineageCommands(
   app: JupyterFrontEnd,
@@ -99,37 +98,18 @@ function addLineageCommands(
   trans: TranslationBundle
 ): void {
   const { commands, shell } = app;
-  if (!commands.hasCommand(CommandIDs.modelsOpenVersion)) {
-    commands.addCommand(CommandIDs.modelsOpenVersion, {
-      label: trans.__('Open Model Version'),
-      caption: trans.__(
-        'Show a registered model and a version in the Models panel'
-      ),
-      execute: async args => {
-        const name = args['model'];
-        const version = args['version'];
-        if (typeof name !== 'string' || name === '') {
-          return;
-        }
-        shell.activateById(panel.id);
-        const input = panel.node.querySelector<HTMLInputElement>(
-          '.jp-MLPlatModels-searchInput'
-        );
-        if (input) {
-          input.value = name;
-        }
-        model.setQuery(name);
-        await model.searchNow();
-        model.select(name);
-        if (typeof version === 'string') {
-          if (!model.isVersionExpanded(name, version)) {
-            model.toggleVersion(name, version);
-          }
-          void lineage.model.loadVersion(name, version, true);
-        }
-      }
-    });
-  }
+  // The panel's own command (models/plugin.ts) reveals the version; its
+  // Trained on is fetched afresh, the tables may have changed since.
+  commands.commandExecuted.connect((_, executed) => {
+    const { model: name, version } = executed.args;
+    if (
+      executed.id === CommandIDs.modelsOpenVersion &&
+      typeof name === 'string' &&
+      typeof version === 'string'
+    ) {
+      void lineage.model.loadVersion(name, version, true);
+    }
+  });
   commands.addCommand(CommandIDs.modelsOpenDeployment, {
     label: trans.__('Show Deployment'),
     caption: trans.__("Show a deployment in the Models panel's deployments"),
