@@ -61,10 +61,13 @@ def iris_model(trial):
 
 def forget_active_experiment(monkeypatch):
     """Other test files of the session leave an active experiment (``mlflow.set_experiment``)
-    in this process; a study, like a kernel's, would go there instead of the configured one."""
+    and tracking URI (``mlflow.set_tracking_uri``) in this process; a study, like a kernel's,
+    would go there instead of the configured server and experiment."""
+    import mlflow.tracking._tracking_service.utils as tracking_utils
     import mlflow.tracking.fluent
 
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)  # MLFLOW_TRACKING_URI rules
 
 
 @pytest.fixture

@@ -28,19 +28,10 @@ SECRET = "team-tuning-db"
 
 
 @pytest.fixture(scope="module")
-def tracking_uri(tmp_path_factory):
-    """Only an MLflow server (the platform's own command): nothing else is needed here."""
-    from jupyter_mlplat.platform.local import LocalPlatform
-
-    root = tmp_path_factory.mktemp("tuning-mlflow")
-    servers = LocalPlatform(MLPlat(env={"MLP_STATE_DIR": str(root)}), root, spark=False)
-    service = servers.mlflow_service()
-    service.start()
-    try:
-        service.wait_ready(180)
-        yield servers.tracking_uri
-    finally:
-        service.stop()
+def tracking_uri(platform):
+    """The session's MLflow server (the state other test files leave in this process's mlflow
+    module, an active experiment or tracking URI, then names experiments that exist)."""
+    return platform.tracking_uri
 
 
 @pytest.fixture(scope="module")
