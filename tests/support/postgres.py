@@ -64,14 +64,16 @@ def _as_user(os_user: str | None) -> dict[str, Any]:
 def start(base: Path | None = None, timeout: float = 60) -> Postgres:
     """initdb a cluster in a temporary directory and start it on a free loopback port."""
     if not (BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL server binaries not found in {BIN}")
+        pytest.fail(
+            f"PostgreSQL server binaries not found in {BIN} (scripts/setup.sh --test installs them)"
+        )
     os_user = None
     if os.geteuid() == 0:
         os_user = os.environ.get("MLP_TEST_POSTGRES_USER", "postgres")
         try:
             pwd.getpwnam(os_user)
         except KeyError:
-            pytest.skip(f"running as root and there is no {os_user!r} account to run PostgreSQL")
+            pytest.fail(f"running as root and there is no {os_user!r} account to run PostgreSQL")
     root = Path(tempfile.mkdtemp(prefix="mlplat-pg-", dir=base))
     data, socket_dir = root / "data", root / "socket"
     socket_dir.mkdir()
