@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(git xz-utils libkrb5-dev)
+apt_packages=(git xz-utils libkrb5-dev haproxy)
 [[ "${1:-}" == "--test" ]] && apt_packages+=(chromium chromium-driver postgresql)
 missing=()
 for package in "${apt_packages[@]}"; do
