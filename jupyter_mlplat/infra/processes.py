@@ -22,9 +22,14 @@ class ServiceError(Unavailable):
 
 
 def free_port(preferred: int = 0) -> int:
-    """``preferred`` if it is free on 127.0.0.1, else any free port."""
+    """``preferred`` if it is free on 127.0.0.1, else any free port.
+
+    Probed with ``SO_REUSEADDR`` as the servers bind: a port whose last server just stopped
+    (connections in TIME_WAIT) is free for the next one, a listening port is not.
+    """
     for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
@@ -40,6 +45,26 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass
+class RestartBackoff:
+    """When to restart a service that crashed: after 1, 2, 4 ... seconds (at most ``longest``);
+    it gives up only when it crashed more than ``limit`` times within ``window`` seconds, so a
+    service that crashes now and then over days is always restarted."""
+
+    first: float = 1.0
+    longest: float = 30.0
+    limit: int = 5
+    window: float = 300.0
+    crashes: list[float] = field(default_factory=list)
+
+    def delay(self, now: float) -> float | None:
+        """Record a crash at ``now``; the seconds to wait before restarting, or None to give up."""
+        self.crashes = [t for t in self.crashes if now - t < self.window] + [now]
+        if len(self.crashes) > self.limit:
+            return None
+        return min(self.longest, self.first * 2 ** (len(self.crashes) - 1))
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from jupyter_mlplat.config import MLPlat, project_folder
 from jupyter_mlplat.infra.files import write_private
-from jupyter_mlplat.infra.processes import Service, ServiceError, free_port
+from jupyter_mlplat.infra.processes import RestartBackoff, Service, ServiceError, free_port
 from jupyter_mlplat.pipelines.airflow import AIRFLOW_UI_PATH, EmbeddedAirflow, has_dag_files
 from jupyter_mlplat.spark.demo import DATABASE as DEMO_DATABASE
 
@@ -59,6 +59,11 @@ class Layout:
         return self.root / "platform.json"
 
     @property
+    def ports(self) -> Path:
+        """The ports of the last start, kept after a stop: the next start reuses them."""
+        return self.root / "ports.json"
+
+    @property
     def token(self) -> Path:
         return self.root / "token"
 
@@ -73,6 +78,14 @@ def read_runtime(state_dir: Path) -> dict[str, Any] | None:
         return dict(json.loads(Layout(state_dir).runtime.read_text()))
     except (OSError, ValueError):
         return None
+
+
+def remembered_ports(state_dir: Path) -> dict[str, int]:
+    """The ports the platform had last time (so its URLs stay across restarts)."""
+    try:
+        return {k: int(v) for k, v in json.loads(Layout(state_dir).ports.read_text()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 class LocalPlatform:
@@ -94,7 +107,7 @@ class LocalPlatform:
         self.layout = Layout(config.resolved_state_dir)
         self.notebook_dir = notebook_dir
         self.lab_args = lab_args or []
-        previous = read_runtime(self.layout.root) or {}
+        previous = remembered_ports(self.layout.root)
         self.mlflow_port = free_port(mlflow_port or previous.get("mlflow_port", 0))
         self.lab_port = free_port(lab_port or previous.get("lab_port", 0))
         self.spark = spark
@@ -108,7 +121,8 @@ class LocalPlatform:
         self._airflow_thread: threading.Thread | None = None
         self._notes: list[str] = []
         self.services: list[Service] = []
-        self._restarts: dict[str, int] = {}
+        self._backoff: dict[str, RestartBackoff] = {}
+        self._restart_at: dict[str, float] = {}
         self.runtime: dict[str, Any] = {}
         self._lock: IO[str] | None = None
 
@@ -339,6 +353,8 @@ class LocalPlatform:
         }
         self.runtime = runtime
         self._write_runtime()
+        ports = {k: v for k, v in runtime.items() if k.endswith("_port") and v}
+        write_private(self.layout.ports, json.dumps(ports, indent=2))
         return runtime
 
     def _wait_all(self, timeout: float) -> Iterator[Service]:
@@ -355,29 +371,39 @@ class LocalPlatform:
     def _write_runtime(self) -> None:
         write_private(self.layout.runtime, json.dumps(self.runtime, indent=2))
 
-    def supervise(self, max_restarts: int = 3) -> list[str]:
-        """Restart services that died (at most ``max_restarts`` times each); say what happened.
+    def supervise(self) -> list[str]:
+        """Restart services that died, each after its backoff; say what happened.
 
-        Raises ``ServiceError`` when a service keeps dying.
+        Raises ``ServiceError`` when a service keeps dying (see :class:`RestartBackoff`).
         """
         notes, self._notes = self._notes, []
         self._watch_pipelines()
+        now = time.monotonic()
         for service in self.services:
+            name = service.name
+            if name in self._restart_at:
+                if now >= self._restart_at[name]:
+                    del self._restart_at[name]
+                    service.start()
+                    self.runtime["pids"][name] = service.process.pid if service.process else None
+                    self._write_runtime()
+                    notes.append(f"{name} restarted")
+                continue
             if service.process is None or service.process.poll() is None:
                 continue
-            count = self._restarts.get(service.name, 0) + 1
-            if count > max_restarts:
+            backoff = self._backoff.setdefault(name, RestartBackoff())
+            delay = backoff.delay(now)
+            if delay is None:
                 raise ServiceError(
-                    f"{service.name} died {count} times; last log lines:\n{service.log_tail()}"
+                    f"{name} crashed {len(backoff.crashes)} times in {backoff.window:.0f} s; "
+                    f"last log lines:\n{service.log_tail()}"
                 )
-            self._restarts[service.name] = count
+            self._restart_at[name] = now + delay
             notes.append(
-                f"{service.name} exited with code {service.process.returncode}; "
-                f"restarting it ({count}/{max_restarts})"
+                f"{name} exited with code {service.process.returncode}; restarting it in "
+                f"{delay:.0f} s (crash {len(backoff.crashes)} of {backoff.limit} allowed "
+                f"in {backoff.window / 60:.0f} min)"
             )
-            service.start()
-            self.runtime["pids"][service.name] = service.process.pid if service.process else None
-            self._write_runtime()
         return notes
 
     def stop(self) -> None:

@@ -81,24 +81,42 @@ def test_status_shows_the_running_platform(platform):
     assert set(as_json["pids"]) == {"mlflow", "spark-connect", "jupyterlab"}
 
 
-def test_stop_stops_everything_up_started(tmp_path):
-    """A second platform of its own (no Spark), stopped with `mlplat stop`."""
+def start_up(tmp_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`mlplat up --no-spark` of its own under ``tmp_path``; returns once it wrote its runtime."""
     state_dir, notebooks = tmp_path / "state", tmp_path / "notebooks"
-    notebooks.mkdir()
-    env = isolated_env(tmp_path)
-    log_path = tmp_path / "up.log"
-    with log_path.open("wb") as log:
+    notebooks.mkdir(exist_ok=True)
+    with log_path.open("ab") as log:
         up = subprocess.Popen(
             [*MLPLAT, "--state-dir", str(state_dir), "up", "--no-spark",
              "--notebook-dir", str(notebooks)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, env=isolated_env(tmp_path), cwd=ROOT,
+            start_new_session=True,
         )  # fmt: skip
+    runtime_file = state_dir / "platform.json"
+    deadline = time.monotonic() + 300
+    while not runtime_file.exists():
+        if up.poll() is not None or time.monotonic() > deadline:
+            stop_group(up)
+            raise AssertionError(log_path.read_text())
+        time.sleep(0.2)
+    return up
+
+
+def wait_for_line(log_path: Path, text: str, timeout: float = 60, times: int = 1) -> None:
+    deadline = time.monotonic() + timeout
+    while log_path.read_text().count(text) < times:
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.2)
+
+
+def test_stop_stops_everything_up_started(tmp_path):
+    """A second platform of its own (no Spark), stopped with `mlplat stop`."""
+    state_dir = tmp_path / "state"
+    env = isolated_env(tmp_path)
+    log_path = tmp_path / "up.log"
+    up = start_up(tmp_path, log_path)
     try:
         runtime_file = state_dir / "platform.json"
-        deadline = time.monotonic() + 300
-        while not runtime_file.exists():
-            assert up.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
         assert runtime_file.stat().st_mode & 0o777 == 0o600
         pids = json.loads(runtime_file.read_text())["pids"]
         assert set(pids) == {"mlflow", "jupyterlab"}
@@ -149,5 +167,41 @@ def test_a_signal_while_starting_stops_what_had_started(tmp_path):
         _, alive = psutil.wait_procs(servers, timeout=30)
         assert alive == []
         assert not (state_dir / "platform.json").exists()
+    finally:
+        stop_group(up)
+
+
+def test_a_crashed_service_comes_back_on_its_url_and_a_restart_keeps_the_urls(tmp_path):
+    """The supervisor restarts a killed MLflow server after its backoff, on the same port; a
+    stopped and started platform has the same URLs as before."""
+    import urllib.request
+
+    state_dir, log_path = tmp_path / "state", tmp_path / "up.log"
+    env = isolated_env(tmp_path)
+    up = start_up(tmp_path, log_path)
+    try:
+        first = json.loads((state_dir / "platform.json").read_text())
+        for crash in (1, 2):  # each restart waits longer (1 s, then 2 s)
+            os.killpg(json.loads((state_dir / "platform.json").read_text())["pids"]["mlflow"], 9)
+            wait_for_line(log_path, f"restarting it in {2 ** (crash - 1)} s (crash {crash} of 5")
+            wait_for_line(log_path, "mlplat: mlflow restarted", timeout=30, times=crash)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{first['tracking_uri']}/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.5)
+        assert mlplat(state_dir, "stop", env=env).returncode == 0
+        assert up.wait(60) == 0
+    finally:
+        stop_group(up)
+
+    up = start_up(tmp_path, log_path)
+    try:
+        again = json.loads((state_dir / "platform.json").read_text())
+        for key in ("tracking_uri", "lab_url", "mlflow_port", "lab_port"):
+            assert again[key] == first[key], key
     finally:
         stop_group(up)
