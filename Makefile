@@ -28,4 +28,5 @@ bench:         ## speed goals: each script prints ratios against a baseline of t
 	.venv/bin/python benchmarks/quality_check.py
 	.venv/bin/python benchmarks/hub_login.py
 	.venv/bin/python benchmarks/batch_predict.py
+	.venv/bin/python benchmarks/log_metric.py
 	.venv/bin/python benchmarks/deploy_local.py
