@@ -1,4 +1,6 @@
-"""Every route the extension adds refuses requests without Jupyter credentials."""
+"""Every route the extension adds: refused without valid credentials (none, a wrong Jupyter or
+kernel token, another scheme), opened by the kernel token only where kernels need it, and a
+cross-site write from a logged-in browser without the XSRF token refused."""
 
 from __future__ import annotations
 
@@ -12,6 +14,14 @@ from jupyter_mlplat.server.routes import ROUTES
 pytestmark = pytest.mark.integration
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+#: Requests that must all be refused (403) by every route, for every method it serves.
+PROBES = {
+    "no credentials": {},
+    "a wrong Jupyter token": {"Authorization": "token not-the-token"},
+    "a wrong kernel token": {"Authorization": "mlplat not-the-token"},
+    "a token in another scheme": {"Authorization": "Bearer not-the-token"},
+}
 
 
 def concrete(pattern: str) -> str:
@@ -20,21 +30,70 @@ def concrete(pattern: str) -> str:
     return path.replace("/?", "/").replace("\\", "")
 
 
+def methods(handler: type) -> list[str]:
+    return [m for m in METHODS if hasattr(handler, m.lower())]
+
+
+@pytest.fixture(scope="module")
+def kernel_token(platform) -> str:
+    """The scoped token the lab server gives its kernels (a file in its runtime directory)."""
+    runtime = platform.state_dir.parent / "jupyter-runtime"
+    (path,) = runtime.glob("mlplat-kernel-api-*.token")
+    return path.read_text().strip()
+
+
 @pytest.mark.parametrize("pattern", [p for p, _ in ROUTES])
-def test_route_refuses_anonymous_requests(lab, pattern):
+def test_route_refuses_requests_without_valid_credentials(lab, pattern):
     url = f"{lab.url}/{concrete(pattern)}"
-    for method in METHODS:
-        handler = dict(ROUTES)[pattern]
-        if not hasattr(handler, method.lower()):
-            continue
-        response = requests.request(method, url, timeout=30, allow_redirects=False)
-        assert response.status_code == 403, (method, url, response.status_code)
+    handler = dict(ROUTES)[pattern]
+    for method in methods(handler):
+        for probe, headers in PROBES.items():
+            response = requests.request(
+                method, url, headers=headers, timeout=30, allow_redirects=False
+            )
+            assert response.status_code == 403, (method, url, probe, response.status_code)
 
 
 @pytest.mark.parametrize("pattern", [p for p, _ in ROUTES])
 def test_route_accepts_the_token(lab, pattern):
     response = lab.api("GET", concrete(pattern), allow_redirects=False)
     assert response.status_code != 403
+
+
+@pytest.mark.parametrize("pattern", [p for p, _ in ROUTES])
+def test_kernel_token_opens_only_the_routes_meant_for_kernels(lab, kernel_token, pattern):
+    url = f"{lab.url}/{concrete(pattern)}"
+    handler = dict(ROUTES)[pattern]
+    headers = {"Authorization": f"mlplat {kernel_token}"}
+    for method in methods(handler):
+        if handler.kernel_api and method != "GET":
+            continue  # a kernel may write there; GET below shows the token is accepted
+        response = requests.request(method, url, headers=headers, timeout=30, allow_redirects=False)
+        if handler.kernel_api:
+            assert response.status_code != 403, (method, url, response.text)
+        else:
+            assert response.status_code == 403, (method, url, response.status_code)
+
+
+def test_kernel_token_opens_none_of_jupyters_own_routes(lab, kernel_token):
+    headers = {"Authorization": f"mlplat {kernel_token}"}
+    for path in ("api/contents", "api/kernels", "api/sessions", "api/terminals", "lab"):
+        response = requests.get(f"{lab.url}/{path}", headers=headers, timeout=30)
+        assert response.status_code in (302, 403), (path, response.status_code)
+        assert "login" in response.headers.get("Location", "login"), path
+
+
+@pytest.mark.parametrize("pattern", [p for p, h in ROUTES if set(methods(h)) & set(WRITES)])
+def test_cross_site_writes_without_xsrf_are_refused(lab, pattern):
+    """A logged-in browser (cookie) tricked into a write: no XSRF token, so 403."""
+    browser = requests.Session()
+    browser.get(f"{lab.url}/lab?token={lab.token}", timeout=30)  # sets the login cookie
+    url = f"{lab.url}/{concrete(pattern)}"
+    for method in set(methods(dict(ROUTES)[pattern])) & set(WRITES):
+        response = browser.request(
+            method, url, json={}, headers={"Origin": "http://evil.example"}, timeout=30
+        )
+        assert response.status_code == 403, (method, url, response.status_code)
 
 
 def test_status_endpoint_reports_a_reachable_tracking_server(lab, platform):
