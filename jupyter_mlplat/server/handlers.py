@@ -219,11 +219,13 @@ class ProxyHandler(MLPlatHandler):
             header_callback=self._on_header_line,
             streaming_callback=self._on_chunk,
         )
-        response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
-        if response.code == 599:
-            raise web.HTTPError(
-                502, f"{self.ui_name} is not reachable at {upstream}: {response.error}"
-            )
+        try:  # raise_error=False keeps HTTP errors as responses; a refused connection raises
+            response = await httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+            error = response.error if response.code == 599 else None
+        except OSError as err:
+            error = err
+        if error is not None:
+            raise web.HTTPError(502, f"{self.ui_name} is not reachable at {upstream}: {error}")
         self.finish()
 
     def _on_header_line(self, line: str) -> None:

@@ -38,7 +38,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 #: Generated cases per operation: enough to reach the error branches, small enough for CI.
-EXAMPLES = 25
+EXAMPLES = 15
 CASES: collections.Counter[str] = collections.Counter()
 PIPELINES = sorted(label for label in OPERATIONS if "/mlplat/api/pipelines" in label)
 DAG = """

@@ -8,7 +8,9 @@ import re
 
 import pytest
 import requests
+from tornado.web import RequestHandler
 
+from jupyter_mlplat.server.handlers import ProxyHandler
 from jupyter_mlplat.server.routes import ROUTES
 
 pytestmark = pytest.mark.integration
@@ -31,7 +33,10 @@ def concrete(pattern: str) -> str:
 
 
 def methods(handler: type) -> list[str]:
-    return [m for m in METHODS if hasattr(handler, m.lower())]
+    """The methods the handler serves (tornado's base class answers the others with 405)."""
+    return [
+        m for m in METHODS if getattr(handler, m.lower()) is not getattr(RequestHandler, m.lower())
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +83,39 @@ def test_kernel_token_opens_only_the_routes_meant_for_kernels(lab, kernel_token,
 def test_kernel_token_opens_none_of_jupyters_own_routes(lab, kernel_token):
     headers = {"Authorization": f"mlplat {kernel_token}"}
     for path in ("api/contents", "api/kernels", "api/sessions", "api/terminals", "lab"):
-        response = requests.get(f"{lab.url}/{path}", headers=headers, timeout=30)
+        response = requests.get(
+            f"{lab.url}/{path}", headers=headers, timeout=30, allow_redirects=False
+        )
         assert response.status_code in (302, 403), (path, response.status_code)
         assert "login" in response.headers.get("Location", "login"), path
 
 
 @pytest.mark.parametrize("pattern", [p for p, h in ROUTES if set(methods(h)) & set(WRITES)])
 def test_cross_site_writes_without_xsrf_are_refused(lab, pattern):
-    """A logged-in browser (cookie) tricked into a write: no XSRF token, so 403."""
+    """A logged-in browser (cookie) tricked into a write, with no XSRF token: refused when the
+    page is another site's (Jupyter's origin check answers 404). The API also refuses a
+    same-origin write without the token; the proxied UIs, which cannot send Jupyter's token,
+    require the request's Origin or Referer to be the lab's own instead."""
+    handler = dict(ROUTES)[pattern]
     browser = requests.Session()
     browser.get(f"{lab.url}/lab?token={lab.token}", timeout=30)  # sets the login cookie
     url = f"{lab.url}/{concrete(pattern)}"
-    for method in set(methods(dict(ROUTES)[pattern])) & set(WRITES):
-        response = browser.request(
-            method, url, json={}, headers={"Origin": "http://evil.example"}, timeout=30
-        )
-        assert response.status_code == 403, (method, url, response.status_code)
+    probes = [({"Origin": "http://evil.example"}, (403, 404))]
+    if issubclass(handler, ProxyHandler):
+        probes.append(({}, (403,)))  # neither Origin nor Referer
+    else:
+        probes.append(({"Origin": lab.url}, (403,)))
+    for method in set(methods(handler)) & set(WRITES):
+        for headers, refused in probes:
+            response = browser.request(method, url, json={}, headers=headers, timeout=30)
+            assert response.status_code in refused, (method, url, headers, response.status_code)
+
+
+def test_the_airflow_proxy_says_when_airflow_is_not_running(lab):
+    for method in ("GET", "POST"):
+        response = lab.api(method, "mlplat/airflow/api/v2/dags", json={})
+        assert response.status_code == 502, (method, response.status_code, response.text)
+        assert "Airflow" in response.json()["message"]
 
 
 def test_status_endpoint_reports_a_reachable_tracking_server(lab, platform):

@@ -98,7 +98,13 @@ class ArgumentParser(argparse.ArgumentParser):
         self.add_argument("-h", "--help", action="help", help="show this help")
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {printable(message)}")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise UsageError((message or f"{self.prog}: see %mlp help {self.prog.split()[-1]}").strip())
+        text = message or f"{self.prog}: see %mlp help {self.prog.split()[-1]}"
+        raise UsageError(printable(text.strip()))
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: what the user typed may hold control or line-break characters."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
