@@ -208,6 +208,11 @@ class TuningRun:
             pruner=self.spec.pruner,
             folder=self.folder,
             env=self.config.to_environment(for_kernel=True),
+            # parallel workers on a journal file share one budget (a lock beside the file
+            # makes taking a trial atomic); an RDB storage keeps the even split
+            until=self._base + self.spec.trials
+            if self.spec.parallel in ("local", "spark") and st.storage_kind(self.url) == "journal"
+            else None,
         )
         try:
             if self.remote:
@@ -289,15 +294,10 @@ class TuningRun:
         snapshot = self._snapshot(trials)
         if snapshot.best_trial is not None and snapshot.best_trial != self._best_logged:
             self._best_logged = snapshot.best_trial
-            best = {
-                runs.tag("best_trial"): str(snapshot.best_trial),
-                runs.tag("best_run_id"): self._logged.get(snapshot.best_trial, ""),
-            }
-            for key, value in best.items():
-                self.client.set_tag(self.parent_run_id, key, value)
-            self.client.log_metric(
-                self.parent_run_id, f"best_{self.spec.metric}", float(snapshot.best_value or 0),
-                step=snapshot.best_trial,
+            runs.log_best(
+                self.client, self.parent_run_id, f"best_{self.spec.metric}",
+                value=float(snapshot.best_value or 0), trial=snapshot.best_trial,
+                run_id=self._logged.get(snapshot.best_trial, ""),
             )  # fmt: skip
         with self._lock:
             self._progress = snapshot
