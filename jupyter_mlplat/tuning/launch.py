@@ -150,29 +150,32 @@ def spark_slots(spark: Any) -> int | None:
 
 
 def run_on_spark(launch: Launch, payload: bytes, spark: Any) -> None:
-    """``spark``: one job, a ``mapInPandas`` over one row per worker, one partition each (the
+    """``spark``: one job, a ``mapInArrow`` over one row per worker, one partition each (the
     objective travels once per task); every task runs trials against the shared storage until
-    the budget is spent, so more executors run more trials at once."""
+    the budget is spent, so more executors run more trials at once. Arrow batches, not pandas:
+    a cold Python worker then imports no pandas before its first trial."""
     url, name, until, workers = launch.url, launch.study_name, launch.until, launch.workers
     deadline, pruner = launch.deadline, launch.pruner
     shares = [launch.worker_trials(i) for i in range(workers)]
 
     def work(batches: Any) -> Any:
         import cloudpickle
-        import pandas as pd
+        import pyarrow as pa
 
         from jupyter_mlplat.tuning.worker import run_worker
 
         objective = cloudpickle.loads(payload)
         for batch in batches:
-            for index in batch["id"]:
-                n = shares[int(index)]
+            for index in batch.column("id").to_pylist():
+                n = shares[index]
                 ran = run_worker(
                     url, name, objective, n, deadline=deadline, pruner=pruner, until=until
                 )
-                yield pd.DataFrame({"id": [int(index)], "ran": [ran]})
+                yield pa.RecordBatch.from_pydict(
+                    {"id": pa.array([index], pa.int64()), "ran": pa.array([ran], pa.int64())}
+                )
 
-    frame = spark.range(0, workers, 1, workers).mapInPandas(work, "id long, ran long")
+    frame = spark.range(0, workers, 1, workers).mapInArrow(work, "id long, ran long")
     try:
         frame.collect()
     except Exception as err:
