@@ -14,7 +14,12 @@ Measured in the same run, same objective, same machine:
 * platform Spark: ``tune(..., parallel="spark")`` through the Spark Connect session (local[*]).
 
 Prints wall times, the speed-ups (sequential ÷ parallel; goal ≥ 1.8 on 2 cores) and the
-tracking overhead (platform ÷ bare Optuna, whole study and per trial; goal ≤ 1.10).
+tracking overhead (platform ÷ bare Optuna, whole study and per trial; goal ≤ 1.10). Per mode
+also the phases, from the trials' own timestamps (less sensitive to other load than the ratios):
+start to the first trial (set-up, worker start, imports), the first trial, the steady rate
+(trials/s between the first and the last trial's end), the tail (the last trial's end to the
+study's: the coordinator's lag); and the CPU seconds of this process (the coordinator, in-thread
+trials), of the trial worker processes, and of the servers (MLflow; Spark with its Python workers).
 Asserts nothing. Starts its own MLflow + Spark Connect servers under a temporary directory, or
 uses a running platform:
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -57,9 +63,15 @@ def objective(trial):  # type: ignore[no-untyped-def]
 
 
 def calibrate(seconds: float) -> None:
-    started = time.perf_counter()
-    busy(1_000_000)
-    WORK["n"] = int(1_000_000 * seconds / (time.perf_counter() - started))
+    """The loop's length for ``seconds`` of CPU (CPU, not wall time: the same work whatever the
+    machine's load, which would otherwise shrink the objective next to the fixed costs)."""
+    started = time.process_time()
+    busy(2_000_000)
+    WORK["n"] = int(2_000_000 * seconds / (time.process_time() - started))
+
+
+def identity(batches):  # type: ignore[no-untyped-def]
+    yield from batches
 
 
 def trial_seconds(study) -> float:  # type: ignore[no-untyped-def]
@@ -69,6 +81,54 @@ def trial_seconds(study) -> float:  # type: ignore[no-untyped-def]
         for t in study.get_trials(deepcopy=False)
         if t.datetime_complete is not None
     )
+
+
+def server_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of every live process below this one, by pid, with its server's name."""
+    import psutil
+
+    found = {}
+    for child in psutil.Process().children():
+        try:
+            name = "mlflow" if "mlflow" in " ".join(child.cmdline()) else "spark"
+            for proc in [child, *child.children(recursive=True)]:
+                times = proc.cpu_times()
+                found[proc.pid] = (name, times.user + times.system)
+        except psutil.Error:
+            continue
+    return found
+
+
+class Meter:
+    """Wall and CPU time of one mode, split by where they were spent."""
+
+    def __init__(self) -> None:
+        self.wall = time.time()
+        self.cpu = time.process_time()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.children = usage.ru_utime + usage.ru_stime
+        self.servers = server_cpu()
+
+    def done(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = {"wall": time.time() - self.wall, "this process": time.process_time() - self.cpu,
+                 "workers": usage.ru_utime + usage.ru_stime - self.children,
+                 "mlflow": 0.0, "spark": 0.0}  # fmt: skip
+        for pid, (name, seconds) in server_cpu().items():
+            spent[name] += seconds - self.servers.get(pid, (name, 0.0))[1]
+        return spent
+
+
+def phases(study, started: float, ended: float) -> str:  # type: ignore[no-untyped-def]
+    """Start to first trial, first trial, steady trials/s, tail (see the module's docstring)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]
+    begins = sorted(t.datetime_start.timestamp() for t in trials)
+    ends = sorted(t.datetime_complete.timestamp() for t in trials)
+    first = min(trials, key=lambda t: t.datetime_start)
+    first_s = (first.datetime_complete - first.datetime_start).total_seconds()
+    rate = (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 and ends[-1] > ends[0] else 0
+    return (f"start→first trial {begins[0] - started:5.2f} s, first trial {first_s:4.2f} s, "
+            f"steady {rate:4.2f} trials/s, tail {ended - ends[-1]:4.2f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -89,7 +149,9 @@ def main() -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         spark = SparkSession.builder.remote(remote).getOrCreate()
         stack.callback(spark.stop)
-        spark.range(4).collect()  # warm the session and its Python workers
+        # warm the session and its Python workers (a Python UDF: a plain query starts none);
+        # what a study imports there (optuna, the objective) is still measured
+        spark.range(0, 4, 1, 4).mapInArrow(identity, "id long").collect()
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlplat-tune-bench-"))
         config = MLPlat(
             env={
@@ -99,14 +161,21 @@ def main() -> None:
             }
         )
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        # a first study (not measured) imports MLflow in this process and warms the server,
+        # which would otherwise count against whichever mode runs first
+        start(lambda trial: trial.suggest_float("x", 0, 1), TuningSpec(trials=1, parallel="none",
+              study_name="bench-warm-up", new=True), config=config).wait()  # fmt: skip
         calibrate(options.seconds)
         n = options.trials
-        print(f"{n} trials of a {options.seconds} s busy loop; {os.cpu_count()} cores")
+        print(f"{n} trials of a {options.seconds} CPU s busy loop; {os.cpu_count()} cores; "
+              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
 
+        meter = Meter()
         started = time.perf_counter()
         bare = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
         bare.optimize(objective, n_trials=n)
         bare_s = time.perf_counter() - started
+        bare_cpu = meter.done()["this process"]
 
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
@@ -123,25 +192,34 @@ def main() -> None:
 
         timings = {}
         per_trial = {}
+        report = {}
         modes = {"none": ("none", None), "one": ("local", 1), "local": ("local", None),
                  "spark": ("spark", None)}  # fmt: skip
         for mode, (parallel, workers) in modes.items():
             spec = TuningSpec(
                 trials=n, parallel=parallel, workers=workers, study_name=f"bench-{mode}", new=True
             )
+            meter = Meter()
             started = time.perf_counter()
             run = start(objective, spec, config=config, spark=spark)
             result = run.wait()
             timings[mode] = time.perf_counter() - started
+            spent = meter.done()
             per_trial[mode] = trial_seconds(run.study)
+            cpu = ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "wall")
+            report[mode] = (
+                f"{phases(run.study, meter.wall, meter.wall + spent['wall'])}; CPU s: {cpu}"
+            )
             assert result.progress.complete == n, result.progress
 
         sequential = timings["one"]
-        print(f"bare Optuna (in memory, no MLflow):       {bare_s:6.1f} s")
+        print(f"bare Optuna (in memory, no MLflow):       {bare_s:6.1f} s ({bare_cpu:.1f} CPU s)")
         print(f"bare Optuna (journal file, no MLflow):    {journal_s:6.1f} s")
         labels = {"none": "in-thread", "one": "sequential", "local": "local", "spark": "Spark"}
         for mode, label in labels.items():
             print(f"platform {label:<10} (+ MLflow runs):      {timings[mode]:6.1f} s")
+        for mode, label in labels.items():
+            print(f"  {label:<10} {report[mode]}")
         print(f"speed-up local ÷ sequential:  {sequential / timings['local']:.2f}x (goal >= 1.8)")
         print(f"speed-up Spark ÷ sequential:  {sequential / timings['spark']:.2f}x (goal >= 1.8)")
         print(f"speed-up local ÷ bare Optuna: {bare_s / timings['local']:.2f}x")
@@ -156,6 +234,7 @@ def main() -> None:
                 f"{labels[mode]}: whole study {timings[mode] / journal_s:.3f}, per trial "
                 f"{per_trial[mode] / trial_seconds(bare_journal):.3f} (goal <= 1.10)"
             )
+        print(f"load at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

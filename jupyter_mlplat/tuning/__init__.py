@@ -12,13 +12,23 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from jupyter_mlplat.tuning.engine import TuningRun
 from jupyter_mlplat.tuning.spec import TuningProgress, TuningResult, TuningSpec
 
 if TYPE_CHECKING:
     from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.tuning.engine import TuningRun
 
 __all__ = ["TuningProgress", "TuningResult", "TuningRun", "TuningSpec", "start", "tune"]
+
+
+def __getattr__(name: str) -> Any:
+    # the engine (config, MLflow helpers) only when asked: every trial worker process and Spark
+    # task imports this package on its way to the worker module
+    if name == "TuningRun":
+        from jupyter_mlplat.tuning.engine import TuningRun
+
+        return TuningRun
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def start(objective: Callable[[Any], Any], spec: TuningSpec, *, config: MLPlat | None = None,
@@ -27,6 +37,7 @@ def start(objective: Callable[[Any], Any], spec: TuningSpec, *, config: MLPlat |
     of ``parallel="spark"``; ``api_client``: a Kubernetes ``ApiClient`` for
     ``parallel="kubernetes"`` (default: in-cluster, else the kubeconfig)."""
     from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.tuning.engine import TuningRun
 
     return TuningRun(objective, spec, config or MLPlat(), spark, api_client)
 

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: How often the coordinator reads the study storage.
 POLL_SECONDS = 1.0
+#: Trial runs the coordinator writes at once.
+LOG_THREADS = 4
 #: How often the Job's state is read, and how long trials may run on after a stop before the
 #: kernel stops waiting for them (pods then still end on their own).
 JOB_POLL_SECONDS = 2.0
@@ -75,6 +78,7 @@ class TuningRun:
                 runs.terminate(self.client, self.parent_run_id, "FAILED")
                 raise
         self._progress = self._snapshot([])
+        self._log_pool = ThreadPoolExecutor(LOG_THREADS, thread_name_prefix="mlplat-tune-log")
         self._thread = threading.Thread(
             target=self._coordinate, name=f"mlplat-tune-{self.study_name}", daemon=True
         )
@@ -181,6 +185,7 @@ class TuningRun:
             self._error = err
             log.warning("study %s failed: %s", self.study_name, err)
         finally:
+            self._log_pool.shutdown(wait=False, cancel_futures=True)
             try:
                 runs.terminate(self.client, self.parent_run_id, status)
             except Exception as err:
@@ -208,6 +213,11 @@ class TuningRun:
             pruner=self.spec.pruner,
             folder=self.folder,
             env=self.config.to_environment(for_kernel=True),
+            # parallel workers on a journal file share one budget (a lock beside the file
+            # makes taking a trial atomic); an RDB storage keeps the even split
+            until=self._base + self.spec.trials
+            if self.spec.parallel in ("local", "spark") and st.storage_kind(self.url) == "journal"
+            else None,
         )
         try:
             if self.remote:
@@ -282,22 +292,23 @@ class TuningRun:
         if self.remote:
             self._poll_remote()
         else:
-            for trial in self.study.get_trials(deepcopy=False):
-                if trial.state.is_finished() and trial.number not in self._logged:
-                    self._logged[trial.number] = self.logger.log_trial(trial)
+            ended = [
+                trial for trial in self.study.get_trials(deepcopy=False)
+                if trial.state.is_finished() and trial.number not in self._logged
+            ]  # fmt: skip
+            # a trial's run is three requests that mostly wait on the server: several trials at
+            # once, or the coordinator falls behind parallel workers (and the study's end waits)
+            run_ids = self._log_pool.map(self.logger.log_trial, ended)
+            for trial, run_id in zip(ended, run_ids, strict=True):
+                self._logged[trial.number] = run_id
         trials = self._trials()
         snapshot = self._snapshot(trials)
         if snapshot.best_trial is not None and snapshot.best_trial != self._best_logged:
             self._best_logged = snapshot.best_trial
-            best = {
-                runs.tag("best_trial"): str(snapshot.best_trial),
-                runs.tag("best_run_id"): self._logged.get(snapshot.best_trial, ""),
-            }
-            for key, value in best.items():
-                self.client.set_tag(self.parent_run_id, key, value)
-            self.client.log_metric(
-                self.parent_run_id, f"best_{self.spec.metric}", float(snapshot.best_value or 0),
-                step=snapshot.best_trial,
+            runs.log_best(
+                self.client, self.parent_run_id, f"best_{self.spec.metric}",
+                value=float(snapshot.best_value or 0), trial=snapshot.best_trial,
+                run_id=self._logged.get(snapshot.best_trial, ""),
             )  # fmt: skip
         with self._lock:
             self._progress = snapshot

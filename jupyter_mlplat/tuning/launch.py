@@ -28,6 +28,13 @@ class Launch:
     pruner: str
     folder: Path  # where a launcher may write files (the objective, worker logs)
     env: dict[str, str] = field(default_factory=dict)
+    #: set: the workers pull trials from one budget until the study holds this many (see
+    #: :func:`jupyter_mlplat.tuning.worker.run_worker`); unset: each runs an even share
+    until: int | None = None
+
+    def worker_trials(self, index: int) -> int:
+        """The most trials worker ``index`` may run."""
+        return self.trials if self.until is not None else share(self.trials, self.workers, index)
 
     def worker_env(self) -> dict[str, str]:
         """The ``MLP_TUNING_*`` variables of the worker command (without the index)."""
@@ -40,6 +47,7 @@ class Launch:
             w.ENV_WORKERS: str(self.workers),
             w.ENV_DEADLINE: "" if self.deadline is None else repr(self.deadline),
             w.ENV_PRUNER: self.pruner,
+            w.ENV_UNTIL: "" if self.until is None else str(self.until),
         }
 
 
@@ -142,25 +150,32 @@ def spark_slots(spark: Any) -> int | None:
 
 
 def run_on_spark(launch: Launch, payload: bytes, spark: Any) -> None:
-    """``spark``: a ``mapInPandas`` over one row per worker, one partition each; every task runs
-    its worker's share against the shared storage, so more executors run more trials at once."""
-    url, name, trials, workers = launch.url, launch.study_name, launch.trials, launch.workers
+    """``spark``: one job, a ``mapInArrow`` over one row per worker, one partition each (the
+    objective travels once per task); every task runs trials against the shared storage until
+    the budget is spent, so more executors run more trials at once. Arrow batches, not pandas:
+    a cold Python worker then imports no pandas before its first trial."""
+    url, name, until, workers = launch.url, launch.study_name, launch.until, launch.workers
     deadline, pruner = launch.deadline, launch.pruner
+    shares = [launch.worker_trials(i) for i in range(workers)]
 
     def work(batches: Any) -> Any:
         import cloudpickle
-        import pandas as pd
+        import pyarrow as pa
 
         from jupyter_mlplat.tuning.worker import run_worker
 
         objective = cloudpickle.loads(payload)
         for batch in batches:
-            for index in batch["id"]:
-                n = share(trials, workers, int(index))
-                ran = run_worker(url, name, objective, n, deadline=deadline, pruner=pruner)
-                yield pd.DataFrame({"id": [int(index)], "ran": [ran]})
+            for index in batch.column("id").to_pylist():
+                n = shares[index]
+                ran = run_worker(
+                    url, name, objective, n, deadline=deadline, pruner=pruner, until=until
+                )
+                yield pa.RecordBatch.from_pydict(
+                    {"id": pa.array([index], pa.int64()), "ran": pa.array([ran], pa.int64())}
+                )
 
-    frame = spark.range(0, workers, 1, workers).mapInPandas(work, "id long, ran long")
+    frame = spark.range(0, workers, 1, workers).mapInArrow(work, "id long, ran long")
     try:
         frame.collect()
     except Exception as err:

@@ -4,6 +4,8 @@ attributes the platform keeps in it: the stop flag and the error of a failed tri
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import random
 import time
 from pathlib import Path
@@ -102,3 +104,36 @@ def set_stop(study: Any, stop: bool) -> None:
 
 def stop_requested(study: Any) -> bool:
     return bool(study._storage.get_study_system_attrs(study._study_id).get(STOP_ATTR))
+
+
+class TrialClaim:
+    """A lock beside a journal file that workers hold while they create a trial, so that
+    counting the study's trials and adding one is atomic across processes and Spark tasks.
+
+    ``flock``: the kernel wakes the next waiter at once (Optuna's file locks poll with a growing
+    sleep) and frees the lock of a worker that died. ``release`` may be called more than once.
+    """
+
+    def __init__(self, url: str) -> None:
+        if not url.startswith(JOURNAL):
+            raise ValueError("trials are claimed beside a journal file only")
+        self.path = url[len(JOURNAL) :] + ".claim"
+        self._fd: int | None = None
+
+    def __enter__(self) -> TrialClaim:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops its lock
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()

@@ -24,6 +24,7 @@ ENV_STORAGE = "MLP_TUNING_STORAGE"
 ENV_STUDY = "MLP_TUNING_STUDY"
 ENV_OBJECTIVE = "MLP_TUNING_OBJECTIVE"  # a file holding the cloudpickled objective
 ENV_TRIALS = "MLP_TUNING_TRIALS"  # trials of this session, over all workers
+ENV_UNTIL = "MLP_TUNING_UNTIL"  # set: workers pull trials until the study has this many
 ENV_WORKERS = "MLP_TUNING_WORKERS"
 ENV_INDEX = "JOB_COMPLETION_INDEX"  # what an Indexed Job gives each pod
 ENV_DEADLINE = "MLP_TUNING_DEADLINE"  # epoch seconds; empty: no timeout
@@ -46,8 +47,13 @@ def run_worker(
     pruner: str = "median",
     after_trial: Callable[[Any, Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    until: int | None = None,
 ) -> int:
-    """Run ``trials`` trials (fewer when stopped or out of time); return how many ran."""
+    """Run ``trials`` trials (fewer when stopped or out of time); return how many ran.
+
+    With ``until`` (a journal storage only) the workers share one budget instead: each takes the
+    next trial while the study holds fewer than ``until`` trials, so a worker that started late
+    or runs slower takes fewer, and all end together (an even split waits for the slowest)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -67,7 +73,7 @@ def run_worker(
         ran += 1
         if after_trial is not None:
             after_trial(study, trial)
-        if stopping():
+        if until is None and stopping():  # pulling, the loop asks before each trial
             study.stop()
 
     def recorded(trial: Any) -> Any:
@@ -80,6 +86,22 @@ def run_worker(
             study._storage.set_trial_system_attr(trial._trial_id, st.ERROR_ATTR, line)
             raise
 
+    if until is not None:
+        claim = st.TrialClaim(url)
+
+        def claimed(trial: Any) -> Any:
+            claim.release()  # the trial exists: the next worker may take its own
+            return recorded(trial)
+
+        pulled = 0
+        while pulled < trials and not (deadline is not None and time.time() >= deadline):
+            with claim:
+                # exact: trials are only created under the claim; the count includes running ones
+                if stopping() or study._storage.get_n_trials(study._study_id) >= until:
+                    break
+                study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
+            pulled += 1
+        return ran
     timeout = None if deadline is None else max(deadline - time.time(), 0.001)
     study.optimize(
         recorded, n_trials=trials, timeout=timeout, catch=(Exception,), callbacks=[callback]
@@ -96,7 +118,11 @@ def main() -> int:
     with open(env[ENV_OBJECTIVE], "rb") as file:
         objective = cloudpickle.load(file)
     workers, index = int(env[ENV_WORKERS]), int(env.get(ENV_INDEX, "0"))
-    trials = share(int(env[ENV_TRIALS]), workers, index)
+    until = int(env[ENV_UNTIL]) if env.get(ENV_UNTIL) else None
+    # pulling from the shared budget, a worker may run all of it
+    trials = int(env[ENV_TRIALS])
+    if until is None:
+        trials = share(trials, workers, index)
     deadline = float(env[ENV_DEADLINE]) if env.get(ENV_DEADLINE) else None
     if env.get(ENV_DIRECTION):  # several pods may create it at once: load_if_exists copes
         import optuna
@@ -126,6 +152,7 @@ def main() -> int:
         pruner=env.get(ENV_PRUNER, "median"),
         after_trial=after_trial,
         should_stop=should_stop,
+        until=until,
     )
     log.info("worker %d of %d ran %d of its %d trials", index, workers, ran, trials)
     return 0
