@@ -35,6 +35,8 @@ from jupyter_mlplat.errors import Unavailable
 from jupyter_mlplat.infra.processes import free_port, http_ok
 
 HAPROXY = "/usr/sbin/haproxy"
+#: Where the Jupyter server proxies the gateway, under its base URL.
+SERVING_PATH = "mlplat/serving/"
 #: How long an old server may take to finish the requests it has before it is removed.
 DRAIN_TIMEOUT = 30.0
 #: Health checks: every second, faster while a server changes state; one failure in two
@@ -382,15 +384,17 @@ class Gateway:
                 time.sleep(0.1)
 
     def forget(self, name: str) -> None:
-        """Stop routing ``name`` (undeploy): reload without its backend."""
+        """Stop routing ``name`` (undeploy): reload without its backend; the last one stops the
+        gateway."""
         with self._locked():
             port, routes = self._load()
             if routes.pop(name, None) is None:
                 return
-            if self.running():
+            if self.running() and routes:
                 self._reload(port, routes)
-            else:
-                self._save(port, routes)
+                return
+            self._save(port, routes)  # nothing left to serve: stop (the port stays recorded)
+        self.stop()
 
     def sync(self, routes: Routes) -> str:
         """After a restart: the routes of these deployments as recorded (others kept); start

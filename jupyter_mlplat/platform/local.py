@@ -362,6 +362,7 @@ class LocalPlatform:
         """
         notes, self._notes = self._notes, []
         self._watch_pipelines()
+        notes += self._revive_gateway()
         for service in self.services:
             if service.process is None or service.process.poll() is None:
                 continue
@@ -379,6 +380,20 @@ class LocalPlatform:
             self.runtime["pids"][service.name] = service.process.pid if service.process else None
             self._write_runtime()
         return notes
+
+    def _revive_gateway(self) -> list[str]:
+        """The local inference gateway (started by the first local deploy) runs as long as
+        something is deployed: restart it, with its last routes, when it died."""
+        from jupyter_mlplat.deploy.gateway import Gateway
+
+        gateway = Gateway(self.layout.root)
+        if not gateway.routes() or gateway.running():
+            return []
+        try:
+            url = gateway.ensure()
+        except Exception as err:  # the other services must stay supervised
+            return [f"the inference gateway is down and did not restart: {err}"]
+        return [f"the inference gateway was not running; restarted it at {url}"]
 
     def stop(self) -> None:
         """Stop every service (reverse order) and release the state directory."""
