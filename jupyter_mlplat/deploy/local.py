@@ -238,17 +238,7 @@ class LocalBackend(DeployBackend):
                 f"version {deployment.canary.model.version} is already the stable version"
             )
         running = _servers(previous) if previous is not None else []
-        wanted = [(deployment.stable, deployment.stable.traffic if deployment.canary else 100)]
-        if deployment.canary is not None:
-            wanted.append((deployment.canary, deployment.canary.traffic))
-        # a version that already serves keeps its server (promote, rollback: weights only)
-        plan: list[tuple[Revision, int, dict[str, Any] | None]] = []
-        for revision, weight in wanted:
-            reuse = next(
-                (s for s in running if s["version"] == revision.model.version and _serves(s)),
-                None,
-            )
-            plan.append((revision, weight, reuse))
+        plan = _plan(deployment, running)
         started: list[dict[str, Any]] = []
         try:
             if any(reuse is None for _, _, reuse in plan):
@@ -265,6 +255,10 @@ class LocalBackend(DeployBackend):
             progress("switching traffic at the gateway", 0.9)
             url = self.gateway.route(deployment.name, [_route(s) for s in servers])
         except BaseException:
+            if previous is not None and running:
+                # traffic may have moved already: back to what served before, then stop
+                with contextlib.suppress(Exception):
+                    self.gateway.route(deployment.name, [_route(s) for s in running])
             for server in started:
                 _stop_server(self.root / deployment.name, server)
             raise
@@ -327,7 +321,10 @@ class LocalBackend(DeployBackend):
             # the old servers are gone: drop their files (never signal a pid, it may be reused)
             for server in _servers(deployment):
                 shutil.rmtree(_server_dir(self.root / deployment.name, server), ignore_errors=True)
-            if deployment.details.get("server_dir"):
+            legacy = deployment.details.get("port")
+            if legacy and _get(int(legacy), f"/v2/models/{deployment.name}/ready"):
+                _stop_legacy(deployment)  # a server from before the gateway, still answering
+            elif deployment.details.get("server_dir"):
                 shutil.rmtree(deployment.details["server_dir"], ignore_errors=True)
             deployment.details = {}
             try:
@@ -415,6 +412,23 @@ class LocalBackend(DeployBackend):
             time.sleep(0.1)
         log = _server_dir(self.root / name, waiting[0]) / "mlserver.log"
         raise Unavailable(f"the model server was not ready after {timeout} s: " + _log_tail(log))
+
+
+def _plan(
+    deployment: Deployment, running: list[dict[str, Any]]
+) -> list[tuple[Revision, int, dict[str, Any] | None]]:
+    """Each revision to serve, its weight, and the running server it keeps (None: start one).
+    A version that already serves keeps its server (promote, rollback: weights only)."""
+    wanted = [(deployment.stable, deployment.stable.traffic if deployment.canary else 100)]
+    if deployment.canary is not None:
+        wanted.append((deployment.canary, deployment.canary.traffic))
+    plan = []
+    for revision, weight in wanted:
+        reuse = next(
+            (s for s in running if s["version"] == revision.model.version and _serves(s)), None
+        )
+        plan.append((revision, weight, reuse))
+    return plan
 
 
 def _servers(deployment: Deployment) -> list[dict[str, Any]]:
