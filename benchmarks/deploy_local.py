@@ -1,15 +1,19 @@
-"""Local deploy: deploy → ready time, and V2 inference on MLServer ÷ ``mlflow models serve``.
+"""Local deploy: deploy → ready time, V2 inference through the gateway ÷ ``mlflow models
+serve``, and the memory of one deployment.
 
 Both servers serve the same saved sklearn model in the same run:
 
-* platform: the deploy service's local target (MLServer + mlserver-mlflow from the serving
-  environment), measured from the deploy call to ready; then V2 requests
-  (``/v2/models/<name>/infer``);
+* platform: the deploy service's local target (one in-process MLServer + mlserver-mlflow from
+  the serving environment, behind the HAProxy gateway), measured from the deploy call to
+  ready; then V2 requests (``/v2/models/<name>/infer``) at the deployment's stable URL (the
+  gateway), and for comparison at the model server's own port;
 * baseline: ``mlflow models serve --env-manager local`` from the notebook environment and its
   ``/invocations`` endpoint.
 
 Load: keep-alive HTTP clients on threads, one row per request, at concurrency 1 and 8.
-Goals: deploy → ready ≤ 15 s; throughput ratio ≥ 1.5. Prints numbers; asserts nothing.
+Goals: deploy → ready ≤ 10 s; throughput ratio ≥ 2.0 at both. Memory: resident memory (RSS) of
+the deployment's server processes, of the gateway (shared by all deployments) and of the
+baseline. Prints numbers; asserts nothing.
 
     .venv/bin/python benchmarks/deploy_local.py [-n 2000]
 """
@@ -140,7 +144,7 @@ def main() -> None:
     columns, rows = save_model(model_dir)
     times, endpoint, service = deploy_platform(work / "state", model_dir, args.deploys)
     print(f"deploy -> ready: median {statistics.median(times):.1f} s (runs: "
-          f"{', '.join(f'{t:.1f}' for t in times)}; goal <= 15 s)")  # fmt: skip
+          f"{', '.join(f'{t:.1f}' for t in times)}; goal <= 10 s)")  # fmt: skip
     baseline_port = free_port()
     baseline = Service(
         "mlflow-serve",
@@ -159,6 +163,15 @@ def main() -> None:
         print(f"mlflow models serve -> ready: {time.monotonic() - started:.1f} s")
         port = int(endpoint.rsplit(":", 1)[1])
         name = f"bench-{args.deploys - 1}"
+        deployment = service.get(name)  # type: ignore[attr-defined]
+        servers = deployment.details["servers"]
+        gateway = service._backend("local").gateway  # type: ignore[attr-defined]
+        print(
+            f"memory: deployment {_rss([s['pid'] for s in servers]):.0f} MB "
+            f"({len(servers)} MLServer process(es), no worker) | gateway "
+            f"{_rss([gateway.master_pid() or 0]):.0f} MB (HAProxy, shared) | "
+            f"mlflow models serve {_rss([baseline.process.pid]):.0f} MB"  # type: ignore[union-attr]
+        )
         v2 = [v2_body(columns, rows[i % len(rows)]) for i in range(args.n)]
         classic = [mlflow_body(columns, rows[i % len(rows)]) for i in range(args.n)]
         # identical predictions first
@@ -175,19 +188,41 @@ def main() -> None:
             load(baseline_port, "/invocations", classic[:100], concurrency)
             ours, our_lat = load(port, f"/v2/models/{name}/infer", v2, concurrency)
             base, base_lat = load(baseline_port, "/invocations", classic, concurrency)
+            direct, direct_lat = load(servers[0]["port"], f"/v2/models/{name}/infer", v2,
+                                      concurrency)  # fmt: skip
             print(
-                f"concurrency {concurrency}: MLServer {ours:.0f} req/s "
-                f"(p50 {percentile(our_lat, 0.5) * 1000:.1f} ms, "
-                f"p99 {percentile(our_lat, 0.99) * 1000:.1f} ms) | mlflow serve {base:.0f} req/s "
-                f"(p50 {percentile(base_lat, 0.5) * 1000:.1f} ms, "
-                f"p99 {percentile(base_lat, 0.99) * 1000:.1f} ms) | "
-                f"throughput ratio {ours / base:.2f} (goal >= 1.5)"
+                f"concurrency {concurrency}: gateway {ours:.0f} req/s ({_latency(our_lat)}) | "
+                f"mlflow serve {base:.0f} req/s ({_latency(base_lat)}) | "
+                f"throughput ratio {ours / base:.2f} (goal >= 2.0) | MLServer without the "
+                f"gateway {direct:.0f} req/s ({_latency(direct_lat)})"
             )
     finally:
         baseline.stop()
         for deployment in service.list():  # type: ignore[attr-defined]
             service.delete(deployment.name)  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _latency(latencies: list[float]) -> str:
+    return (
+        f"p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+    )
+
+
+def _rss(pids: list[int]) -> float:
+    """Resident MB of these processes and their children."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for each in [process, *process.children(recursive=True)]:
+                total += each.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
 
 
 def _predict(port: int, path: str, body: bytes) -> dict:

@@ -318,6 +318,14 @@ class MLPlat(Configurable):
         ),
         "MLP_SERVING_ENV_DIR",
     ).tag(server_only=True)
+    gateway_port = env_trait(
+        Int(
+            0,
+            help="Port of the local inference gateway (HAProxy in front of the local model "
+            "servers); 0: a free port, chosen once and kept in <state_dir>/gateway.",
+        ),
+        "MLP_GATEWAY_PORT",
+    ).tag(server_only=True)
     kserve_mode = env_trait(
         Unicode(
             "auto",

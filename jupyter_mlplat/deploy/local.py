@@ -1,16 +1,16 @@
-"""The local target: each deployment is one MLServer process (mlserver-mlflow, V2 protocol).
+"""The local target: one MLServer process (mlserver-mlflow, V2 protocol) per model version,
+behind the local inference gateway (``gateway.py``, HAProxy).
 
-MLServer runs from its own environment (built with ``uv`` from the serving lock, like a
-separate container), on free loopback ports, in its own process group: it keeps serving when
-the Jupyter server stops, and ``restore`` re-attaches to it after a restart.
+Every deployment keeps one URL, ``http://127.0.0.1:<gateway>/v2/models/<name>/...``; a canary
+is a second server with its share of the traffic as gateway weights. MLServer runs from its
+own environment (built with ``uv`` from the serving lock, like a separate container), on a
+free loopback port, in its own process group: it keeps serving when the Jupyter server stops,
+and ``restore`` re-attaches to it after a restart.
 
-A rollout (new deployment, replace, canary, promote, rollback) starts a new server on a new
-port, waits until every model version in it is ready, and only then stops the old one: no
-downtime, but the endpoint's port changes with every rollout (the record always has it).
-
-Canary, locally: both versions load in the one server; unversioned requests
-(``/v2/models/<name>/infer``) go to the stable version, the canary answers at
-``/v2/models/<name>/versions/<version>/infer``. There is no weighted split of traffic.
+A rollout starts the servers of versions not yet serving, waits until they are ready, adds
+them to the gateway (health check passed), switches the weights, drains the servers left out
+and only then stops them: no request is dropped. Promote and rollback only move weights and
+stop the server left out.
 """
 
 from __future__ import annotations
@@ -32,21 +32,17 @@ from urllib.request import url2pathname
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.backends import DeployBackend, Progress, no_progress
+from jupyter_mlplat.deploy.gateway import Gateway, Route
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
 from jupyter_mlplat.infra.processes import free_port, http_ok, signal_group
 
 LOCK_FILE = Path(__file__).parent / "serving" / "requirements.txt"
 ENV_MARKER = ".mlplat-serving-lock"
-CANARY_NOTE = (
-    "local canary: unversioned requests go to the stable version; the canary answers at "
-    "/v2/models/{name}/versions/{version}/infer (no weighted traffic split locally)"
-)
-# MLServer's inference processes: one is enough for small models on a shared machine. With 0
-# the model runs in the server's own process: faster at concurrency 1 here (1.68x vs 0.99x
-# `mlflow models serve`, benchmarks/deploy_local.py), but a local canary (two versions of one
-# model in one server) then never became ready in the tests.
-PARALLEL_WORKERS = 1
+# In-process inference (no worker process): faster (1.68x `mlflow models serve` at
+# concurrency 1 vs 0.99x with one worker) and ~half the memory; the canary's version runs in a
+# server of its own, so two versions never share one (which hung with 0 workers).
+PARALLEL_WORKERS = 0
 
 
 class ServingEnvironment:
@@ -223,7 +219,7 @@ def fetch_model(revision: Revision, destination: Path, tracking_uri: str) -> Pat
 
 
 class LocalBackend(DeployBackend):
-    """Deployments as MLServer processes on loopback ports."""
+    """Deployments as MLServer processes (one per model version) behind the gateway."""
 
     name = "local"
 
@@ -231,6 +227,7 @@ class LocalBackend(DeployBackend):
         self.config = config
         self.root = config.resolved_state_dir / "deployments"
         self.env = ServingEnvironment(serving_env_path(config))
+        self.gateway = Gateway(config.resolved_state_dir, config.gateway_port)
 
     # -- the protocol -------------------------------------------------------------------------
     def apply(
@@ -240,86 +237,119 @@ class LocalBackend(DeployBackend):
             raise InvalidInput(
                 f"version {deployment.canary.model.version} is already the stable version"
             )
-        # the first deploy builds the environment: its own progress fills the bar's first 30 %
-        mlserver = self.env.ensure(lambda step, fraction: progress(step, 0.3 * fraction))
-        base = self.root / deployment.name
-        revisions = [r for r in (deployment.stable, deployment.canary) if r is not None]
-        for revision in revisions:
-            progress(f"fetching {revision.model.name} version {revision.model.version}", 0.3)
-            fetch_model(revision, base / revision.model.version, self.config.tracking_uri)
-        server_dir = self._write_server(deployment, base)
-        port = int(json.loads((server_dir / "settings.json").read_text())["http_port"])
-        progress("starting the model server", 0.45)
-        pid = self._start(mlserver, server_dir)
-        details = {
-            "pid": pid,
-            "port": port,
-            "log": str(server_dir / "mlserver.log"),
-            "server_dir": str(server_dir),
-        }
+        running = _servers(previous) if previous is not None else []
+        plan = _plan(deployment, running)
+        started: list[dict[str, Any]] = []
         try:
-            self._wait_ready(deployment, port, pid, server_dir, progress)
+            if any(reuse is None for _, _, reuse in plan):
+                # the first deploy builds the environment: its progress fills the first 30 %
+                mlserver = self.env.ensure(lambda step, fraction: progress(step, 0.3 * fraction))
+                for revision, _, reuse in plan:
+                    if reuse is None:
+                        started.append(self._launch(deployment.name, revision, mlserver, progress))
+                self._wait_ready(deployment.name, started, progress)
+            servers = []
+            for revision, weight, reuse in plan:
+                server = reuse or next(s for s in started if s["version"] == revision.model.version)
+                servers.append(server | {"weight": weight})
+            progress("switching traffic at the gateway", 0.9)
+            url = self.gateway.route(deployment.name, [_route(s) for s in servers])
         except BaseException:
-            _stop_group(pid)
-            shutil.rmtree(server_dir, ignore_errors=True)
+            if previous is not None and running:
+                # traffic may have moved already: back to what served before, then stop
+                with contextlib.suppress(Exception):
+                    self.gateway.route(deployment.name, [_route(s) for s in running])
+            for server in started:
+                _stop_server(self.root / deployment.name, server)
             raise
-        # the new server answers: only now stop what served before
-        if previous is not None and previous.details.get("pid"):
+        # the gateway no longer sends anything to the servers left out: stop them
+        kept = {s["port"] for s in servers}
+        if previous is not None:
             progress("stopping the previous server", 0.95)
-            self._stop(previous)
-        deployment.details = details
-        deployment.endpoint = f"http://127.0.0.1:{port}"
+            for server in running:
+                if server["port"] not in kept:
+                    _stop_server(self.root / deployment.name, server)
+            _stop_legacy(previous)
+        deployment.details = {"servers": servers}
+        deployment.endpoint = url
         deployment.state = "ready"
-        deployment.message = (
-            CANARY_NOTE.format(name=deployment.name, version=deployment.canary.model.version)
-            if deployment.canary
-            else ""
-        )
+        deployment.message = ""
         return deployment
 
     def status(self, deployment: Deployment) -> Deployment:
-        if deployment.state != "ready":
+        if deployment.state != "ready" or deployment.target != self.name:
             return deployment
-        port, pid = deployment.details.get("port"), deployment.details.get("pid")
-        if not (pid and _alive(pid) and port and _ready(int(port), deployment.name)):
+        servers = _servers(deployment)
+        alive = [s for s in servers if _alive(int(s["pid"]))]
+        if not alive:
             deployment.state = "failed"
             deployment.message = "the model server is not running (see its log)"
+            return deployment
+        if not self.gateway.running():
+            self.gateway.ensure()  # supervised here too: it restarts from its last routes
+        down = [s["version"] for s in servers if s not in alive]
+        if down:
+            deployment.message = f"the server of version {', '.join(down)} is down"
         return deployment
 
     def delete(self, deployment: Deployment) -> None:
-        self._stop(deployment)
+        self.gateway.forget(deployment.name)
+        for server in _servers(deployment):
+            _stop_server(self.root / deployment.name, server)
+        _stop_legacy(deployment)
         shutil.rmtree(self.root / deployment.name, ignore_errors=True)
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
-        restored = []
+        """Keep the servers still serving, restart the others; the gateway's routes are
+        regenerated from the records (and it starts on its recorded port)."""
+        kept: dict[str, list[Route]] = {}
+        again: list[Deployment] = []
         for deployment in deployments:
-            port, pid = deployment.details.get("port"), deployment.details.get("pid")
             if deployment.state != "ready":
-                restored.append(deployment)
                 continue
-            if pid and _alive(pid) and port and _ready(int(port), deployment.name):
-                restored.append(deployment)  # still serving: keep it
-                continue
-            # the old server is gone: drop its files (never signal its pid, it may be reused)
-            if deployment.details.get("server_dir"):
+            servers = _servers(deployment)
+            if servers and all(_serves(s, deployment.name) for s in servers):
+                kept[deployment.name] = [_route(s) for s in servers]
+            else:
+                again.append(deployment)
+        if kept:
+            url = self.gateway.sync(kept)
+            for deployment in deployments:
+                if deployment.name in kept:
+                    deployment.endpoint = url
+        for deployment in again:
+            # the old servers are gone: drop their files (never signal a pid, it may be reused)
+            for server in _servers(deployment):
+                shutil.rmtree(_server_dir(self.root / deployment.name, server), ignore_errors=True)
+            legacy = deployment.details.get("port")
+            if legacy and _get(int(legacy), f"/v2/models/{deployment.name}/ready"):
+                _stop_legacy(deployment)  # a server from before the gateway, still answering
+            elif deployment.details.get("server_dir"):
                 shutil.rmtree(deployment.details["server_dir"], ignore_errors=True)
+            deployment.details = {}
             try:
-                restored.append(self.apply(deployment, None, no_progress))
+                self.apply(deployment, None, no_progress)
             except Exception as err:
                 deployment.state = "failed"
                 deployment.message = f"could not restart after a restart: {err}"
-                restored.append(deployment)
-        return restored
+        return deployments
 
     # -- helpers ------------------------------------------------------------------------------
-    def _write_server(self, deployment: Deployment, base: Path) -> Path:
-        server_dir = base / f"server-{time.time_ns()}"
+    def _launch(
+        self, name: str, revision: Revision, mlserver: Path, progress: Progress
+    ) -> dict[str, Any]:
+        """Fetch ``revision`` and start its MLServer; the server's record entry."""
+        version = revision.model.version
+        progress(f"fetching {revision.model.name} version {version}", 0.3)
+        model_dir = fetch_model(revision, self.root / name / version, self.config.tracking_uri)
+        port = free_port()
+        server = {"version": version, "port": port, "pid": 0}
+        server_dir = _server_dir(self.root / name, server)
         server_dir.mkdir(parents=True)
-        http_port = free_port()
         settings = {
             "host": "127.0.0.1",
-            "http_port": http_port,
-            "grpc_port": _other_free_port(http_port),
+            "http_port": port,
+            "grpc_port": _other_free_port(port),
             "metrics_endpoint": None,
             "parallel_workers": PARALLEL_WORKERS,
             "debug": False,
@@ -329,23 +359,18 @@ class LocalBackend(DeployBackend):
             "metrics_dir": str(server_dir / ".metrics"),
         }
         (server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
-        models: list[tuple[str, Revision, str | None]] = [("stable", deployment.stable, None)]
-        if deployment.canary:
-            models.append(("canary", deployment.canary, deployment.canary.model.version))
-        for role, revision, version in models:
-            model_settings: dict[str, Any] = {
-                "name": deployment.name,
-                "implementation": "mlserver_mlflow.MLflowRuntime",
-                "parameters": {"uri": str(base / revision.model.version / "model")},
-            }
-            # the stable version loads without a version: MLServer sends unversioned
-            # requests to it; the canary is addressed by its registry version
-            if version is not None:
-                model_settings["parameters"]["version"] = version
-            folder = server_dir / role
-            folder.mkdir()
-            (folder / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
-        return server_dir
+        model_settings = {
+            "name": name,
+            "implementation": "mlserver_mlflow.MLflowRuntime",
+            # one version per server: unversioned requests go to it, and every answer says
+            # which version gave it (``model_version``)
+            "parameters": {"uri": str(model_dir), "version": version},
+        }
+        (server_dir / "model").mkdir()
+        (server_dir / "model" / "model-settings.json").write_text(json.dumps(model_settings))
+        progress(f"starting the model server of version {version}", 0.45)
+        server["pid"] = self._start(mlserver, server_dir)
+        return server
 
     def _start(self, mlserver: Path, server_dir: Path) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTER", "JPY_"))}
@@ -365,40 +390,81 @@ class LocalBackend(DeployBackend):
         (server_dir / "mlserver.pid").write_text(str(process.pid))
         return process.pid
 
-    def _wait_ready(
-        self, deployment: Deployment, port: int, pid: int, server_dir: Path, progress: Progress
-    ) -> None:
+    def _wait_ready(self, name: str, servers: list[dict[str, Any]], progress: Progress) -> None:
         timeout = self.config.deploy_ready_timeout
         started = time.monotonic()
-        checks = [f"/v2/models/{deployment.name}/ready"]
-        if deployment.canary:
-            checks.append(
-                f"/v2/models/{deployment.name}/versions/{deployment.canary.model.version}/ready"
-            )
-        step = "waiting for /v2/health/ready"
+        waiting = list(servers)
         while time.monotonic() - started < timeout:
-            if not _alive(pid):
-                raise Unavailable(
-                    "the model server exited: " + _log_tail(server_dir / "mlserver.log")
-                )
-            elapsed = time.monotonic() - started
-            # MLServer with a small model is ready in ~10 s: show movement in that window
-            progress(f"{step} ({elapsed:.0f} s)", min(0.9, 0.5 + 0.4 * elapsed / 15))
-            if _get(port, "/v2/health/ready") and all(_get(port, path) for path in checks):
+            for server in list(waiting):
+                log = _server_dir(self.root / name, server) / "mlserver.log"
+                if not _alive(int(server["pid"])):
+                    raise Unavailable("the model server exited: " + _log_tail(log))
+                if _serves(server, name):
+                    waiting.remove(server)
+            if not waiting:
                 return
-            time.sleep(0.25)
-        raise Unavailable(
-            f"the model server was not ready after {timeout} s: "
-            + _log_tail(server_dir / "mlserver.log")
-        )
+            elapsed = time.monotonic() - started
+            # MLServer with a small model is ready in a few seconds: show movement meanwhile
+            progress(
+                f"waiting for the model server to be ready ({elapsed:.0f} s)",
+                min(0.85, 0.5 + 0.35 * elapsed / 10),
+            )
+            time.sleep(0.1)
+        log = _server_dir(self.root / name, waiting[0]) / "mlserver.log"
+        raise Unavailable(f"the model server was not ready after {timeout} s: " + _log_tail(log))
 
-    def _stop(self, deployment: Deployment) -> None:
-        pid = deployment.details.get("pid")
-        if pid:
-            _stop_group(int(pid))
-        server_dir = deployment.details.get("server_dir")
-        if server_dir:
-            shutil.rmtree(server_dir, ignore_errors=True)
+
+def _plan(
+    deployment: Deployment, running: list[dict[str, Any]]
+) -> list[tuple[Revision, int, dict[str, Any] | None]]:
+    """Each revision to serve, its weight, and the running server it keeps (None: start one).
+    A version that already serves keeps its server (promote, rollback: weights only)."""
+    wanted = [(deployment.stable, deployment.stable.traffic if deployment.canary else 100)]
+    if deployment.canary is not None:
+        wanted.append((deployment.canary, deployment.canary.traffic))
+    plan = []
+    for revision, weight in wanted:
+        reuse = next(
+            (s for s in running if s["version"] == revision.model.version and _serves(s)), None
+        )
+        plan.append((revision, weight, reuse))
+    return plan
+
+
+def _servers(deployment: Deployment) -> list[dict[str, Any]]:
+    """The model servers recorded for ``deployment`` (``details.servers``)."""
+    return [dict(s) for s in deployment.details.get("servers") or []]
+
+
+def _server_dir(base: Path, server: dict[str, Any]) -> Path:
+    return base / f"server-{server['port']}"
+
+
+def _route(server: dict[str, Any]) -> Route:
+    return Route(f"v{server['version']}-{server['port']}", int(server["port"]), server["weight"])
+
+
+def _serves(server: dict[str, Any], name: str = "") -> bool:
+    """The server's process lives and its model answers ready."""
+    if not _alive(int(server.get("pid") or 0)):
+        return False
+    port = int(server["port"])
+    return _get(port, "/v2/health/ready") and (not name or _get(port, f"/v2/models/{name}/ready"))
+
+
+def _stop_server(base: Path, server: dict[str, Any]) -> None:
+    if server.get("pid"):
+        _stop_group(int(server["pid"]))
+    shutil.rmtree(_server_dir(base, server), ignore_errors=True)
+
+
+def _stop_legacy(deployment: Deployment) -> None:
+    """A record from before the gateway: one server (``details.pid``) on its own port."""
+    pid = deployment.details.get("pid")
+    if pid:
+        _stop_group(int(pid))
+    if deployment.details.get("server_dir"):
+        shutil.rmtree(deployment.details["server_dir"], ignore_errors=True)
 
 
 def _other_free_port(taken: int) -> int:
@@ -413,11 +479,9 @@ def _get(port: int, path: str) -> bool:
     return http_ok(f"http://127.0.0.1:{port}{path}")
 
 
-def _ready(port: int, name: str) -> bool:
-    return _get(port, "/v2/health/ready") and _get(port, f"/v2/models/{name}/ready")
-
-
 def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -452,8 +516,9 @@ def _log_tail(path: Path, lines: int = 3) -> str:
 
 
 def stop_model_servers(state_dir: Path) -> int:
-    """Stop every local model server under ``state_dir`` (``mlplat stop``); records stay, so
-    the next start restarts them. Returns how many were running."""
+    """Stop every local model server under ``state_dir`` and the gateway (``mlplat stop``);
+    records stay, so the next start restarts them. Returns how many servers were running."""
+    Gateway(state_dir).stop()
     stopped = 0
     for pid_file in (state_dir / "deployments").glob("*/server-*/mlserver.pid"):
         with contextlib.suppress(OSError, ValueError):

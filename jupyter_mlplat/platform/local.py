@@ -378,6 +378,7 @@ class LocalPlatform:
         """
         notes, self._notes = self._notes, []
         self._watch_pipelines()
+        notes += self._revive_gateway()
         now = time.monotonic()
         for service in self.services:
             name = service.name
@@ -405,6 +406,20 @@ class LocalPlatform:
                 f"in {backoff.window / 60:.0f} min)"
             )
         return notes
+
+    def _revive_gateway(self) -> list[str]:
+        """The local inference gateway (started by the first local deploy) runs as long as
+        something is deployed: restart it, with its last routes, when it died."""
+        from jupyter_mlplat.deploy.gateway import Gateway
+
+        gateway = Gateway(self.layout.root)
+        if not gateway.routes() or gateway.running():
+            return []
+        try:
+            url = gateway.ensure()
+        except Exception as err:  # the other services must stay supervised
+            return [f"the inference gateway is down and did not restart: {err}"]
+        return [f"the inference gateway was not running; restarted it at {url}"]
 
     def stop(self) -> None:
         """Stop every service (reverse order) and release the state directory."""

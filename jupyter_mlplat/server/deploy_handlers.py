@@ -9,10 +9,11 @@ from typing import Any
 
 from tornado import web
 
+from jupyter_mlplat.deploy.gateway import SERVING_PATH, Gateway
 from jupyter_mlplat.deploy.models import Deployment, DeployRequest
 from jupyter_mlplat.deploy.service import DeployService
 from jupyter_mlplat.errors import InvalidInput
-from jupyter_mlplat.server.handlers import MLPlatHandler
+from jupyter_mlplat.server.handlers import MLPlatHandler, ProxyHandler
 
 
 class DeployHandler(MLPlatHandler):
@@ -72,9 +73,23 @@ class RollbackHandler(DeployHandler):
         self.accepted(await self.call(self.deploy.rollback, name))
 
 
+class ServingProxyHandler(ProxyHandler):
+    """``/mlplat/serving/v2/models/<name>/...``: local deployments through the Jupyter server
+    (its base URL and authentication), for clients that cannot reach the gateway's port."""
+
+    ui_name = "the local inference gateway"
+    ui_path = SERVING_PATH
+    kernel_api = True
+
+    def upstream(self) -> str:
+        gateway = Gateway(self.mlplat.resolved_state_dir)
+        return gateway.url if gateway.port else ""
+
+
 ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     (r"mlplat/api/deployments", DeploymentsHandler),
     (r"mlplat/api/deployments/([^/]+)", DeploymentHandler),
     (r"mlplat/api/deployments/([^/]+)/promote", PromoteHandler),
     (r"mlplat/api/deployments/([^/]+)/rollback", RollbackHandler),
+    (rf"{SERVING_PATH.rstrip('/')}/?(.*)", ServingProxyHandler),
 ]

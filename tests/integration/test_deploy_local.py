@@ -1,5 +1,6 @@
 """End to end: train and register in a kernel, deploy locally through the REST API (the
-button's call), infer over V2, canary/rollback from the magics, undeploy frees the port."""
+button's call), infer over V2 at the gateway and through the Jupyter server, canary/rollback
+from the magics, undeploy frees the port."""
 
 from __future__ import annotations
 
@@ -99,6 +100,15 @@ def test_deploy_from_the_rest_api_serves_the_kernels_predictions(lab, kernel, tr
     assert reply.status_code == 200, reply.text
     assert reply.json()["outputs"][0]["data"] == trained["predictions"]
 
+    # the same URL through the Jupyter server (its base URL and authentication)
+    proxied = lab.api("POST", f"mlplat/serving/v2/models/{MODEL}/infer", json=v2_body(trained))
+    assert proxied.status_code == 200, proxied.text
+    assert proxied.json()["outputs"][0]["data"] == trained["predictions"]
+    anonymous = requests.post(
+        f"{lab.url}/mlplat/serving/v2/models/{MODEL}/infer", json=v2_body(trained), timeout=30
+    )
+    assert anonymous.status_code == 403
+
     listed = lab.api("GET", "mlplat/api/deployments").json()["deployments"]
     assert [d["name"] for d in listed] == [MODEL]
 
@@ -130,13 +140,20 @@ def test_canary_and_rollback_from_the_magics(lab, kernel, trained):
     assert any(m["msg_type"] == "update_display_data" for m in result.messages)
     deployment = lab.api("GET", f"mlplat/api/deployments/{MODEL}").json()
     assert (deployment["stable"]["version"], deployment["canary"]["version"]) == ("1", "2")
-    assert "no weighted traffic split" in deployment["message"]
     endpoint = deployment["endpoint"]
-    canary = requests.post(
-        f"{endpoint}/v2/models/{MODEL}/versions/2/infer", json=v2_body(trained), timeout=30
-    )
-    stable = requests.post(f"{endpoint}/v2/models/{MODEL}/infer", json=v2_body(trained), timeout=30)
-    assert canary.status_code == 200 and stable.status_code == 200
+    assert [(s["version"], s["weight"]) for s in deployment["details"]["servers"]] == [
+        ("1", 90),
+        ("2", 10),
+    ]
+    canary_port = deployment["details"]["servers"][1]["port"]
+    answers = [
+        requests.post(f"{endpoint}/v2/models/{MODEL}/infer", json=v2_body(trained), timeout=30)
+        for _ in range(50)
+    ]
+    assert [r.status_code for r in answers] == [200] * 50
+    versions = [r.json()["model_version"] for r in answers]
+    assert 4 <= versions.count("2") <= 6, versions  # weighted round robin: 10 %
+    stable = next(r for r in answers if r.json()["model_version"] == "1")
     assert stable.json()["outputs"][0]["data"] == trained["predictions"]
 
     listing = run_ok(kernel, "%mlp deployments")
@@ -144,7 +161,8 @@ def test_canary_and_rollback_from_the_magics(lab, kernel, trained):
     run_ok(kernel, f"%mlp rollback {MODEL}")
     deployment = lab.api("GET", f"mlplat/api/deployments/{MODEL}").json()
     assert deployment["canary"] is None and deployment["stable"]["version"] == "1"
-    assert not port_open("127.0.0.1", int(endpoint.rsplit(":", 1)[1]))  # the old server is gone
+    assert deployment["endpoint"] == endpoint  # the URL does not move
+    assert not port_open("127.0.0.1", int(canary_port))  # the canary's server is gone
 
     failed = kernel.execute(f"%mlp promote {MODEL}")
     assert failed.status == "error"
@@ -190,7 +208,7 @@ def test_cookie_sessions_still_need_xsrf(lab):
 
 def test_undeploy_frees_the_port(lab, kernel):
     deployment = lab.api("GET", f"mlplat/api/deployments/{MODEL}").json()
-    port = int(deployment["details"]["port"])
+    port = int(deployment["details"]["servers"][0]["port"])
     assert port_open("127.0.0.1", port)
     run_ok(kernel, f"%mlp undeploy {MODEL}")
     assert not port_open("127.0.0.1", port)
@@ -229,13 +247,17 @@ def test_restore_keeps_a_live_server_and_restarts_a_stopped_one(tmp_path):
     deployed = first.wait("iris", 600)
     assert deployed.state == "ready", deployed.message
     try:
+        pid = deployed.details["servers"][0]["pid"]
         kept = DeployService(config).restore()  # the Jupyter server restarted
-        assert [(d.state, d.details["pid"]) for d in kept] == [("ready", deployed.details["pid"])]
+        assert [(d.state, d.details["servers"][0]["pid"]) for d in kept] == [("ready", pid)]
+        assert kept[0].endpoint == deployed.endpoint
 
         assert stop_model_servers(config.resolved_state_dir) == 1  # `mlplat stop`
+        assert not port_open("127.0.0.1", int(deployed.endpoint.rsplit(":", 1)[1]))
         restarted = DeployService(config).restore()  # the next `mlplat up`
         assert [d.state for d in restarted] == ["ready"], restarted[0].message
-        assert restarted[0].details["pid"] != deployed.details["pid"]
+        assert restarted[0].details["servers"][0]["pid"] != pid
+        assert restarted[0].endpoint == deployed.endpoint  # the gateway's port is kept
         body = {
             "parameters": {"content_type": "pd"},
             "inputs": [
@@ -249,4 +271,4 @@ def test_restore_keeps_a_live_server_and_restarts_a_stopped_one(tmp_path):
         assert reply.json()["outputs"][0]["data"] == model.predict(X).tolist()
     finally:
         DeployService(config).delete("iris")
-    assert not port_open("127.0.0.1", int(restarted[0].details["port"]))
+    assert not port_open("127.0.0.1", int(restarted[0].details["servers"][0]["port"]))
