@@ -67,8 +67,10 @@ def isolated_env(base: Path) -> dict[str, str]:
     return env
 
 
-def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> RunningPlatform:
-    """Run ``mlplat up`` and wait until it has written its runtime file."""
+def start_platform(
+    base: Path, state_dir: Path, *options: str, timeout: float = 600
+) -> RunningPlatform:
+    """Run ``mlplat up [options]`` and wait until it has written its runtime file."""
     notebook_dir = base / "notebooks"
     notebook_dir.mkdir(parents=True, exist_ok=True)
     # the lab serves this checkout's built extension, whichever checkout the venv links
@@ -82,7 +84,15 @@ def start_platform(base: Path, state_dir: Path, timeout: float = 600) -> Running
         env["JUPYTER_PREFER_ENV_PATH"] = "0"  # the (isolated) user data dir comes first
     log = (base / "mlplat-up.log").open("ab")
     process = subprocess.Popen(
-        [*MLPLAT, "--state-dir", str(state_dir), "up", "--notebook-dir", str(notebook_dir)],
+        [
+            *MLPLAT,
+            "--state-dir",
+            str(state_dir),
+            "up",
+            "--notebook-dir",
+            str(notebook_dir),
+            *options,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -72,9 +72,31 @@ def dynamic_client(api_client: ApiClient | None = None) -> DynamicClient:
     """A ``DynamicClient`` (plain dicts; the typed models break with kubernetes 37)."""
     from kubernetes import dynamic
 
-    api_client = api_client or default_api_client()
+    api_client = bounded(api_client or default_api_client())
     with translated("discover the Kubernetes API"):
         return dynamic.DynamicClient(api_client)
+
+
+#: Seconds to connect to / hear from the API server before a request fails (the client's
+#: default is to wait forever: a stalled API server would hang a deploy or a submission).
+CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 30.0
+
+
+def bounded(api_client: ApiClient) -> ApiClient:
+    """``api_client`` with request timeouts on every call that sets none of its own (the
+    client passes ``timeout=None`` down to urllib3, so a pool default would not apply)."""
+    rest: Any = api_client.rest_client
+    if getattr(rest, "mlplat_bounded", False):
+        return api_client
+    unbounded: Any = rest.request
+
+    def request(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+        timeout = _request_timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
+        return unbounded(*args, _request_timeout=timeout, **kwargs)
+
+    rest.request = request
+    rest.mlplat_bounded = True
+    return api_client
 
 
 def resource_api(client: DynamicClient, kind: Kind, namespace: str = "") -> Any:

@@ -491,3 +491,26 @@ def test_an_unreachable_api_server_is_unavailable(k8s_namespace):
     backend = backend_for(client.ApiClient(configuration), k8s_namespace, "Knative")
     with pytest.raises(Unavailable, match="Kubernetes API unreachable"):
         backend.apply(record(revision("3")), None, no_progress)
+
+
+def test_a_stalled_api_server_fails_in_one_line_and_applies_nothing(k8s_namespace, monkeypatch):
+    """An API server that accepts the connection and never answers: the request times out."""
+    import socket
+
+    from kubernetes import client
+
+    from jupyter_mlplat.infra import kube
+
+    monkeypatch.setattr(kube, "READ_TIMEOUT", 2.0)
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)  # connections queue in the backlog; nobody reads them
+        configuration = client.Configuration()
+        configuration.host = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+        configuration.retries = 0
+        backend = backend_for(client.ApiClient(configuration), k8s_namespace, "Knative")
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="Kubernetes API unreachable") as err:
+            backend.apply(record(revision("3")), None, no_progress)
+    assert time.monotonic() - started < 30
+    assert "\n" not in str(err.value)

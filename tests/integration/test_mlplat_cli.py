@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MLPLAT, ROOT, isolated_env, stop_group
+from tests.conftest import MLPLAT, ROOT, isolated_env, start_platform, stop_group
 
 pytestmark = pytest.mark.integration
 
@@ -81,25 +81,9 @@ def test_status_shows_the_running_platform(platform):
     assert set(as_json["pids"]) == {"mlflow", "spark-connect", "jupyterlab"}
 
 
-def start_up(tmp_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """`mlplat up --no-spark` of its own under ``tmp_path``; returns once it wrote its runtime."""
-    state_dir, notebooks = tmp_path / "state", tmp_path / "notebooks"
-    notebooks.mkdir(exist_ok=True)
-    with log_path.open("ab") as log:
-        up = subprocess.Popen(
-            [*MLPLAT, "--state-dir", str(state_dir), "up", "--no-spark",
-             "--notebook-dir", str(notebooks)],
-            stdout=log, stderr=subprocess.STDOUT, env=isolated_env(tmp_path), cwd=ROOT,
-            start_new_session=True,
-        )  # fmt: skip
-    runtime_file = state_dir / "platform.json"
-    deadline = time.monotonic() + 300
-    while not runtime_file.exists():
-        if up.poll() is not None or time.monotonic() > deadline:
-            stop_group(up)
-            raise AssertionError(log_path.read_text())
-        time.sleep(0.2)
-    return up
+def start_up(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`mlplat up --no-spark` of its own under ``tmp_path`` (log: mlplat-up.log), started."""
+    return start_platform(tmp_path, tmp_path / "state", "--no-spark").process
 
 
 def wait_for_line(log_path: Path, text: str, timeout: float = 60, times: int = 1) -> None:
@@ -113,8 +97,8 @@ def test_stop_stops_everything_up_started(tmp_path):
     """A second platform of its own (no Spark), stopped with `mlplat stop`."""
     state_dir = tmp_path / "state"
     env = isolated_env(tmp_path)
-    log_path = tmp_path / "up.log"
-    up = start_up(tmp_path, log_path)
+    log_path = tmp_path / "mlplat-up.log"
+    up = start_up(tmp_path)
     try:
         runtime_file = state_dir / "platform.json"
         assert runtime_file.stat().st_mode & 0o777 == 0o600
@@ -176,9 +160,9 @@ def test_a_crashed_service_comes_back_on_its_url_and_a_restart_keeps_the_urls(tm
     stopped and started platform has the same URLs as before."""
     import urllib.request
 
-    state_dir, log_path = tmp_path / "state", tmp_path / "up.log"
+    state_dir, log_path = tmp_path / "state", tmp_path / "mlplat-up.log"
     env = isolated_env(tmp_path)
-    up = start_up(tmp_path, log_path)
+    up = start_up(tmp_path)
     try:
         first = json.loads((state_dir / "platform.json").read_text())
         for crash in (1, 2):  # each restart waits longer (1 s, then 2 s)
@@ -198,7 +182,7 @@ def test_a_crashed_service_comes_back_on_its_url_and_a_restart_keeps_the_urls(tm
     finally:
         stop_group(up)
 
-    up = start_up(tmp_path, log_path)
+    up = start_up(tmp_path)
     try:
         again = json.loads((state_dir / "platform.json").read_text())
         for key in ("tracking_uri", "lab_url", "mlflow_port", "lab_port"):
