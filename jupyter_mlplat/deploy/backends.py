@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.models import Deployment
+from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.infra.plugins import Backend
 
 Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
@@ -56,6 +57,13 @@ class DeployBackend(Backend):
     @abstractmethod
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """After a server restart: re-attach to (or restart) what was deployed."""
+
+    def log(self, deployment: Deployment, lines: int) -> dict[str, str]:
+        """The last ``lines`` of each model server's log, by version."""
+        raise InvalidInput(
+            f"{deployment.target} deployments log in the cluster: kubectl logs -l "
+            f"serving.kserve.io/inferenceservice={deployment.name}"
+        )
 
 
 def backend_for(config: MLPlat, target: str) -> DeployBackend:

@@ -334,6 +334,19 @@ class LocalBackend(DeployBackend):
                 deployment.message = f"could not restart after a restart: {err}"
         return deployments
 
+    def log(self, deployment: Deployment, lines: int) -> dict[str, str]:
+        """Each server's log tail; the server's own paths are shown as ``<server>``."""
+        logs = {}
+        for server in _servers(deployment):
+            server_dir = _server_dir(self.root / deployment.name, server)
+            try:
+                text = (server_dir / "mlserver.log").read_text(errors="replace")
+            except OSError:
+                text = ""
+            tail = "\n".join(text.splitlines()[-lines:])
+            logs[str(server["version"])] = tail.replace(str(self.root), "<server>")
+        return logs
+
     # -- helpers ------------------------------------------------------------------------------
     def _launch(
         self, name: str, revision: Revision, mlserver: Path, progress: Progress

@@ -69,6 +69,10 @@ class Revision:
     def to_json(self) -> dict[str, Any]:
         return {"traffic": self.traffic, **asdict(self.model)}
 
+    def public_json(self) -> dict[str, Any]:
+        """What clients see: the record without where the artifacts are stored."""
+        return {k: v for k, v in self.to_json().items() if k != "storage_uri"}
+
 
 @dataclass
 class Deployment:
@@ -104,6 +108,14 @@ class Deployment:
             "created": self.created,
             "updated": self.updated,
             "details": self.details,
+        }
+
+    def public_json(self) -> dict[str, Any]:
+        """What REST clients and kernels see: no storage location (it stays on the server)."""
+        return self.to_json() | {
+            "stable": self.stable.public_json(),
+            "canary": self.canary.public_json() if self.canary else None,
+            "previous": self.previous.public_json() if self.previous else None,
         }
 
 

@@ -199,6 +199,13 @@ class DeployService:
             self._path(name).unlink(missing_ok=True)
             self._rollback_path(name).unlink(missing_ok=True)
 
+    def log(self, name: str, lines: int = 100) -> dict[str, str]:
+        """The last ``lines`` of each of ``name``'s model servers' logs, by version."""
+        if not 1 <= lines <= 5000:
+            raise InvalidInput("tail must be between 1 and 5000")
+        existing = self._load(name)
+        return self._backend(existing.target).log(existing, lines)
+
     def restore(self) -> builtins.list[Deployment]:
         """At server start: re-attach to (or restart) the caller's deployments."""
         by_target: dict[str, builtins.list[Deployment]] = {}

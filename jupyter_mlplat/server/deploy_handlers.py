@@ -33,14 +33,14 @@ class DeployHandler(MLPlatHandler):
 
     def accepted(self, deployment: Deployment) -> None:
         self.set_status(202)
-        self.finish(deployment.to_json())
+        self.finish(deployment.public_json())
 
 
 class DeploymentsHandler(DeployHandler):
     @web.authenticated
     async def get(self) -> None:
         deployments = await self.call(self.deploy.list)
-        self.finish({"deployments": [d.to_json() for d in deployments]})
+        self.finish({"deployments": [d.public_json() for d in deployments]})
 
     @web.authenticated
     async def post(self) -> None:
@@ -52,7 +52,7 @@ class DeploymentHandler(DeployHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         deployment = await self.call(self.deploy.get, name)
-        self.finish(deployment.to_json())
+        self.finish(deployment.public_json())
 
     @web.authenticated
     async def delete(self, name: str) -> None:
@@ -73,6 +73,13 @@ class RollbackHandler(DeployHandler):
         self.accepted(await self.call(self.deploy.rollback, name))
 
 
+class LogHandler(DeployHandler):
+    @web.authenticated
+    async def get(self, name: str) -> None:
+        lines = self.int_argument("tail", 100)
+        self.finish({"logs": await self.call(self.deploy.log, name, lines)})
+
+
 class ServingProxyHandler(ProxyHandler):
     """``/mlplat/serving/v2/models/<name>/...``: local deployments through the Jupyter server
     (its base URL and authentication), for clients that cannot reach the gateway's port."""
@@ -91,5 +98,6 @@ ROUTES: list[tuple[str, type[MLPlatHandler]]] = [
     (r"mlplat/api/deployments/([^/]+)", DeploymentHandler),
     (r"mlplat/api/deployments/([^/]+)/promote", PromoteHandler),
     (r"mlplat/api/deployments/([^/]+)/rollback", RollbackHandler),
+    (r"mlplat/api/deployments/([^/]+)/log", LogHandler),
     (rf"{SERVING_PATH.rstrip('/')}/?(.*)", ServingProxyHandler),
 ]

@@ -56,7 +56,6 @@ class ListHandler(PipelinesHandler):
                 "owner": config.resolved_user,
                 "schedule": schedule or None,
                 "file": written.path.name,
-                "path": str(written.path),
             }
         )
 

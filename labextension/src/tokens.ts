@@ -625,7 +625,6 @@ export interface IRevision {
   name: string;
   version: string;
   source?: string;
-  storage_uri?: string;
   run_id?: string;
 }
 

@@ -5,6 +5,7 @@ from the magics, undeploy frees the port."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -204,6 +205,35 @@ def test_cookie_sessions_still_need_xsrf(lab):
         timeout=30,
     )
     assert response.status_code == 403
+
+
+def test_no_storage_location_or_server_path_reaches_clients(lab, kernel, platform):
+    """Every answer a client or kernel reads about models and deployments: no artifact store,
+    no local path of the server (the seed: clients see the server, not the storage)."""
+    leaks = re.compile(
+        r"file:/|s3a?://|gs://|wasbs?://|abfss?://|mlflow-artifacts:|"
+        + re.escape(str(platform.state_dir.parent))
+    )
+    paths = [
+        "mlplat/api/status",
+        "mlplat/api/deployments",
+        f"mlplat/api/deployments/{MODEL}",
+        f"mlplat/api/deployments/{MODEL}/log",
+        "mlplat/api/models",
+        f"mlplat/api/models/{MODEL}",
+        f"mlplat/api/models/{MODEL}/versions/1",
+        f"mlplat/api/lineage/models/{MODEL}/versions/1",
+        f"mlplat/api/search?q={MODEL}",
+        "mlplat/api/reports",
+    ]
+    for path in paths:
+        response = lab.api("GET", path)
+        assert response.status_code == 200, (path, response.status_code)
+        assert not leaks.search(response.text), (path, leaks.search(response.text))
+    shown = run_ok(kernel, "%mlp deployments").stdout
+    assert not leaks.search(shown)
+    logs = lab.api("GET", f"mlplat/api/deployments/{MODEL}/log", params={"tail": 5}).json()
+    assert logs["logs"] and all(len(t.splitlines()) <= 5 for t in logs["logs"].values())
 
 
 def test_undeploy_frees_the_port(lab, kernel):
