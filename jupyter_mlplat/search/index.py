@@ -39,6 +39,11 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.search.language import Condition
 
+#: A term matching at most this many runs drives a run query (``SearchIndex._run_plan``); more
+#: common terms are checked run by run, newest first, which soon finds the first twenty.
+SELECTIVE_RUNS = 1_000
+#: The same for versions through their runs: a run scan probes only the runs with versions.
+SELECTIVE_VERSIONS = 10_000
 #: Ids per ``IN (...)`` list (SQLite allows 32766 parameters; keep statements small).
 CHUNK = 500
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
@@ -147,9 +152,15 @@ class SearchIndex(ABC):
     def _writing(self) -> Any:
         """A context manager: one write transaction; yields ``(execute, executemany)``."""
 
+    #: the last ORDER BY key of runs (one the newest-first index holds)
+    _tiebreak = "r.id DESC"
+    #: a join whose left side is read first (SQLite's CROSS JOIN; PostgreSQL plans by cost)
+    _join_first = "JOIN"
+
     @abstractmethod
-    def _name_condition(self, alias: str, value: str) -> tuple[str, list[Any]]:
-        """A condition: the run ``alias``'s name holds ``value`` (lower-cased)."""
+    def _name_ids(self, value: str) -> tuple[str, list[Any]]:
+        """A query of the ids (``run_id``) of runs whose name holds ``value`` (lower-cased)
+        through an index, or "" when there is none for it."""
 
     def close(self) -> None:  # noqa: B027 (optional)
         """Release connections."""
@@ -222,20 +233,30 @@ class SearchIndex(ABC):
                 ],
             )  # fmt: skip
             ids = [r.id for r in runs]
-            for table in ("run_metrics", "run_params", "run_tags", "run_datasets"):
-                for chunk in _chunks(ids):
+            versioned: set[str] = set()
+            for chunk in _chunks(ids):
+                versioned.update(
+                    row[0]
+                    for row in execute(
+                        f"SELECT run_id FROM versions WHERE run_id IN ({_marks(len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+                for table in ("run_metrics", "run_params", "run_tags", "run_datasets"):
                     execute(f"DELETE FROM {table} WHERE run_id IN ({_marks(len(chunk))})", chunk)
             many(
-                "INSERT INTO run_metrics VALUES (?, ?, ?)",
-                [(r.id, k, v) for r in runs for k, v in r.metrics.items() if not math.isnan(v)],
-            )
+                "INSERT INTO run_metrics VALUES (?, ?, ?, ?)",
+                [(r.id, k, v, int(r.id in versioned)) for r in runs
+                 for k, v in r.metrics.items() if not math.isnan(v)],
+            )  # fmt: skip
             many(
-                "INSERT INTO run_params VALUES (?, ?, ?, ?)",
-                [(r.id, k, v, _number(v)) for r in runs for k, v in r.params.items()],
-            )
+                "INSERT INTO run_params VALUES (?, ?, ?, ?, ?)",
+                [(r.id, k, v, _number(v), int(r.id in versioned)) for r in runs
+                 for k, v in r.params.items()],
+            )  # fmt: skip
             many(
-                "INSERT INTO run_tags VALUES (?, ?, ?)",
-                [(r.id, k, v) for r in runs for k, v in r.tags.items()],
+                "INSERT INTO run_tags VALUES (?, ?, ?, ?)",
+                [(r.id, k, v, int(r.id in versioned)) for r in runs for k, v in r.tags.items()],
             )
             many(
                 "INSERT INTO run_datasets VALUES (?, ?)",
@@ -341,6 +362,17 @@ class SearchIndex(ABC):
                 "INSERT INTO version_tags VALUES (?, ?, ?, ?)",
                 [(v.name, v.version, k, t) for v in versions for k, t in v.tags.items()],
             )
+            # the values of runs with versions have their own (partial) indexes: a metric
+            # threshold over versions reads those only (a flag left by a deleted version
+            # costs a lookup, never a wrong answer: the query joins the versions)
+            runs = sorted({v.run_id for v in versions if v.run_id})
+            for chunk in _chunks(runs):
+                for table in ("run_metrics", "run_params", "run_tags"):
+                    execute(
+                        f"UPDATE {table} SET versioned = 1 WHERE versioned = 0 AND run_id IN "
+                        f"({_marks(len(chunk))})",
+                        chunk,
+                    )
         return len(versions)
 
     def counts(self) -> dict[str, int]:
@@ -357,11 +389,14 @@ class SearchIndex(ABC):
         self, query: RunQuery, limit: int, shown: Sequence[tuple[str, str]] = ()
     ) -> list[RunHit]:
         """Matching runs, newest first; ``shown``: (metric|param, key) values to return."""
-        where, values = self._run_where(query)
+        source, where, values = self._run_plan(query, SELECTIVE_RUNS)
+        runs = (
+            f"({source}) AS d {self._join_first} runs r ON r.id = d.run_id" if source else "runs r"
+        )
         rows = self._rows(
-            "SELECT r.id, r.experiment_id, r.name, r.status FROM runs r WHERE "
+            f"SELECT r.id, r.experiment_id, r.name, r.status FROM {runs} WHERE "
             + " AND ".join(where)
-            + " ORDER BY r.start_ms DESC, r.id LIMIT ?",
+            + f" ORDER BY r.start_ms DESC, {self._tiebreak} LIMIT ?",
             (*values, limit),
         )
         hits = [RunHit(i, e, "", n, s) for i, e, n, s in rows]
@@ -386,13 +421,22 @@ class SearchIndex(ABC):
     ) -> list[VersionHit]:
         """Versions whose run matches ``runs`` (and themselves ``where``), newest run first;
         ``shown``: metrics of the run to return."""
-        run_where, run_values = self._run_where(runs)
+        source, run_where, run_values = self._run_plan(runs, SELECTIVE_VERSIONS, "v.run_id")
         version_where, version_values = self._version_where(where)
+        # from the runs a selective term names to their versions, else the runs newest first
+        # with their versions, each term checked on those only (correlated with v.run_id)
+        join = self._join_first
+        joined = (
+            f"({source}) AS d {join} versions v ON v.run_id = d.run_id {join} runs r "
+            "ON r.id = v.run_id"
+            if source
+            else f"runs r {join} versions v ON v.run_id = r.id"
+        )
         rows = self._rows(
             "SELECT v.name, v.version, v.description, r.id, r.experiment_id, r.name, r.status "
-            "FROM versions v JOIN runs r ON r.id = v.run_id WHERE "
+            f"FROM {joined} WHERE "
             + " AND ".join([*run_where, *version_where])
-            + " ORDER BY r.start_ms DESC, r.id, v.name, v.version DESC LIMIT ?",
+            + f" ORDER BY r.start_ms DESC, {self._tiebreak}, v.name, v.version DESC LIMIT ?",
             (*run_values, *version_values, limit),
         )
         hits = [
@@ -430,9 +474,20 @@ class SearchIndex(ABC):
         )
         return [ModelHit(n, d or "", int(latest or 0)) for n, d, latest in rows]
 
-    def _run_where(self, query: RunQuery) -> tuple[list[str], list[Any]]:
+    def _run_plan(
+        self, query: RunQuery, selective: int, key: str = "r.id"
+    ) -> tuple[str, list[str], list[Any]]:
+        """How to find the runs of ``query``: (the query of the run ids (``run_id``) of its most
+        selective term, or "" to scan runs newest first; WHERE conditions; values, the ids'
+        first).
+
+        A term matching few runs (at most ``selective``, counted on its index) drives the
+        query: those runs are read and sorted. Otherwise every term is checked run by run
+        (``key``: the run id column they are correlated with), newest first, which stops at
+        the limit after a few hundred runs at most."""
         where = ["r.hidden = 0"]
         values: list[Any] = []
+        best: tuple[int, str, list[Any]] | None = None
         for fragment in query.experiments:
             where.append(
                 "r.experiment_id IN (SELECT id FROM experiments WHERE name_lower LIKE ? "
@@ -440,32 +495,53 @@ class SearchIndex(ABC):
             )
             values.append(_contains(fragment))
         for c in query.where:
-            op = _OPS[c.op]
-            if c.what == "name":
-                condition, more = self._name_condition("r", str(c.value))
-                where.append(condition)
-                values += more
-                continue
-            if c.what == "status":
-                where.append("r.status = ?")
-                values.append(c.value)
-                continue
-            table, column = {
-                "metric": ("run_metrics", "value"),
-                "param": ("run_params", "value"),
-                "param_number": ("run_params", "number"),
-                "tag": ("run_tags", "value"),
-                "dataset": ("run_datasets", "name"),
-            }[c.what]
-            if c.what == "dataset":
-                where.append(f"r.id IN (SELECT run_id FROM {table} WHERE name = ?)")
-                values.append(c.value)
-            else:
-                where.append(
-                    f"r.id IN (SELECT run_id FROM {table} WHERE name = ? AND {column} {op} ?)"
-                )
-                values += [c.key, c.value]
-        return where, values
+            check, check_values, ids, ids_values = self._run_condition(c, key)
+            if ids:
+                count = self._count(c, ids, ids_values, selective + 1)
+                if count <= selective and (best is None or count < best[0]):
+                    if best is not None:  # the previous driver is checked like the others
+                        where.append(f"r.id IN ({best[1]})")
+                        values += best[2]
+                    best = (count, ids, ids_values)
+                    continue
+            where.append(check)
+            values += check_values
+        if best is None:
+            return "", where, values
+        return best[1], where, [*best[2], *values]
+
+    def _count(self, c: Condition, ids: str, values: list[Any], cap: int) -> int:
+        """How many runs ``ids`` lists, counting at most ``cap``."""
+        return int(self._rows(f"SELECT count(*) FROM ({ids} LIMIT {cap}) AS c", values)[0][0])
+
+    def _run_condition(self, c: Condition, key: str) -> tuple[str, list[Any], str, list[Any]]:
+        """A condition on run ``r`` (checked run by run, ``key`` its id), and the query of the
+        run ids it holds for (``run_id``; "" when there is no index to list them with; only
+        runs with versions when ``key`` is the versions' ``v.run_id``)."""
+        op = _OPS[c.op]
+        if c.what == "name":
+            ids, ids_values = self._name_ids(str(c.value))
+            return "r.name_lower LIKE ? ESCAPE '\\'", [_contains(str(c.value))], ids, ids_values
+        if c.what == "status":
+            return "r.status = ?", [c.value], "", []
+        if c.what == "dataset":
+            ids = "SELECT run_id FROM run_datasets WHERE name = ?"
+            check = f"EXISTS (SELECT 1 FROM run_datasets x WHERE x.run_id = {key} AND x.name = ?)"
+            return check, [c.value], ids, [c.value]
+        table, column = {
+            "metric": ("run_metrics", "value"),
+            "param": ("run_params", "value"),
+            "param_number": ("run_params", "number"),
+            "tag": ("run_tags", "value"),
+        }[c.what]
+        ids = f"SELECT run_id FROM {table} WHERE name = ? AND {column} {op} ?"
+        if key == "v.run_id":
+            ids += " AND versioned = 1"
+        check = (
+            f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_id = {key} AND x.name = ? "
+            f"AND x.{column} {op} ?)"
+        )
+        return check, [c.key, c.value], ids, [c.key, c.value]
 
     @staticmethod
     def _version_where(where: list[Condition]) -> tuple[list[str], list[Any]]:
@@ -591,19 +667,27 @@ CREATE INDEX IF NOT EXISTS runs_by_start ON runs (hidden, start_ms);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, start_ms);
 CREATE INDEX IF NOT EXISTS runs_by_end ON runs (end_ms);
 CREATE TABLE IF NOT EXISTS run_metrics (
-    run_id TEXT NOT NULL, name TEXT NOT NULL, value {real} NOT NULL, PRIMARY KEY (run_id, name)
+    run_id TEXT NOT NULL, name TEXT NOT NULL, value {real} NOT NULL, versioned INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name)
 ){without_rowid};
 CREATE INDEX IF NOT EXISTS run_metrics_by_value ON run_metrics (name, value);
+CREATE INDEX IF NOT EXISTS run_metrics_versioned ON run_metrics (name, value)
+    WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_params (
     run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, number {real},
-    PRIMARY KEY (run_id, name)
+    versioned INTEGER NOT NULL, PRIMARY KEY (run_id, name)
 ){without_rowid};
 CREATE INDEX IF NOT EXISTS run_params_by_value ON run_params (name, value);
 CREATE INDEX IF NOT EXISTS run_params_by_number ON run_params (name, number);
+CREATE INDEX IF NOT EXISTS run_params_versioned ON run_params (name, value) WHERE versioned = 1;
+CREATE INDEX IF NOT EXISTS run_params_versioned_number ON run_params (name, number)
+    WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_tags (
-    run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (run_id, name)
+    run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, versioned INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name)
 ){without_rowid};
 CREATE INDEX IF NOT EXISTS run_tags_by_value ON run_tags (name, value);
+CREATE INDEX IF NOT EXISTS run_tags_versioned ON run_tags (name, value) WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_datasets (
     run_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (run_id, name)
 ){without_rowid};
@@ -656,6 +740,9 @@ class SqliteIndex(SearchIndex):
     """The index in a SQLite file (or ``":memory:"``): a writer and a reader connection (WAL),
     so a sync never blocks a query."""
 
+    _tiebreak = "r.rid DESC"  # the rowid: the end of every index, so runs_by_start sorts
+    _join_first = "CROSS JOIN"
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         memory = self.path == ":memory:"
@@ -702,11 +789,21 @@ class SqliteIndex(SearchIndex):
                 raise
             conn.execute("COMMIT")
 
-    def _name_condition(self, alias: str, value: str) -> tuple[str, list[Any]]:
-        if len(value) >= 3:  # a trigram needs three characters
-            phrase = '"' + value.replace('"', '""') + '"'
-            return f"{alias}.rid IN (SELECT rowid FROM run_names WHERE run_names MATCH ?)", [phrase]
-        return f"{alias}.name_lower LIKE ? ESCAPE '\\'", [_contains(value)]
+    def _count(self, c: Condition, ids: str, values: list[Any], cap: int) -> int:
+        if c.what == "name":  # counted on the FTS table alone: it stops at the cap
+            sql = "SELECT count(*) FROM (SELECT rowid FROM run_names WHERE run_names MATCH ?"
+            return int(self._rows(f"{sql} LIMIT {cap})", values)[0][0])
+        return super()._count(c, ids, values, cap)
+
+    def _name_ids(self, value: str) -> tuple[str, list[Any]]:
+        if len(value) < 3:  # a trigram needs three characters
+            return "", []
+        phrase = '"' + value.replace('"', '""') + '"'
+        return (
+            "SELECT id AS run_id FROM runs WHERE rid IN "
+            "(SELECT rowid FROM run_names WHERE run_names MATCH ?)",
+            [phrase],
+        )
 
     def close(self) -> None:
         with self._write_lock:
@@ -792,8 +889,12 @@ class PostgresIndex(SearchIndex):
             with conn.transaction():
                 yield (lambda sql, values: conn.execute(self._sql(sql), values), many)
 
-    def _name_condition(self, alias: str, value: str) -> tuple[str, list[Any]]:
-        return f"{alias}.name_lower LIKE ? ESCAPE '\\'", [_contains(value)]
+    def _name_ids(self, value: str) -> tuple[str, list[Any]]:
+        if not self.trigrams or len(value) < 3:
+            return "", []
+        return "SELECT id AS run_id FROM runs WHERE name_lower LIKE ? ESCAPE '\\'", [
+            _contains(value)
+        ]
 
     def close(self) -> None:
         for which in ("_reader", "_writer"):

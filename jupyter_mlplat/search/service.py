@@ -140,6 +140,7 @@ class SearchService:
             self.index,
             lambda: self.client,
             reconcile_seconds=self.config.search_index_reconcile_seconds,
+            also=[self.reports.sync] if self.reports is not None else [],
             logger=logger,
         )
         self.syncer.start(interval)
@@ -424,10 +425,11 @@ class SearchService:
     def _reports(self, clause: ClausePlan, limit: int) -> list[Result]:
         if self.reports is None or clause.reports is None:
             return []
-        with self._sync_lock:
-            if time.monotonic() - self._synced > REPORTS_SYNC_SECONDS:
-                self.reports.sync()
-                self._synced = time.monotonic()
+        if self.syncer is None:  # else the background sync keeps the reports index too
+            with self._sync_lock:
+                if time.monotonic() - self._synced > REPORTS_SYNC_SECONDS:
+                    self.reports.sync()
+                    self._synced = time.monotonic()
         results = []
         for report in self.reports.index.search(clause.reports, limit):
             metrics = [f"{k} {_number(v)}" for k, v in list(report.metrics.items())[:3]]

@@ -11,8 +11,10 @@ queries never wait for it):
 * registered models and model versions updated since their watermarks (MLflow orders them
   by ``last_updated_timestamp``; newest pages first, stopping at the watermark); a model that
   changed has its versions read again, so a deleted version disappears;
-* every ``MLPlat.search_index_reconcile_seconds``: the deleted runs, and every model and version
-  (deleted models, tags and aliases set on versions, which change no timestamp).
+* every ``DELETIONS_SECONDS`` (or less often when that takes long): the deleted runs and every
+  registered model (deleted models go; aliases), as deletions leave no date in MLflow;
+* every ``MLPlat.search_index_reconcile_seconds``: every model version (tags set on versions
+  change no timestamp).
 
 The first pass is a full one (the same reads from the start, logged with progress); until it
 finishes, :class:`SearchService` answers from MLflow's own search.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +53,8 @@ RECENT_MS = 30_000
 #: Runs still RUNNING are read again while they started this recently (older ones crashed).
 RUNNING_MS = 2 * 86_400_000
 PROGRESS_EVERY = 20_000
+#: Deleted runs and deleted models are looked for at most this often.
+DELETIONS_SECONDS = 10.0
 
 
 @dataclass
@@ -85,14 +89,21 @@ class IndexSync:
         client: Callable[[], MlflowClient],
         *,
         reconcile_seconds: float = 120.0,
+        deletions_seconds: float = DELETIONS_SECONDS,
+        also: Sequence[Callable[[], object]] = (),
         logger: logging.Logger | None = None,
     ) -> None:
         self.index = index
         self._client = client
         self.reconcile_seconds = reconcile_seconds
+        self.deletions_seconds = deletions_seconds
+        #: other syncs from MLflow run at each pass (the reports index), off the queries' path
+        self.also = list(also)
         self.log = logger or log
         self.last: SyncReport | None = None
         self.last_error = ""
+        self._deletions_at = 0.0
+        self._deletions_took = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -127,6 +138,8 @@ class IndexSync:
     def _loop(self, interval: float) -> None:
         while not self._stop.is_set():
             try:
+                for sync in self.also:
+                    sync()
                 report = self.run_once()
                 if report.full or report.deleted or report.runs > 1000:
                     self.log.info("jupyter_mlplat: search index %s", report)
@@ -150,20 +163,30 @@ class IndexSync:
             index = self.index
             full = not index.ready
             report = SyncReport(full=full)
+            if full:
+                self.log.info("jupyter_mlplat: search index: full sync from MLflow started")
             now = int(time.time() * 1000)
             experiments = self._experiments()
             index.replace_experiments(experiments)
             active = [i for i, _, deleted in experiments if not deleted]
 
             newest = self._sync_runs(report, active, now, started)
+            # deletions leave no date in MLflow: read the deleted runs and every model often,
+            # but spend at most a twentieth of the time on it
+            deletions = full or time.monotonic() - self._deletions_at >= max(
+                self.deletions_seconds, 20 * self._deletions_took
+            )
             reconcile = full or (
                 time.time() - float(index.state("reconciled_at", "0") or 0)
                 >= self.reconcile_seconds
             )
-            state = self._sync_registry(report, reconcile)
+            state = self._sync_registry(report, deletions or reconcile, reconcile)
             state["runs_since"] = str(newest)
-            if reconcile:
+            if deletions:
+                began = time.monotonic()
                 report.deleted = index.set_deleted_runs(self._deleted_runs(active))
+                self._deletions_at, self._deletions_took = began, time.monotonic() - began
+            if reconcile:
                 report.reconciled = True
                 state["reconciled_at"] = str(time.time())
             if full:
@@ -200,18 +223,22 @@ class IndexSync:
             report.refreshed = self._reread(again)
         return newest
 
-    def _sync_registry(self, report: SyncReport, reconcile: bool) -> dict[str, str]:
-        """Models and versions changed since the watermarks (all when reconciling)."""
+    def _sync_registry(
+        self, report: SyncReport, all_models: bool, all_versions: bool
+    ) -> dict[str, str]:
+        """Models and versions changed since the watermarks; every model (``all_models``: the
+        deleted ones go) and every version (``all_versions``: their tags and aliases)."""
         index = self.index
-        models_since = 0 if reconcile else int(index.state("models_since", "0") or 0)
-        versions_since = 0 if reconcile else int(index.state("versions_since", "0") or 0)
-        models = self._models(models_since - OVERLAP_MS if models_since else 0)
+        models_since = 0 if report.full else int(index.state("models_since", "0") or 0)
+        versions_since = 0 if all_versions else int(index.state("versions_since", "0") or 0)
+        models = self._models(0 if all_models or not models_since else models_since - OVERLAP_MS)
         versions = self._versions(versions_since - OVERLAP_MS if versions_since else 0)
         changed: list[str] = []
-        if not reconcile:  # what the overlap read again unchanged is left alone
+        if not all_versions:  # what the overlap read again unchanged is left alone
             known = index.updated("models")
-            models = [m for m in models if known.get(m.name) != m.updated_ms]
-            changed = [m.name for m in models]
+            changed = [m.name for m in models if known.get(m.name) != m.updated_ms]
+            if not all_models:
+                models = [m for m in models if m.name in set(changed)]
             known_versions = index.updated("versions")
             versions = [
                 v for v in versions if known_versions.get((v.name, v.version)) != v.updated_ms
@@ -219,8 +246,9 @@ class IndexSync:
         if changed:  # their versions again: a deleted version leaves no other trace
             versions += self._versions_of(changed)
         versions = list({(v.name, v.version): v for v in versions}.values())
-        index.upsert_models(models, replace_all=reconcile)
-        index.upsert_versions(versions, of_models=changed, every=reconcile)
+        # versions first: a query seeing a new model then sees its versions too
+        index.upsert_versions(versions, of_models=changed, every=all_versions)
+        index.upsert_models(models, replace_all=all_models)
         report.models, report.versions = len(models), len(versions)
         return {
             "models_since": str(max([models_since, *(m.updated_ms for m in models)])),

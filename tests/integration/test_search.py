@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -21,8 +22,26 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(platform) -> Trained:
-    return train_ridges(platform.tracking_uri)
+def trained(platform, lab) -> Trained:
+    trained = train_ridges(platform.tracking_uri)
+    wait_until_searchable(lab, trained)
+    return trained
+
+
+def wait_until_searchable(lab, trained: Trained, timeout: float = 60) -> None:
+    """The server's search index syncs from MLflow every few seconds: wait for these runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {g["kind"]: g["results"] for g in search(lab, f"{trained.model}").json()["groups"]}
+        runs = search(lab, f"experiment:search-{trained.model[-6:]} kind:run").json()["groups"]
+        if (
+            trained.model in {r["id"] for r in found.get("model", [])}
+            and runs
+            and len(runs[0]["results"]) == 3
+        ):
+            return
+        assert time.monotonic() < deadline, "the search index never listed the trained runs"
+        time.sleep(0.2)
 
 
 def train_ridges(tracking_uri: str) -> Trained:
