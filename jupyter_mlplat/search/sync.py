@@ -173,8 +173,11 @@ class IndexSync:
             newest = self._sync_runs(report, active, now, started)
             # deletions leave no date in MLflow: read the deleted runs and every model often,
             # but spend at most a twentieth of the time on it
-            deletions = full or time.monotonic() - self._deletions_at >= max(
-                self.deletions_seconds, 20 * self._deletions_took
+            deletions = (
+                full
+                or self.deletions_seconds <= 0  # every pass
+                or time.monotonic() - self._deletions_at
+                >= max(self.deletions_seconds, 20 * self._deletions_took)
             )
             reconcile = full or (
                 time.time() - float(index.state("reconciled_at", "0") or 0)

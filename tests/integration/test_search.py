@@ -31,16 +31,18 @@ def trained(platform, lab) -> Trained:
 def wait_until_searchable(lab, trained: Trained, timeout: float = 60) -> None:
     """The server's search index syncs from MLflow every few seconds: wait for these runs."""
     deadline = time.monotonic() + timeout
+    queries = {
+        f"model:{trained.model} kind:version": 2,
+        f"experiment:search-{trained.model[-6:]} kind:run": 3,
+        f"{trained.model} kind:model": 1,
+    }
     while True:
-        found = {g["kind"]: g["results"] for g in search(lab, f"{trained.model}").json()["groups"]}
-        runs = search(lab, f"experiment:search-{trained.model[-6:]} kind:run").json()["groups"]
-        if (
-            trained.model in {r["id"] for r in found.get("model", [])}
-            and runs
-            and len(runs[0]["results"]) == 3
-        ):
+        counts = {
+            q: sum(len(g["results"]) for g in search(lab, q).json()["groups"]) for q in queries
+        }
+        if counts == queries:
             return
-        assert time.monotonic() < deadline, "the search index never listed the trained runs"
+        assert time.monotonic() < deadline, f"the search index never listed them: {counts}"
         time.sleep(0.2)
 
 
