@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 RUN_PAGE = 10_000
 MODEL_PAGE = 1_000  # MLflow's largest for registered models
 VERSION_PAGE = 10_000
+#: Models and versions per page of an incremental read, newest first: mostly one page, small.
+RECENT_PAGE = 100
 EXPERIMENT_CHUNK = 50
 #: Runs re-read by id per request.
 ID_CHUNK = 100
@@ -338,7 +340,7 @@ class IndexSync:
         while True:
             page = _call(
                 self.client.search_registered_models,
-                max_results=MODEL_PAGE,
+                max_results=RECENT_PAGE if since_ms else MODEL_PAGE,
                 order_by=["last_updated_timestamp DESC"],
                 page_token=token,
             )
@@ -357,7 +359,7 @@ class IndexSync:
         while True:
             page = _call(
                 self.client.search_model_versions,
-                max_results=VERSION_PAGE,
+                max_results=RECENT_PAGE if since_ms else VERSION_PAGE,
                 order_by=["last_updated_timestamp DESC"],
                 page_token=token,
             )
