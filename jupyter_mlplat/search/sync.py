@@ -281,17 +281,23 @@ class IndexSync:
 
     def _runs(self, experiments: list[str], since_ms: int) -> Iterator[list[Any]]:
         """Pages of runs started at or after ``since_ms``, oldest first."""
-        query = f"attributes.start_time >= {int(since_ms)}" if since_ms else ""
+        yield from self._run_pages(
+            experiments,
+            filter_string=f"attributes.start_time >= {int(since_ms)}" if since_ms else "",
+            max_results=RUN_PAGE,
+            order_by=["attributes.start_time ASC"],
+        )
+
+    def _run_pages(self, experiments: list[str], **search: Any) -> Iterator[list[Any]]:
+        """Every page of a run search, experiment chunk by chunk."""
         for start in range(0, len(experiments), EXPERIMENT_CHUNK):
             token = None
             while True:
                 page = _call(
                     self.client.search_runs,
                     experiments[start : start + EXPERIMENT_CHUNK],
-                    filter_string=query,
-                    max_results=RUN_PAGE,
-                    order_by=["attributes.start_time ASC"],
                     page_token=token,
+                    **search,
                 )
                 if page:
                     yield list(page)
@@ -316,58 +322,37 @@ class IndexSync:
     def _deleted_runs(self, experiments: list[str]) -> set[str]:
         from mlflow.entities import ViewType
 
-        deleted: set[str] = set()
-        for start in range(0, len(experiments), EXPERIMENT_CHUNK):
-            token = None
-            while True:
-                page = _call(
-                    self.client.search_runs,
-                    experiments[start : start + EXPERIMENT_CHUNK],
-                    run_view_type=ViewType.DELETED_ONLY,
-                    max_results=50_000,
-                    page_token=token,
-                )
-                deleted.update(run.info.run_id for run in page)
-                token = page.token
-                if not token:
-                    break
-        return deleted
+        pages = self._run_pages(
+            experiments, run_view_type=ViewType.DELETED_ONLY, max_results=50_000
+        )
+        return {run.info.run_id for page in pages for run in page}
 
     def _models(self, since_ms: int) -> list[ModelDoc]:
         """Registered models updated at or after ``since_ms`` (all when 0)."""
-        found: list[ModelDoc] = []
-        token = None
-        while True:
-            page = _call(
-                self.client.search_registered_models,
-                max_results=RECENT_PAGE if since_ms else MODEL_PAGE,
-                order_by=["last_updated_timestamp DESC"],
-                page_token=token,
-            )
-            for model in page:
-                doc = _model_doc(model)
-                if doc.updated_ms < since_ms:
-                    return found
-                found.append(doc)
-            token = page.token
-            if not token:
-                return found
+        return self._newest(self.client.search_registered_models, _model_doc, since_ms, MODEL_PAGE)
 
     def _versions(self, since_ms: int) -> list[VersionDoc]:
-        found: list[VersionDoc] = []
+        """Model versions updated at or after ``since_ms`` (all when 0)."""
+        return self._newest(self.client.search_model_versions, _version_doc, since_ms, VERSION_PAGE)
+
+    @staticmethod
+    def _newest(search: Any, doc: Callable[[Any], Any], since_ms: int, page_size: int) -> Any:
+        """What ``search`` lists updated at or after ``since_ms``, newest first: small pages
+        when only the latest are wanted, stopping at the first older one."""
+        found: list[Any] = []
         token = None
         while True:
             page = _call(
-                self.client.search_model_versions,
-                max_results=RECENT_PAGE if since_ms else VERSION_PAGE,
+                search,
+                max_results=RECENT_PAGE if since_ms else page_size,
                 order_by=["last_updated_timestamp DESC"],
                 page_token=token,
             )
-            for version in page:
-                doc = _version_doc(version)
-                if doc.updated_ms < since_ms:
+            for item in page:
+                entry = doc(item)
+                if entry.updated_ms < since_ms:
                     return found
-                found.append(doc)
+                found.append(entry)
             token = page.token
             if not token:
                 return found
