@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 #: Variables that carry storage credentials or other secrets; never passed to a kernel.
@@ -455,6 +455,31 @@ class MLPlat(Configurable):
         ),
         "MLP_REPORTS_INDEX_URL",
     ).tag(server_only=True)
+    search_index_url = env_trait(
+        Unicode(
+            "",
+            help="Where the one search's index of MLflow runs, models and versions lives: empty "
+            "for a SQLite (FTS5) file in the state directory, or a PostgreSQL URL. Server side "
+            "only.",
+        ),
+        "MLP_SEARCH_INDEX_URL",
+    ).tag(server_only=True)
+    search_index_sync_seconds = env_trait(
+        Float(
+            2.0,
+            help="How often the server brings the search index up to date with MLflow (0: the "
+            "index is not kept and MLflow's own search answers).",
+        ),
+        "MLP_SEARCH_INDEX_SYNC_SECONDS",
+    ).tag(server_only=True)
+    search_index_reconcile_seconds = env_trait(
+        Float(
+            120.0,
+            help="How often a sync also re-reads deleted runs and every model and version "
+            "(deletions, and tags and aliases set on versions, which MLflow does not date).",
+        ),
+        "MLP_SEARCH_INDEX_RECONCILE_SECONDS",
+    ).tag(server_only=True)
     reports_row_cap = env_trait(
         Int(100_000, help="Most holdout rows an evaluation reads from a table."),
         "MLP_REPORTS_ROW_CAP",
@@ -587,6 +612,11 @@ class MLPlat(Configurable):
     def reports_index_path(self) -> Path:
         """Where the server keeps its evaluation reports' SQLite index (beside the catalog's)."""
         return self.resolved_state_dir / "catalog" / "reports.sqlite"
+
+    @property
+    def search_index_path(self) -> Path:
+        """Where the server keeps the one search's SQLite index (beside the catalog's)."""
+        return self.resolved_state_dir / "catalog" / "search.sqlite"
 
     def experiment_for(self, notebook_path: str = "") -> str:
         """The default experiment for a kernel of ``notebook_path``."""

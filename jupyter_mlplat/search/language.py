@@ -73,6 +73,29 @@ class RunFilter:
     experiments: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """One term as the platform's search index answers it (:mod:`search.index`).
+
+    ``what``: name (holds ``value``), metric, param, param_number, tag, dataset, status,
+    model (name equals ``value``), version.
+    """
+
+    what: str
+    value: str | float
+    key: str = ""
+    op: str = "="
+
+
+@dataclass
+class IndexWhere:
+    """What the index is asked, per kind of MLflow object (terms ANDed)."""
+
+    runs: list[Condition] = field(default_factory=list)
+    versions: list[Condition] = field(default_factory=list)
+    models: list[Condition] = field(default_factory=list)
+
+
 @dataclass
 class ClausePlan:
     """One clause compiled: its kinds and what each backend is asked."""
@@ -87,6 +110,8 @@ class ClausePlan:
     reports: reports_query.Query | None = None
     words: list[str] = field(default_factory=list)  # lower-cased free words
     fields: dict[str, str] = field(default_factory=dict)  # name/model/table/... (lower-cased)
+    #: the same MLflow terms for the platform's search index
+    where: IndexWhere = field(default_factory=IndexWhere)
     #: what one search already fetched for this clause (versions serve the models kind too)
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -163,6 +188,7 @@ class _ClauseBuilder:
         self.report_terms: list[Term] = []
         self.words: list[str] = []
         self.fields: dict[str, str] = {}
+        self.where = IndexWhere()
 
     def add(self, term: Term) -> None:
         applies = _applies(term)
@@ -187,12 +213,18 @@ class _ClauseBuilder:
         self.runs.append(f"attributes.run_name ILIKE {_like(value)}")
         self.versions.append(f"name ILIKE {_like(value)}")
         self.models.append(f"name ILIKE {_like(value)}")
+        name = Condition("name", value.lower())
+        self.where.runs.append(name)
+        self.where.versions.append(name)
+        self.where.models.append(name)
 
     def _compare(self, term: Term) -> None:
         prefix, _, key = term.name.partition(".")
         name = _key(term, key)
         op = "=" if term.kind == "field" else term.op  # tag.team:fraud
         if prefix == "metric":
+            assert term.number is not None
+            self.where.runs.append(Condition("metric", term.number, key, op))
             self.runs.append(f"metrics.{name} {op} {term.number!r}")
             self.versions_by_run = True
             self.report_terms.append(term)
@@ -200,16 +232,22 @@ class _ClauseBuilder:
             self.versions_by_run = True
             if op in ("=", "!="):
                 self.runs.append(f"params.{name} {op} {quoted(term.value)}")
+                self.where.runs.append(Condition("param", term.value, key, op))
             else:
                 number = term.number
                 assert number is not None
                 self.runs.append(f"params.{name} IS NOT NULL")
                 self.numeric_params.append((key, op, number))
+                self.where.runs.append(Condition("param_number", number, key, op))
         else:
             tag = f"tags.{name} {op} {quoted(term.value)}"
             self.runs.append(tag)
             self.versions.append(tag)
             self.models.append(tag)
+            condition = Condition("tag", term.value, key, op)
+            self.where.runs.append(condition)
+            self.where.versions.append(condition)
+            self.where.models.append(condition)
             self.about_versions = True
 
     def _field(self, term: Term) -> None:
@@ -223,20 +261,26 @@ class _ClauseBuilder:
         elif name == "model":
             self.versions.append(f"name ILIKE {quoted(value)}")
             self.models.append(f"name ILIKE {quoted(value)}")
+            self.where.versions.append(Condition("model", value.lower()))
+            self.where.models.append(Condition("model", value.lower()))
             self.report_terms.append(term)
         elif name == "version":
             self.versions.append(f"version_number = {int(value)}")
+            self.where.versions.append(Condition("version", int(value)))
             self.report_terms.append(term)
             self.about_versions = True
         elif name == "table":
             self.runs.append(f"datasets.name = {quoted(value)}")
+            self.where.runs.append(Condition("dataset", value))
             self.report_terms.append(term)
         elif name == "experiment":
             self.experiments.append(value.lower())
         elif name == "pipeline":
             self.runs.append(f"tags.`{PIPELINE_TAG}dag_id` = {quoted(value)}")
+            self.where.runs.append(Condition("tag", value, f"{PIPELINE_TAG}dag_id"))
         elif name == "status":
             self.runs.append(f"attributes.status = {quoted(value.upper())}")
+            self.where.runs.append(Condition("status", value.upper()))
 
     def plan(self) -> ClausePlan:
         kinds = self.kinds
@@ -252,6 +296,7 @@ class _ClauseBuilder:
             versions_by_run=self.versions_by_run,
             words=self.words,
             fields=self.fields,
+            where=self.where,
         )
         if "run" in kinds or self.versions_by_run:
             plan.runs = RunFilter(" and ".join(self.runs), self.numeric_params, self.experiments)

@@ -1,7 +1,9 @@
-"""The one search: a query (:mod:`search.language`) answered by MLflow and the local indexes.
+"""The one search: a query (:mod:`search.language`) answered by the platform's local indexes.
 
-Models, versions and runs come from MLflow's own search (filter strings over every experiment
-the user can see); tables and columns from the catalog index; reports from the reports index;
+Models, versions and runs come from the search index (:mod:`search.index`), which the server
+keeps in step with MLflow (:mod:`search.sync`); until its first full sync has finished (or where
+no sync runs) MLflow's own search answers them (filter strings over every experiment the user
+can see). Tables and columns come from the catalog index; reports from the reports index;
 pipelines from the project's DAG files and Airflow; deployments from the deploy records.
 Results are grouped by kind; each carries the ``target`` the lab opens (a panel and the item).
 A backend that cannot be reached leaves its kinds out with a note, never the whole search.
@@ -18,10 +20,28 @@ from typing import TYPE_CHECKING, Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.registry import Registry, mlflow_call
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
-from jupyter_mlplat.search.language import KINDS, ClausePlan, compile_query, parse_kinds, quoted
+from jupyter_mlplat.search.index import (
+    ModelHit,
+    RunHit,
+    RunQuery,
+    SearchIndex,
+    VersionHit,
+    index_for,
+)
+from jupyter_mlplat.search.language import (
+    KINDS,
+    MLFLOW_KINDS,
+    ClausePlan,
+    compile_query,
+    parse_kinds,
+    quoted,
+)
+from jupyter_mlplat.search.sync import IndexSync
 from jupyter_mlplat.tracking.ui import run_ui_path
 
 if TYPE_CHECKING:
+    import logging
+
     from mlflow import MlflowClient
 
     from jupyter_mlplat.catalog.service import CatalogService
@@ -85,6 +105,7 @@ class SearchService:
         reports: ReportsService | None = None,
         deploy: DeployService | None = None,
         pipelines: PipelinesService | None = None,
+        index: SearchIndex | None = None,
     ) -> None:
         self.config = config
         self._registry = Registry(config, client)  # its lazily made MLflow client
@@ -92,12 +113,53 @@ class SearchService:
         self.reports = reports
         self.deploy = deploy
         self.pipelines = pipelines
+        self._index = index
+        self._ready = False
+        self.syncer: IndexSync | None = None
         self._synced = 0.0
         self._sync_lock = threading.Lock()
 
     @property
     def client(self) -> MlflowClient:
         return self._registry.client
+
+    @property
+    def index(self) -> SearchIndex:
+        """The search index of runs, models and versions (made from the config on first use)."""
+        if self._index is None:
+            self._index = index_for(self.config)
+        return self._index
+
+    def start_sync(self, logger: logging.Logger | None = None) -> IndexSync | None:
+        """Keep the index in step with MLflow in the background (the server calls this once);
+        None when no tracking server is configured or the sync is off."""
+        interval = self.config.search_index_sync_seconds
+        if self.syncer is not None or interval <= 0 or not self.config.tracking_uri:
+            return self.syncer
+        self.syncer = IndexSync(
+            self.index,
+            lambda: self.client,
+            reconcile_seconds=self.config.search_index_reconcile_seconds,
+            also=[self.reports.sync] if self.reports is not None else [],
+            logger=logger,
+        )
+        self.syncer.start(interval)
+        return self.syncer
+
+    def _indexed(self) -> bool:
+        """Whether the index answers runs, models and versions (a first full sync is done)."""
+        if not self._ready and self._index is not None:
+            self._ready = self._index.ready
+        return self._ready
+
+    def close(self) -> None:
+        if self.syncer is not None:
+            self.syncer.stop()
+            self.syncer = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+            self._ready = False
 
     # -- the search ----------------------------------------------------------------------------
 
@@ -116,8 +178,8 @@ class SearchService:
                 if kind in notes or len(found[kind]) >= limit:
                     continue
                 try:
-                    if kind in ("run", "version", "model") and experiments is None:
-                        experiments = self._experiments()
+                    if kind in MLFLOW_KINDS and experiments is None:
+                        experiments = {} if self._indexed() else self._experiments()
                     hits = self._search_kind(kind, clause, limit, experiments or {})
                 except Unavailable as err:
                     notes[kind] = str(err)
@@ -196,57 +258,74 @@ class SearchService:
                 if not token:
                     break
 
-    def _runs(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
-        shown = [t.name.partition(".") for t in clause.terms if t.kind == "compare"]
-        results = []
+    def _run_hits(
+        self, clause: ClausePlan, limit: int, experiments: dict[str, str]
+    ) -> list[RunHit]:
+        """Runs matching the clause, newest first: from the index, else from MLflow."""
+        if self._indexed():
+            shown = [(p, k) for p, _, k in _compared(clause)]
+            return self.index.runs(_run_query(clause), limit, shown)
         scan = RUN_SCAN if clause.runs and clause.runs.numeric_params else limit
         found: list[Any] = []
         for page in self._run_pages(clause, experiments, max(limit, RUN_PAGE), scan):
             found += page
             if len(found) >= limit:
                 break
-        for run in found[:limit]:
-            info, data = run.info, run.data
+        return [_run_hit(run, experiments) for run in found[:limit]]
+
+    def _runs(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
+        shown = _compared(clause)
+        results = []
+        for run in self._run_hits(clause, limit, experiments):
             values = []
             for prefix, _, key in shown:
-                if prefix == "metric" and key in data.metrics:
-                    values.append(f"{key} {_number(data.metrics[key])}")
-                elif prefix == "param" and key in data.params:
-                    values.append(f"{key}={data.params[key]}")
-            experiment = experiments.get(info.experiment_id, info.experiment_id)
-            subtitle = " · ".join([experiment, *values, info.status.lower()])
+                if prefix == "metric" and key in run.metrics:
+                    values.append(f"{key} {_number(run.metrics[key])}")
+                elif prefix == "param" and key in run.params:
+                    values.append(f"{key}={run.params[key]}")
+            subtitle = " · ".join([run.experiment, *values, run.status.lower()])
             results.append(
                 Result(
                     "run",
-                    info.run_id,
-                    info.run_name or info.run_id[:8],
+                    run.id,
+                    run.name or run.id[:8],
                     subtitle,
                     {
                         "panel": "mlflow",
-                        "path": run_ui_path(info.experiment_id, info.run_id),
-                        "experiment_id": info.experiment_id,
-                        "run_id": info.run_id,
+                        "path": run_ui_path(run.experiment_id, run.id),
+                        "experiment_id": run.experiment_id,
+                        "run_id": run.id,
                     },
                 )
             )
         return results
 
-    def _version_objects(
+    def _version_hits(
         self, clause: ClausePlan, limit: int, experiments: dict[str, str]
-    ) -> list[tuple[Any, Any]]:
-        """(version, run or None): through the runs a metric/param term finds, else directly."""
+    ) -> list[VersionHit]:
+        """Versions: through the runs a metric/param term finds, else directly."""
         if not clause.versions_by_run:
+            if self._indexed():
+                return self.index.versions(clause.where.versions, limit)
             page = _call(
                 self.client.search_model_versions,
                 filter_string=clause.versions or None,
                 max_results=limit,
                 order_by=["creation_timestamp DESC"],
             )
-            return [(v, None) for v in page]
+            return [_version_hit(v, None, experiments) for v in page]
         cached = clause.cache.get("versions")
         if cached is not None:
             return list(cached)
-        found: list[tuple[Any, Any]] = []
+        if self._indexed():
+            metrics = [k for p, _, k in _compared(clause) if p == "metric"]
+            # models group versions: read a few more
+            found = self.index.versions_by_run(
+                _run_query(clause), clause.where.versions, limit * 3, metrics
+            )
+            clause.cache["versions"] = found
+            return found
+        found = []
         # small pages first: with a version for one run in ten, two pages give twenty versions
         for page in self._run_pages(clause, experiments, RUN_ID_CHUNK, RUN_SCAN):
             if not page:
@@ -260,7 +339,8 @@ class SearchService:
             )
             rank = {run_id: i for i, run_id in enumerate(runs)}
             found += sorted(
-                ((v, runs[v.run_id]) for v in versions), key=lambda p: rank[p[0].run_id]
+                (_version_hit(v, runs[v.run_id], experiments) for v in versions),
+                key=lambda hit: rank[hit.run.id if hit.run else ""],
             )
             if len(found) >= limit * 3:  # models group versions: read a few more
                 break
@@ -270,34 +350,50 @@ class SearchService:
     def _versions(
         self, clause: ClausePlan, limit: int, experiments: dict[str, str]
     ) -> list[Result]:
-        shown = [t.name[len("metric.") :] for t in clause.terms if t.name.startswith("metric.")]
+        shown = [k for p, _, k in _compared(clause) if p == "metric"]
         results = []
-        for version, run in self._version_objects(clause, limit, experiments)[:limit]:
-            parts = [
-                f"{m} {_number(run.data.metrics[m])}"
-                for m in shown
-                if run is not None and m in run.data.metrics
-            ]
-            if run is not None and run.info.run_name:
-                parts.append(f"run {run.info.run_name}")
-            aliases = list(getattr(version, "aliases", []) or [])
-            if aliases:
-                parts.append("@" + ", @".join(aliases))
+        for version in self._version_hits(clause, limit, experiments)[:limit]:
+            run = version.run
+            parts = [f"{m} {_number(run.metrics[m])}" for m in shown if run and m in run.metrics]
+            if run is not None and run.name:
+                parts.append(f"run {run.name}")
+            if version.aliases:
+                parts.append("@" + ", @".join(version.aliases))
             results.append(
                 Result(
                     "version",
                     f"{version.name}/{version.version}",
                     f"{version.name} v{version.version}",
-                    " · ".join(parts) or (version.description or ""),
+                    " · ".join(parts) or version.description,
                     {"panel": "models", "model": version.name, "version": str(version.version)},
                 )
             )
         return results
 
+    def _model_hits(
+        self, clause: ClausePlan, limit: int, experiments: dict[str, str]
+    ) -> list[ModelHit]:
+        if self._indexed():
+            return self.index.models(clause.where.models, limit)
+        page = _call(
+            self.client.search_registered_models,
+            filter_string=clause.models or None,
+            max_results=limit,
+            order_by=["last_updated_timestamp DESC"],
+        )
+        return [
+            ModelHit(
+                m.name,
+                m.description or "",
+                max((int(v.version) for v in m.latest_versions or []), default=0),
+            )
+            for m in page
+        ]
+
     def _models(self, clause: ClausePlan, limit: int, experiments: dict[str, str]) -> list[Result]:
         if clause.versions_by_run:
             counts: dict[str, int] = {}
-            for version, _ in self._version_objects(clause, limit, experiments):
+            for version in self._version_hits(clause, limit, experiments):
                 counts[version.name] = counts.get(version.name, 0) + 1
             return [
                 Result(
@@ -309,17 +405,10 @@ class SearchService:
                 )
                 for name, n in list(counts.items())[:limit]
             ]
-        page = _call(
-            self.client.search_registered_models,
-            filter_string=clause.models or None,
-            max_results=limit,
-            order_by=["last_updated_timestamp DESC"],
-        )
         results = []
-        for model in page:
-            latest = max((int(v.version) for v in model.latest_versions or []), default=0)
-            subtitle = (model.description or "").splitlines()[0] if model.description else ""
-            subtitle = subtitle or (f"latest v{latest}" if latest else "no versions")
+        for model in self._model_hits(clause, limit, experiments):
+            subtitle = model.description.splitlines()[0] if model.description else ""
+            subtitle = subtitle or (f"latest v{model.latest}" if model.latest else "no versions")
             results.append(
                 Result(
                     "model",
@@ -336,10 +425,11 @@ class SearchService:
     def _reports(self, clause: ClausePlan, limit: int) -> list[Result]:
         if self.reports is None or clause.reports is None:
             return []
-        with self._sync_lock:
-            if time.monotonic() - self._synced > REPORTS_SYNC_SECONDS:
-                self.reports.sync()
-                self._synced = time.monotonic()
+        if self.syncer is None:  # else the background sync keeps the reports index too
+            with self._sync_lock:
+                if time.monotonic() - self._synced > REPORTS_SYNC_SECONDS:
+                    self.reports.sync()
+                    self._synced = time.monotonic()
         results = []
         for report in self.reports.index.search(clause.reports, limit):
             metrics = [f"{k} {_number(v)}" for k, v in list(report.metrics.items())[:3]]
@@ -501,6 +591,38 @@ def _table_result(entry: Any, words: list[str]) -> Result:
         entry.qualified_name,
         subtitle,
         {"panel": "catalog", "table": entry.qualified_name},
+    )
+
+
+def _compared(clause: ClausePlan) -> list[tuple[str, str, str]]:
+    """(metric|param, "", key) of the clause's comparisons: the values a result shows."""
+    return [t.name.partition(".") for t in clause.terms if t.kind == "compare"]
+
+
+def _run_query(clause: ClausePlan) -> RunQuery:
+    return RunQuery(clause.where.runs, clause.runs.experiments if clause.runs else [])
+
+
+def _run_hit(run: Any, experiments: dict[str, str]) -> RunHit:
+    info = run.info
+    return RunHit(
+        info.run_id,
+        info.experiment_id,
+        experiments.get(info.experiment_id, info.experiment_id),
+        info.run_name or "",
+        info.status,
+        dict(run.data.metrics),
+        dict(run.data.params),
+    )
+
+
+def _version_hit(version: Any, run: Any, experiments: dict[str, str]) -> VersionHit:
+    return VersionHit(
+        version.name,
+        int(version.version),
+        version.description or "",
+        list(getattr(version, "aliases", []) or []),
+        _run_hit(run, experiments) if run is not None else None,
     )
 
 

@@ -14,6 +14,7 @@ from jupyter_mlplat.catalog.service import CatalogService
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.registry import Registry
 from jupyter_mlplat.deploy.service import DeployService
+from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.lineage.service import LineageService
 from jupyter_mlplat.pipelines.service import PipelinesService
 from jupyter_mlplat.reports.service import ReportsService
@@ -83,6 +84,11 @@ class MLPlatApp(ExtensionApp):
                 self._refresh_catalog, config.catalog_refresh_seconds * 1000
             )
             self._refresher.start()
+        # the search index syncs from MLflow in its own thread (once now, then every few seconds)
+        try:
+            self.search.start_sync(self.log)
+        except MLPlatError as err:  # e.g. its PostgreSQL is down: MLflow's search answers
+            self.log.warning("jupyter_mlplat: the search index is off: %s", err)
         # the server's loop is not running yet: restore once it is
         IOLoop.current().add_callback(self._restore_deployments)
         self.log.info(
@@ -114,7 +120,9 @@ class MLPlatApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Release Spark sessions and delete what the Spark backend created."""
         loop = asyncio.get_running_loop()
-        for release in (self.catalog.close, self.spark_backend.shutdown, self.reports.close):
+        releases = (self.catalog.close, self.spark_backend.shutdown, self.reports.close,
+                    self.search.close)  # fmt: skip
+        for release in releases:
             try:
                 await loop.run_in_executor(self.executor, release)
             except Exception as err:

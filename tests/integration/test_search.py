@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -21,8 +22,28 @@ class Trained:
 
 
 @pytest.fixture(scope="module")
-def trained(platform) -> Trained:
-    return train_ridges(platform.tracking_uri)
+def trained(platform, lab) -> Trained:
+    trained = train_ridges(platform.tracking_uri)
+    wait_until_searchable(lab, trained)
+    return trained
+
+
+def wait_until_searchable(lab, trained: Trained, timeout: float = 60) -> None:
+    """The server's search index syncs from MLflow every few seconds: wait for these runs."""
+    deadline = time.monotonic() + timeout
+    queries = {
+        f"model:{trained.model} kind:version": 2,
+        f"experiment:search-{trained.model[-6:]} kind:run": 3,
+        f"{trained.model} kind:model": 1,
+    }
+    while True:
+        counts = {
+            q: sum(len(g["results"]) for g in search(lab, q).json()["groups"]) for q in queries
+        }
+        if counts == queries:
+            return
+        assert time.monotonic() < deadline, f"the search index never listed them: {counts}"
+        time.sleep(0.2)
 
 
 def train_ridges(tracking_uri: str) -> Trained:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT
-from tests.integration.test_search import train_ridges
+from tests.integration.test_search import train_ridges, wait_until_searchable
 from tests.ui.lab_page import lab_in_browser
 
 pytestmark = pytest.mark.ui
@@ -17,8 +17,10 @@ SCREENSHOT = ROOT / "docs" / "images" / "search.png"
 
 
 @pytest.fixture(scope="module")
-def trained(platform):
-    return train_ridges(platform.tracking_uri)
+def trained(platform, lab):
+    trained = train_ridges(platform.tracking_uri)
+    wait_until_searchable(lab, trained)
+    return trained
 
 
 @pytest.fixture(scope="module")

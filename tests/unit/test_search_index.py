@@ -1,0 +1,169 @@
+"""The search index (SQLite) answers the query language's MLflow terms as MLflow's search does:
+names by substring, metric thresholds, params by string and by number, tags, datasets, status,
+experiments; deleted runs, experiments, models and versions disappear. The PostgreSQL index runs
+the same checks (tests/integration/test_search_index_postgres.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.search.index import (
+    ModelDoc,
+    RunDoc,
+    RunQuery,
+    SqliteIndex,
+    VersionDoc,
+    index_for,
+)
+from jupyter_mlplat.search.language import compile_query
+from jupyter_mlplat.search.service import SearchService
+
+
+def fill(index):
+    """Three runs in two experiments, two models with versions (one through each run)."""
+    index.replace_experiments([("1", "/Users/ada/churn", False), ("2", "/Users/ada/ltv", False)])
+    index.upsert_runs(
+        [
+            RunDoc("a" * 32, "1", "Ridge-Churn-1", "FINISHED", 1000, 1500,
+                   metrics={"rmse": 42.0}, params={"alpha": "0.5", "solver": "auto"},
+                   tags={"team": "fraud"}, datasets=["demo.iris"]),
+            RunDoc("b" * 32, "1", "ridge-churn-2", "FAILED", 2000, 2500,
+                   metrics={"rmse": 77.0}, params={"alpha": "3", "solver": "saga"}),
+            RunDoc("c" * 32, "2", "forest_ltv", "RUNNING", 3000,
+                   metrics={"rmse": 30.0}, params={"alpha": "9", "solver": "auto"}),
+        ]
+    )  # fmt: skip
+    index.upsert_models(
+        [
+            ModelDoc("Churn-Ridge", "churn model\nsecond line", 10, 2, {"team": "fraud"},
+                     {"champion": 1}),
+            ModelDoc("ltv-forest", "", 20, 1),
+        ]
+    )  # fmt: skip
+    index.upsert_versions(
+        [
+            VersionDoc("Churn-Ridge", 1, "a" * 32, "first", 100, 100, {"stage": "prod"}),
+            VersionDoc("Churn-Ridge", 2, "b" * 32, "", 200, 200),
+            VersionDoc("ltv-forest", 1, "c" * 32, "", 300, 300),
+        ]
+    )
+
+
+def runs(index, text, limit=20):
+    (clause,) = compile_query(text).clauses
+    assert clause.runs is not None
+    return [
+        h.id[0] for h in index.runs(RunQuery(clause.where.runs, clause.runs.experiments), limit)
+    ]
+
+
+def check_searches(index):
+    """The same answers from either backend (``index`` holds :func:`fill`'s rows)."""
+    assert runs(index, "churn") == ["b", "a"]  # substring, any case, newest first
+    assert runs(index, "ch") == ["b", "a"]  # shorter than a trigram
+    assert runs(index, "metric.rmse < 50") == ["c", "a"]
+    assert runs(index, "metric.rmse >= 77") == ["b"]
+    assert runs(index, "param.alpha >= 3") == ["c", "b"]  # as numbers: "9" > "3", "0.5" < 3
+    assert runs(index, "param.alpha = 0.5") == ["a"]
+    assert runs(index, "param.solver != auto") == ["b"]
+    assert runs(index, "tag.team = fraud") == ["a"]
+    assert runs(index, "table:demo.iris") == ["a"]
+    assert runs(index, "status:failed") == ["b"]
+    assert runs(index, "experiment:LTV") == ["c"]
+    assert runs(index, "metric.rmse < 100", limit=1) == ["c"]
+    assert runs(index, "forest_") == ["c"]  # _ is no wildcard
+    [hit] = index.runs(RunQuery(compile_query("churn").clauses[0].where.runs), 1,
+                       [("metric", "rmse"), ("param", "alpha")])  # fmt: skip
+    assert (hit.experiment, hit.name, hit.status, hit.metrics, hit.params) == (
+        "/Users/ada/churn", "ridge-churn-2", "FAILED", {"rmse": 77.0}, {"alpha": "3"}
+    )  # fmt: skip
+
+    (clause,) = compile_query("metric.rmse < 50").clauses
+    found = index.versions_by_run(RunQuery(clause.where.runs), [], 10, ["rmse"])
+    assert [(v.name, v.version) for v in found] == [("ltv-forest", 1), ("Churn-Ridge", 1)]
+    assert found[1].aliases == ["champion"] and found[1].run.metrics == {"rmse": 42.0}
+    (clause,) = compile_query("tag.stage = prod model:churn-ridge version:1").clauses
+    assert [(v.name, v.version) for v in index.versions(clause.where.versions, 10)] == [
+        ("Churn-Ridge", 1)
+    ]
+    assert [v.version for v in index.versions([], 10)] == [1, 2, 1]  # newest first
+    (clause,) = compile_query("ridge").clauses
+    assert [m.name for m in index.models(clause.where.models, 10)] == ["Churn-Ridge"]
+    (clause,) = compile_query("tag.team = fraud").clauses
+    [model] = index.models(clause.where.models, 10)
+    assert (model.name, model.description, model.latest) == (
+        "Churn-Ridge",
+        "churn model\nsecond line",
+        2,
+    )
+
+    # deletions: a run, an experiment, a model's versions, a model
+    assert index.set_deleted_runs({"a" * 32}) == 1
+    assert runs(index, "churn") == ["b"]
+    assert index.replace_experiments([("1", "/Users/ada/churn", True), ("2", "ltv", False)])
+    assert runs(index, "metric.rmse < 100") == ["c"]
+    index.replace_experiments([("1", "/Users/ada/churn", False), ("2", "ltv", False)])
+    index.set_deleted_runs(set())
+    assert runs(index, "churn") == ["b", "a"]
+    index.upsert_versions([VersionDoc("Churn-Ridge", 2, "b" * 32)], of_models=["Churn-Ridge"])
+    assert {(v.name, v.version) for v in index.versions([], 10)} == {
+        ("Churn-Ridge", 2), ("ltv-forest", 1)
+    }  # fmt: skip
+    index.upsert_models([ModelDoc("ltv-forest", "", 30, 1)], replace_all=True)
+    assert [m.name for m in index.models([], 10)] == ["ltv-forest"]
+    assert index.counts() == {"runs": 3, "models": 1, "versions": 1}
+    index.set_state({"complete": "1", "runs_since": "3000"})
+    assert index.ready and index.state("runs_since") == "3000"
+
+
+def test_sqlite_index_answers_like_mlflow(tmp_path):
+    index = index_for(MLPlat(env={}, state_dir=str(tmp_path)))
+    assert isinstance(index, SqliteIndex)
+    assert not index.ready
+    fill(index)
+    check_searches(index)
+    index.close()
+    again = SqliteIndex(tmp_path / "catalog" / "search.sqlite")  # kept on disk
+    assert again.ready and again.counts()["runs"] == 3
+
+
+def test_renamed_runs_are_found_by_their_new_name(tmp_path):
+    index = SqliteIndex(tmp_path / "search.sqlite")
+    fill(index)
+    index.upsert_runs([RunDoc("a" * 32, "1", "renamed", "FINISHED", 1000)])
+    assert runs(index, "renamed") == ["a"]
+    assert runs(index, "churn") == ["b"]
+    assert runs(index, "metric.rmse < 50") == ["c"]  # its values were replaced too
+
+
+def test_the_service_answers_from_the_index_once_it_is_complete(tmp_path):
+    index = SqliteIndex(tmp_path / "search.sqlite")
+    fill(index)
+    index.set_state({"complete": "1"})
+    service = SearchService(MLPlat(env={}, state_dir=str(tmp_path)), index=index)
+    found = service.search("metric.rmse < 50 model:churn-ridge")
+    groups = {g["kind"]: g["results"] for g in found["groups"]}
+    [version] = groups["version"]
+    assert version["id"] == "Churn-Ridge/1"
+    assert version["subtitle"] == "rmse 42 · run Ridge-Churn-1 · @champion"
+    assert version["target"] == {"panel": "models", "model": "Churn-Ridge", "version": "1"}
+    found = service.search("param.alpha >= 3 kind:run")
+    [run, _] = found["groups"][0]["results"]
+    assert run["subtitle"] == "/Users/ada/ltv · alpha=9 · running"
+    assert run["target"]["path"].endswith(f"#/experiments/2/runs/{'c' * 32}")
+    assert [r["subtitle"] for r in service.search("kind:model ridge")["groups"][0]["results"]] == [
+        "churn model"
+    ]
+    found = service.search("metric.rmse < 50 kind:model")
+    assert [(r["id"], r["subtitle"]) for r in found["groups"][0]["results"]] == [
+        ("ltv-forest", "1 matching version"), ("Churn-Ridge", "1 matching version")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///x"])
+def test_only_postgres_urls(url):
+    from jupyter_mlplat.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="search_index_url"):
+        index_for(MLPlat(env={}, search_index_url=url))
