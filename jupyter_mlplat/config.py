@@ -279,6 +279,31 @@ class MLPlat(Configurable):
         ),
         "MLP_SPARK_OPERATOR_WAIT",
     )
+    local_spark_memory = env_trait(
+        Unicode(
+            "512m",
+            help="Heap of the local platform's Spark Connect server (driver and executor in one "
+            "JVM, spark.driver.memory); its idle size follows what it holds, not this cap.",
+        ),
+        "MLP_LOCAL_SPARK_MEMORY",
+    ).tag(server_only=True)
+    local_spark_java_options = env_trait(
+        Unicode(
+            "-Xms64m -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 "
+            "-XX:MaxMetaspaceSize=384m -XX:ReservedCodeCacheSize=128m",
+            help="JVM options of the local Spark Connect server, sized for one user: a small "
+            "starting heap that the serial collector gives back, capped metaspace and code cache.",
+        ),
+        "MLP_LOCAL_SPARK_JAVA_OPTIONS",
+    ).tag(server_only=True)
+    local_mlflow_workers = env_trait(
+        Int(
+            1,
+            help="Worker processes of the local MLflow server. 1: one process serves everything "
+            "(no `mlflow server` parent); more: `mlflow server --workers N`.",
+        ),
+        "MLP_LOCAL_MLFLOW_WORKERS",
+    ).tag(server_only=True)
     livy_auth = env_trait(
         Enum(["None", "Basic_Access", "Kerberos"], "None", help="Livy authentication."),
         "MLP_LIVY_AUTH",

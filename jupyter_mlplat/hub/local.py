@@ -217,7 +217,8 @@ def configure_local_hub(c: Any, raw: dict[str, Any]) -> None:
         }
     ]
 
-    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    # reports the server up as soon as it answers (the hub's own wait backs off up to 5 s)
+    c.JupyterHub.spawner_class = "jupyter_mlplat.hub.spawner.LocalLabSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "users" / "{username}")
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []

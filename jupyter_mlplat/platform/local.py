@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -159,22 +160,36 @@ class LocalPlatform:
 
     def mlflow_service(self) -> Service:
         self.layout.artifacts.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.layout.mlflow_db}",
-            "--artifacts-destination", str(self.layout.artifacts),
-            "--default-artifact-root", "mlflow-artifacts:/",
-            "--serve-artifacts",
-            "--host", "127.0.0.1",
-            "--port", str(self.mlflow_port),
-            "--workers", "1",
-            # large artifacts: no idle cut-off while a multi-GiB body streams through
-            "--uvicorn-opts", "--timeout-keep-alive 600",
-        ]  # fmt: skip
+        backend = f"sqlite:///{self.layout.mlflow_db}"
+        workers = self.config.local_mlflow_workers
+        if workers == 1:  # one user: one process (`mlflow server` is a parent + uvicorn)
+            command = [
+                sys.executable, "-m", "jupyter_mlplat.tracking.server",
+                "--backend-store-uri", backend,
+                "--artifacts-destination", str(self.layout.artifacts),
+                "--host", "127.0.0.1",
+                "--port", str(self.mlflow_port),
+                "--timeout-keep-alive", "600",
+            ]  # fmt: skip
+        else:
+            command = [
+                sys.executable, "-m", "mlflow", "server",
+                "--backend-store-uri", backend,
+                "--artifacts-destination", str(self.layout.artifacts),
+                "--default-artifact-root", "mlflow-artifacts:/",
+                "--serve-artifacts",
+                "--host", "127.0.0.1",
+                "--port", str(self.mlflow_port),
+                "--workers", str(workers),
+                # large artifacts: no idle cut-off while a multi-GiB body streams through
+                "--uvicorn-opts", "--timeout-keep-alive 600",
+            ]  # fmt: skip
         env = {
             "MLFLOW_DISABLE_TELEMETRY": "true",
             # one user on one machine: no background job runner (saves ~10 processes, ~2 GB)
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            # fewer glibc malloc arenas: the server's threads otherwise each grow their own
+            "MALLOC_ARENA_MAX": "2",
         }
         return Service(
             "mlflow", command, f"{self.tracking_uri}/health", self.layout.logs / "mlflow.log", env
@@ -184,22 +199,41 @@ class LocalPlatform:
         from jupyter_mlplat.spark.local_server import connect_server
 
         return connect_server(
-            self.layout.spark, self.spark_port, self.spark_ui_port, self.layout.logs / "spark.log"
+            self.layout.spark,
+            self.spark_port,
+            self.spark_ui_port,
+            self.layout.logs / "spark.log",
+            driver_memory=self.config.local_spark_memory,
+            java_options=self.config.local_spark_java_options,
         )
 
     def prepare_spark(self, on_step: Step | None = None) -> list[str]:
-        """Warm the metastore (the first catalog call is slow) and create the demo database."""
+        """Warm the metastore (the first catalog call is slow) and create the demo database.
+
+        In a child process: the Spark client it loads (~150 MB) is not kept by ``mlplat up``.
+        """
         step = on_step or (lambda text: None)
-        step("demo data: connecting to Spark Connect")
-        from pyspark.sql import SparkSession
-
-        from jupyter_mlplat.spark.demo import seed
-
-        spark = SparkSession.builder.remote(self.spark_remote).getOrCreate()
-        try:
-            return seed(spark, on_step=lambda text: step(f"demo data: {text}"))
-        finally:
-            spark.stop()
+        command = [sys.executable, "-m", "jupyter_mlplat.spark.demo", self.spark_remote]
+        created: list[str] = []
+        output: list[str] = []
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            assert child.stdout is not None
+            try:
+                for line in child.stdout:
+                    output.append(line.rstrip())
+                    if line.startswith("step: "):
+                        step(f"demo data: {line[len('step: ') :].strip()}")
+                    elif line.startswith("created: "):
+                        created = list(json.loads(line[len("created: ") :]))
+            except BaseException:  # interrupted: do not wait for the seeding to finish
+                child.kill()
+                raise
+        if child.returncode != 0:
+            tail = "\n".join(output[-30:])
+            raise ServiceError(f"creating the demo database failed:\n{tail}")
+        return created
 
     @property
     def pipelines_dir(self) -> Path:

@@ -107,3 +107,31 @@ def _sql_type(dtype: Any) -> str:
 
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def main() -> None:
+    """``python -m jupyter_mlplat.spark.demo sc://host:port``: seed the demo database there.
+
+    Run by ``mlplat up`` as a child process, so that the long-running orchestrator never holds
+    the Spark Connect client (pyspark, pandas, pyarrow, gRPC: ~150 MB). Prints ``step: ...``
+    lines as it goes and ``created: <JSON list>`` at the end.
+    """
+    import json
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    def step(text: str) -> None:
+        print(f"step: {text}", flush=True)
+
+    step("connecting to Spark Connect")
+    spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+    try:
+        created = seed(spark, on_step=step)
+    finally:
+        spark.stop()
+    print(f"created: {json.dumps(created)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -20,11 +20,18 @@ def spark_home() -> Path:
 
 
 def connect_server(
-    state: Path, port: int, ui_port: int, log: Path, driver_memory: str = "1g"
+    state: Path,
+    port: int,
+    ui_port: int,
+    log: Path,
+    *,
+    driver_memory: str = "1g",
+    java_options: str = "",
 ) -> Service:
     """A Spark Connect server with a local master, a Hive metastore on Derby and a warehouse.
 
-    Everything lives under ``state``; all ports are bound to 127.0.0.1.
+    Everything lives under ``state``; all ports are bound to 127.0.0.1. ``driver_memory`` is
+    the JVM's heap cap, ``java_options`` more JVM options (sizing).
     """
     warehouse = state / "warehouse"
     metastore = state / "metastore_db"
@@ -41,12 +48,19 @@ def connect_server(
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={metastore};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={state} {java_options}".strip(),
         # small data on a laptop: a handful of shuffle partitions, not 200
         "spark.sql.shuffle.partitions": "8",
         "spark.sql.adaptive.enabled": "true",
         "spark.connect.progress.reportInterval": "500ms",
         "spark.ui.showConsoleProgress": "false",
+        # one user's session: the UI keeps a short history, not 1,000 jobs and 100,000 tasks
+        "spark.ui.retainedJobs": "100",
+        "spark.ui.retainedStages": "100",
+        "spark.ui.retainedTasks": "10000",
+        "spark.sql.ui.retainedExecutions": "100",
+        "spark.sql.connect.ui.retainedSessions": "20",
+        "spark.sql.connect.ui.retainedStatements": "100",
     }
     command = [
         str(home / "bin" / "spark-submit"),
@@ -64,6 +78,8 @@ def connect_server(
         # which has mlflow and the model libraries; PATH's python3 may have neither
         "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON") or sys.executable,
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        # fewer glibc malloc arenas for the JVM's many native threads (less idle RSS)
+        "MALLOC_ARENA_MAX": "2",
     }
     if "JAVA_HOME" not in os.environ and Path("/usr/lib/jvm/default-java").exists():
         env["JAVA_HOME"] = "/usr/lib/jvm/default-java"

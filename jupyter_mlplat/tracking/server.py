@@ -1,0 +1,82 @@
+"""The local MLflow tracking server in ONE process (``python -m jupyter_mlplat.tracking.server``).
+
+``mlflow server`` stays alive as a parent that has initialised the stores (~200 MB) and runs
+uvicorn as a second Python process (~200 MB more) even with ``--workers 1``. For one user this
+does what the CLI does for uvicorn — the stores initialised (schema created or checked), the
+worker's ``_MLFLOW_SERVER_*`` settings in the environment — and serves MLflow's own FastAPI app
+with uvicorn in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from pathlib import Path
+
+
+def serve(
+    backend_store_uri: str,
+    artifacts_destination: str,
+    host: str,
+    port: int,
+    keep_alive: int,
+) -> None:
+    """Serve tracking, registry, UI and the artifact proxy (``--serve-artifacts``) until stopped."""
+    import mlflow.server
+    from mlflow.environment_variables import (
+        _MLFLOW_IN_JOB_EXECUTOR,
+        _MLFLOW_SERVER_BOOT_ID,
+        _MLFLOW_SGI_NAME,
+        MLFLOW_ENABLE_WORKSPACES,
+    )
+    from mlflow.server import constants
+
+    default_artifact_root = "mlflow-artifacts:/"
+    os.environ |= {  # what ``mlflow server`` hands its uvicorn worker
+        constants.BACKEND_STORE_URI_ENV_VAR: backend_store_uri,
+        constants.REGISTRY_STORE_URI_ENV_VAR: backend_store_uri,
+        constants.ARTIFACT_ROOT_ENV_VAR: default_artifact_root,
+        constants.SERVE_ARTIFACTS_ENV_VAR: "true",
+        constants.ARTIFACTS_DESTINATION_ENV_VAR: artifacts_destination,
+        _MLFLOW_SERVER_BOOT_ID.name: uuid.uuid4().hex,
+        _MLFLOW_IN_JOB_EXECUTOR.name: "false",
+        _MLFLOW_SGI_NAME.name: "uvicorn",
+        MLFLOW_ENABLE_WORKSPACES.name: "false",
+    }
+    from mlflow.server.handlers import initialize_backend_stores
+
+    initialize_backend_stores(backend_store_uri, backend_store_uri, default_artifact_root)
+
+    import uvicorn
+
+    log_config = Path(mlflow.server.__file__).parent / "uvicorn_log_config.yaml"
+    uvicorn.run(
+        "mlflow.server.fastapi_app:app",
+        host=host,
+        port=port,
+        workers=1,
+        timeout_keep_alive=keep_alive,
+        log_config=str(log_config) if log_config.exists() else None,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend-store-uri", required=True)
+    parser.add_argument("--artifacts-destination", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--timeout-keep-alive", type=int, default=600)
+    args = parser.parse_args()
+    serve(
+        args.backend_store_uri,
+        args.artifacts_destination,
+        args.host,
+        args.port,
+        args.timeout_keep_alive,
+    )
+
+
+if __name__ == "__main__":
+    main()
