@@ -1,17 +1,21 @@
-"""Batch predictions on Spark (``predict_table``) ÷ scoring the same rows in the driver.
+"""Batch predictions on Spark (``predict_table``) ÷ the same work in one process.
 
 Both are measured in the same run, on the same generated table (N rows of iris-like features)
-and the same registered model (a scikit-learn logistic regression with a signature):
+and the same registered model version (a scikit-learn logistic regression with a signature):
 
 * platform: ``predict_table`` scores the table in Spark's Python workers and writes a new table
-  (read + score + write + row-count check);
-* baseline: the table collected to pandas in the driver, the model's ``predict`` on it (read +
-  score only; nothing is written back).
+  (resolve the version + read + score + write + row-count check + rename into place);
+* baseline: the table read into pandas in this process, the model loaded (``pyfunc``) and its
+  ``predict`` run on it, the result (input columns + prediction) written back as a table.
 
-Prints rows/s of both and their ratio (> 1: Spark is faster); asserts nothing. Starts its own
-MLflow + Spark Connect servers under a temporary directory, or uses a running platform:
+Each round runs ``predict_table`` twice, then the baseline. The first job of a round starts
+Spark's Python workers (they import mlflow and the model's libraries and load the model; Spark
+stops Python workers that stay idle, ~1 min, so after the baseline they are new again); the second
+reuses them (loaded model, no download). Prints seconds and rows/s per job and the ratios to
+the baseline (> 1: Spark is faster); asserts nothing. Starts its own MLflow + Spark Connect
+servers under a temporary directory, or uses a running platform:
 
-    .venv/bin/python benchmarks/batch_predict.py [-n 1000000] [--state-dir DIR_OF_MLPLAT_UP]
+    .venv/bin/python benchmarks/batch_predict.py [-n 1000000] [-r 2] [--state-dir DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 TABLE, OUTPUT, MODEL = "bench.iris_rows", "bench.iris_rows_scored", "iris_bench"
+BASELINE_OUTPUT = "bench.iris_rows_scored_baseline"
 
 
 def servers(stack: ExitStack, state_dir: str) -> tuple[str, str]:
@@ -85,15 +90,28 @@ def make_table(spark: object, rows: int) -> None:
     ).write.mode("overwrite").saveAsTable(TABLE)
 
 
+def baseline(spark: object, model_uri: str) -> tuple[int, float]:
+    """Read + load + predict + write back in this process: ``(rows, seconds)``."""
+    import mlflow
+
+    started = time.perf_counter()
+    frame = spark.table(TABLE).toPandas()  # type: ignore[attr-defined]
+    model = mlflow.pyfunc.load_model(model_uri)
+    frame["prediction"] = model.predict(frame[FEATURES])
+    scored = spark.createDataFrame(frame)  # type: ignore[attr-defined]
+    scored.write.mode("overwrite").saveAsTable(BASELINE_OUTPUT)
+    return len(frame), time.perf_counter() - started
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("-n", "--rows", type=int, default=1_000_000)
+    args.add_argument("-r", "--rounds", type=int, default=2)
     args.add_argument("--state-dir", default="", help="use the platform running there")
     options = args.parse_args()
 
     with ExitStack() as stack:
         tracking_uri, remote = servers(stack, options.state_dir)
-        import mlflow
         from pyspark.sql import SparkSession
 
         from jupyter_mlplat.config import MLPlat
@@ -104,29 +122,26 @@ def main() -> None:
         model_uri = register_model(tracking_uri)
         make_table(spark, options.rows)
         config = MLPlat(env={"MLP_TRACKING_URI": tracking_uri})
+        print(f"rows: {options.rows:,} ({model_uri})", flush=True)
 
-        result = predict_table(
-            model_uri, TABLE, OUTPUT, spark=spark, mode="overwrite", config=config
-        )
-        platform_rate = result.rows_per_second
-
-        started = time.perf_counter()
-        frame = spark.table(TABLE).toPandas()
-        predictions = mlflow.pyfunc.load_model(model_uri).predict(frame[FEATURES])
-        baseline_seconds = time.perf_counter() - started
-        assert len(predictions) == result.rows == options.rows
-        baseline_rate = options.rows / baseline_seconds
-
-        print(f"rows: {options.rows:,} ({model_uri})")
-        print(
-            f"predict_table on Spark (read+score+write): {result.seconds:.1f} s, "
-            f"{platform_rate:,.0f} rows/s"
-        )
-        print(
-            f"baseline: collect to pandas + predict in the driver (no write): "
-            f"{baseline_seconds:.1f} s, {baseline_rate:,.0f} rows/s"
-        )
-        print(f"ratio (Spark ÷ driver rows/s): {platform_rate / baseline_rate:.2f}")
+        for round_ in range(1, options.rounds + 1):
+            jobs = [
+                predict_table(model_uri, TABLE, OUTPUT, spark=spark, mode=mode, config=config)
+                for mode in ("overwrite", "overwrite")  # new workers, then reused ones
+            ]
+            rows, seconds = baseline(spark, model_uri)
+            assert rows == jobs[0].rows == jobs[1].rows == options.rows
+            print(
+                f"round {round_}: one process (read + load + predict + write) {seconds:.1f} s "
+                f"({rows / seconds:,.0f} rows/s)",
+                flush=True,
+            )
+            for name, job in zip(("new workers", "reused workers"), jobs, strict=True):
+                print(
+                    f"  predict_table on Spark, {name}: {job.seconds:.1f} s "
+                    f"({job.rows_per_second:,.0f} rows/s), ratio {seconds / job.seconds:.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Batch predictions: score a catalog table on Spark with a registered model, write a new table.
 
-The model runs inside Spark's Python workers through ``mlflow.pyfunc.spark_udf`` (the workers of
-the local Connect server run in the platform's environment, so the model's libraries are there;
-the UDF loads the model through the tracking server). The reference is resolved once, so one
-job scores with one version even if the alias moves meanwhile.
+The model runs inside Spark's Python workers as an iterator ``pandas_udf``
+(:mod:`~jupyter_mlplat.deploy.batch_worker`): each worker loads it once and keeps it for its
+later batches and tasks, the files are downloaded once per machine through the tracking server,
+nothing recreates the training environment (the workers run the platform's Python, which has
+the model's libraries), and Arrow batches are larger than Spark's default for the job (fewer
+``predict`` calls). Only the model's input columns go to Python and only the predictions come
+back. A model whose output is not one column of a plain type is scored by MLflow's own
+``spark_udf`` instead. The reference is resolved once, so one job scores with one version even
+if the alias moves meanwhile.
 
 The output is written to a staging table first and renamed into place when complete: a failed
 job never leaves a half-written output, and ``mode="overwrite"`` only replaces the old table
@@ -17,7 +22,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,6 +32,10 @@ from jupyter_mlplat.deploy.backends import Progress, no_progress
 from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 
 WriteMode = Literal["error", "overwrite"]
+#: Rows per Arrow batch sent to the model (Spark's default is 10,000): fewer, larger ``predict``
+#: calls; a batch of ~20 numeric columns is still only a few tens of MB.
+ROWS_PER_BATCH = 100_000
+ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 #: In the name of the staging table a job writes before renaming it into place (lineage skips it).
 STAGING_MARK = "__mlplat_staging_"
 _ERROR_LINE = re.compile(r"^\s*([\w.]+(?:Error|Exception)): (.+)$")
@@ -90,15 +99,16 @@ def predict_table(
     _check_tables(spark, source, target, mode)
 
     progress(f"loading {pinned}", 0.1)
-    udf = _model_udf(spark, pinned, config)
+    info = _model_info(pinned, config)
     frame = spark.table(source)
     columns = list(frame.columns)
-    inputs = _input_columns(udf, columns, source)
+    inputs = _input_columns(info.signature, columns, source)
     if prediction_column in columns:
         raise InvalidInput(
             f"{source} already has a column {prediction_column!r}: choose another prediction "
             "column name"
         )
+    udf = _model_udf(spark, pinned, info)
 
     from pyspark.sql import functions
 
@@ -106,7 +116,8 @@ def predict_table(
     staging = _staging_name(target)
     progress(f"scoring {source} into {target}", 0.2)
     try:
-        _spark_call(lambda: scored.write.mode("error").saveAsTable(staging))
+        with _arrow_batches(spark, ROWS_PER_BATCH):
+            _spark_call(lambda: scored.write.mode("error").saveAsTable(staging))
         progress("checking row counts", 0.85)
         input_rows = int(_spark_call(lambda: spark.table(source).count()))
         rows = int(_spark_call(lambda: spark.table(staging).count()))
@@ -167,12 +178,39 @@ def _check_tables(spark: Any, source: str, target: str, mode: str) -> None:
         raise Conflict(f"table {target} already exists: choose another output or overwrite it")
 
 
-def _model_udf(spark: Any, model_uri: str, config: MLPlat) -> Any:
+def _model_info(model_uri: str, config: MLPlat) -> Any:
+    """The model's metadata (its ``MLmodel`` file: signature, flavors), not its files."""
     import mlflow
 
     if config.tracking_uri:
-        # the UDF takes the tracking URI along to the workers, which load the model through it
+        # also where the workers download the model from
         mlflow.set_tracking_uri(config.tracking_uri)
+    try:
+        return mlflow.models.get_model_info(model_uri)
+    except mlflow.exceptions.MlflowException as err:
+        raise Unavailable(f"cannot load {model_uri}: {_one_line(err.message)}") from None
+
+
+def _model_udf(spark: Any, model_uri: str, info: Any) -> Any:
+    """The UDF that scores a struct of input columns: the platform's worker-cached one, or
+    MLflow's ``spark_udf`` for outputs it does not handle."""
+    import mlflow
+
+    spark_type = prediction_type(info.signature)
+    if spark_type is None:
+        return _mlflow_udf(spark, model_uri, info)
+    from pyspark.sql.functions import pandas_udf
+
+    from jupyter_mlplat.deploy.batch_worker import scorer
+
+    source = f"{info.model_uuid} {info.utc_time_created}"  # unique to this logged model
+    score = scorer(model_uri, source, mlflow.get_tracking_uri(), spark_type)
+    return pandas_udf(score, spark_type)  # type: ignore[call-overload]
+
+
+def _mlflow_udf(spark: Any, model_uri: str, info: Any) -> Any:
+    import mlflow
+
     # their notes (env_manager="local" does not recreate the training environment: the workers
     # run this one; which flavor backend was picked) are noise in a cell's output
     loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.models")]
@@ -180,7 +218,6 @@ def _model_udf(spark: Any, model_uri: str, config: MLPlat) -> Any:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        info = mlflow.models.get_model_info(model_uri)
         return mlflow.pyfunc.spark_udf(
             spark, model_uri, result_type=result_type(info.signature), env_manager="local"
         )
@@ -189,6 +226,31 @@ def _model_udf(spark: Any, model_uri: str, config: MLPlat) -> Any:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _arrow_batches(spark: Any, rows: int) -> Iterator[None]:
+    """The session's Arrow batch size set to ``rows`` for one job, then put back."""
+    before = _spark_call(lambda: spark.conf.get(ARROW_BATCH_CONF))
+    _spark_call(lambda: spark.conf.set(ARROW_BATCH_CONF, str(rows)))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the job's own error is the one to report
+            spark.conf.set(ARROW_BATCH_CONF, before)
+
+
+def prediction_type(signature: Any) -> str | None:
+    """The Spark type of a model's predictions when they are one column of a plain type
+    (a tensor of labels, as sklearn logs, or one named output column); None otherwise."""
+    kind = result_type(signature)
+    if kind is not None:
+        return kind
+    outputs = signature.outputs if signature is not None else None
+    if outputs is None or outputs.is_tensor_spec() or len(outputs.inputs) != 1:
+        return None
+    return {"boolean": "boolean", "integer": "int", "long": "long", "float": "float",
+            "double": "double", "string": "string"}.get(outputs.inputs[0].type.name)  # fmt: skip
 
 
 def result_type(signature: Any) -> str | None:
@@ -202,9 +264,9 @@ def result_type(signature: Any) -> str | None:
             "u": "long", "f": "double"}.get(kind)  # fmt: skip
 
 
-def _input_columns(udf: Any, columns: list[str], source: str) -> list[str]:
+def _input_columns(signature: Any, columns: list[str], source: str) -> list[str]:
     """The model's input columns (from its signature), checked against the table's."""
-    schema = udf.metadata.get_input_schema()
+    schema = signature.inputs if signature is not None else None
     if schema is None or not schema.has_input_names():
         return columns  # no named signature: the model gets every column
     wanted = list(schema.input_names())

@@ -12,7 +12,6 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import MLPlatError
 from jupyter_mlplat.kernel.commands import COMMANDS, HELP_FLAGS, usage
-from jupyter_mlplat.kernel.spark_progress import ProgressReporter
 from jupyter_mlplat.spark.session import SparkSessions
 
 
@@ -23,7 +22,7 @@ class MLPMagics(Magics):
     def __init__(self, shell: Any, config: MLPlat, spark: SparkSessions | None = None) -> None:
         super().__init__(shell)
         self.mlplat = config
-        self.spark = spark or SparkSessions(config, progress=ProgressReporter)
+        self.spark = spark or SparkSessions(config, progress=spark_progress_bar)
 
     @line_cell_magic
     def mlp(self, line: str, cell: str | None = None) -> Any:
@@ -48,3 +47,10 @@ class MLPMagics(Magics):
         except MLPlatError as err:  # the one place platform errors become one clean line
             magic = "%%mlp" if cell is not None else "%mlp"
             raise UsageError(f"{magic} {name}: {err}") from None
+
+
+def spark_progress_bar() -> Any:
+    """The progress handler of a new Spark session (its module is imported then, not at start)."""
+    from jupyter_mlplat.kernel.spark_progress import ProgressReporter
+
+    return ProgressReporter()

@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.infra.plugins import Backend
-from jupyter_mlplat.infra.processes import port_open
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,8 @@ class ConnectBackend(SparkBackend):
         remote = self.config.spark_remote
         if not remote:
             return {"state": "not-configured"}
+        from jupyter_mlplat.infra.processes import port_open  # not at kernel start (urllib)
+
         host, port = _host_port(remote)
         return {
             "state": "ready" if port_open(host, port) else "unreachable",

@@ -1,0 +1,87 @@
+"""Batch predictions' pure parts: the prediction column's type, the worker's model cache."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.models import infer_signature
+from mlflow.models.signature import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from jupyter_mlplat.deploy import batch_worker
+from jupyter_mlplat.deploy.batch import prediction_type
+
+FEATURES = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+
+
+@pytest.mark.parametrize(
+    ("predictions", "expected"),
+    [
+        (np.array([0, 1]), "long"),
+        (np.array([0.5, 1.5]), "double"),
+        (np.array(["x", "y"]), "string"),
+        (np.array([True, False]), "boolean"),
+        (pd.DataFrame({"label": ["x", "y"]}), "string"),
+        (pd.DataFrame({"p": [0.1, 0.2], "q": [0.9, 0.8]}), None),  # two columns: MLflow's UDF
+    ],
+)
+def test_the_prediction_type_comes_from_the_signature(predictions, expected):
+    assert prediction_type(infer_signature(FEATURES, predictions)) == expected
+
+
+def test_a_model_without_an_output_schema_goes_to_mlflows_udf():
+    assert prediction_type(None) is None
+    assert prediction_type(ModelSignature(inputs=Schema([ColSpec("double", "a")]))) is None
+
+
+def test_predictions_become_one_column_of_the_spark_type():
+    column = batch_worker.prediction_column(np.array([[1, 7], [2, 8]]), "long")
+    assert column.tolist() == [1, 2] and str(column.dtype) == "int64"
+    labels = pd.Series(["x", "y"], index=[5, 6])  # the batch's index is not the output's
+    assert batch_worker.prediction_column(labels, "string").tolist() == ["x", "y"]
+
+
+def test_a_worker_loads_each_model_once(monkeypatch, tmp_path):
+    loads = []
+
+    class Model:
+        def predict(self, frame):
+            return frame["a"] * 2
+
+    def load(path, suppress_warnings):
+        loads.append(path)
+        return Model()
+
+    monkeypatch.setattr(batch_worker, "_models", {})
+    monkeypatch.setattr(batch_worker, "local_copy", lambda uri, tracking, identity: tmp_path)
+    monkeypatch.setattr(importlib.import_module("mlflow.pyfunc"), "load_model", load)
+    score = batch_worker.scorer("models:/m/1", "uuid-1", "http://mlflow", "double")
+    for _task in range(3):  # three tasks in one worker, two batches each
+        out = list(score(iter([FEATURES, FEATURES])))
+        assert [s.tolist() for s in out] == [[2.0, 4.0], [2.0, 4.0]]
+    assert loads == [str(tmp_path)]
+    list(batch_worker.scorer("models:/m/1", "uuid-2", "http://mlflow", "double")(iter([FEATURES])))
+    assert len(loads) == 2  # another logged model under the same name and version
+
+
+def test_the_model_files_are_downloaded_once_per_machine(monkeypatch, tmp_path):
+    downloads = []
+
+    def download(artifact_uri, dst_path):
+        downloads.append(artifact_uri)
+        model = Path(dst_path) / "model"
+        model.mkdir()
+        (model / "MLmodel").write_text("flavors: {}\n")
+        return str(model)
+
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr("mlflow.set_tracking_uri", lambda uri: None)
+    monkeypatch.setattr(importlib.import_module("mlflow.artifacts"), "download_artifacts", download)
+    first = batch_worker.local_copy("models:/m/1", "http://mlflow", "models:/m/1 uuid-1")
+    again = batch_worker.local_copy("models:/m/1", "http://mlflow", "models:/m/1 uuid-1")
+    assert first == again and (first / "MLmodel").is_file() and downloads == ["models:/m/1"]
+    assert [p.name for p in first.parent.iterdir() if p.is_dir()] == [first.name]  # no leftovers
