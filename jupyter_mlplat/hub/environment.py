@@ -28,6 +28,7 @@ LEFT_TO_DEFAULT = {
     "MLP_STATE_DIR": "server state lives in the user's home (~/.local/share/jupyter-mlplat)",
     "MLP_NOTEBOOK_PATH": "set per kernel by the server from the notebook being opened",
     "MLP_SERVING_ENV_DIR": "local model servers keep their environment under the state dir",
+    "MLP_TRACKING_ADMIN_DIR": "the MLflow admin credential is the hub's: a server gets its user's",
 }
 
 
