@@ -15,7 +15,7 @@ from typing import Any
 
 from traitlets.config import Config
 
-from jupyter_mlplat.config import DEFAULT_SECRET_PATTERNS, MLPlat
+from jupyter_mlplat.config import DEFAULT_SECRET_PATTERNS, USER_CREDENTIAL_VARIABLES, MLPlat
 
 #: Secrets that would give a user pod storage access. The hub's own API token is the one
 #: credential a single-user server needs (the provisioner keeps it out of kernels).
@@ -33,7 +33,10 @@ LEFT_TO_DEFAULT = {
 
 
 def is_storage_secret(variable: str) -> bool:
-    """Whether ``variable`` carries storage credentials (never set in a user's server)."""
+    """Whether ``variable`` carries storage credentials (never set in a user's server); the
+    user's own MLflow credential does not."""
+    if variable in USER_CREDENTIAL_VARIABLES:
+        return False
     return any(fnmatch.fnmatchcase(variable, p) for p in STORAGE_SECRET_PATTERNS)
 
 

@@ -18,6 +18,7 @@ from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES, MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.tracking.auth import AdminCredential, credential_environment, ensure_user
+from tests.unit.test_spawner_config import dummy_kubeconfig  # noqa: F401 (autouse: no cluster)
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +188,30 @@ def test_credentials_are_checked_and_scoped(server):
         ("username", 0o600),
         ("password", 0o600),
     }
+
+
+def test_the_kubernetes_spawner_gives_each_user_pod_its_own_credential(server):
+    """spawner_config's pre-spawn step on a mocked KubeSpawner against the real auth server:
+    the pod's environment holds its user's credential, which works, and nothing of the admin's."""
+    import asyncio
+
+    import mlplat_spawner
+
+    from tests.unit.test_spawner_config import env_of, hub_config, spawn
+
+    c = hub_config(
+        tracking_auth=True, tracking_uri=server.uri, tracking_admin_dir=str(server.admin_dir)
+    )
+    spawner, _ = spawn(c, "cyd")
+
+    async def pre_spawn_then_pod():
+        await mlplat_spawner.tracking_identity(spawner)
+        return mlplat_spawner.modify_pod_hook(spawner, await spawner.get_pod_manifest())
+
+    env = env_of(asyncio.run(pre_spawn_then_pod()))
+    assert env["MLFLOW_TRACKING_USERNAME"] == "cyd"
+    assert not [k for k, v in env.items() if server.admin.password in (v or "")]
+    assert "MLP_TRACKING_ADMIN_DIR" not in env
+    server.passwords["cyd"] = env["MLFLOW_TRACKING_PASSWORD"]
+    with server.as_user("cyd") as cyd:
+        assert cyd.create_experiment(f"/Users/cyd/{uuid.uuid4().hex[:6]}")
