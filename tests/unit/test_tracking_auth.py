@@ -66,3 +66,22 @@ def test_the_admin_dir_never_reaches_a_users_server():
     env = user_environment(settings)
     assert "MLP_TRACKING_ADMIN_DIR" not in env
     assert MLPlat(env={}).tracking_auth is False  # `mlplat up` stays zero-config
+
+
+def test_mlplat_up_with_tracking_auth_gives_the_lab_its_users_credential_only(tmp_path):
+    from jupyter_mlplat.platform.local import LocalPlatform
+
+    config = MLPlat(env={}, state_dir=str(tmp_path), user="ada", tracking_auth=True)
+    platform = LocalPlatform(config, notebook_dir=tmp_path, spark=False, pipelines=False)
+    lab = platform.platform_env()  # the admin credential is made on first use
+    admin = AdminCredential.load(config.resolved_tracking_admin_dir)
+    assert lab["MLFLOW_TRACKING_USERNAME"] == "ada"
+    assert lab["MLFLOW_TRACKING_PASSWORD"] == admin.user_password("ada")
+    assert not [k for k, v in lab.items() if admin.password in v]
+    mlflow = platform.mlflow_service()
+    assert mlflow.command[-2:] == ["--app-name", "basic-auth"]
+    assert mlflow.env["MLFLOW_AUTH_ADMIN_PASSWORD"] == admin.password
+    # without it, nothing changes: no users, no credential
+    plain = LocalPlatform(MLPlat(env={}, state_dir=str(tmp_path / "b")), notebook_dir=tmp_path)
+    assert "MLFLOW_TRACKING_USERNAME" not in plain.platform_env()
+    assert "--app-name" not in plain.mlflow_service().command
