@@ -4,7 +4,6 @@ at spawn: ada owns what she creates; bob reads it and is refused (403) every cha
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES, MLPlat
+from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.tracking.auth import AdminCredential, credential_environment, ensure_user
@@ -35,16 +34,10 @@ class AuthServer:
         """An MLflow client acting as ``user`` (MLflow reads the credential from the env)."""
         from mlflow import MlflowClient
 
-        saved = {k: os.environ.get(k) for k in USER_CREDENTIAL_VARIABLES}
-        os.environ.update(credential_environment(user, self.passwords[user]))
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in credential_environment(user, self.passwords[user]).items():
+                patch.setenv(key, value)
             yield MlflowClient(self.uri, self.uri)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 @pytest.fixture(scope="module")
