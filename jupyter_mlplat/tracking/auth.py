@@ -37,6 +37,7 @@ DEFAULT_PERMISSION = "READ"
 
 _CREATE_USER = "/api/2.0/mlflow/users/create"
 _UPDATE_PASSWORD = "/api/2.0/mlflow/users/update-password"  # noqa: S105 (a route)
+_CURRENT_USER = "/api/2.0/mlflow/users/current"
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,19 @@ def ensure_user(tracking_uri: str, admin: AdminCredential, username: str) -> str
     if username == admin.username:
         raise InvalidInput(f"{username!r} is the MLflow admin's name: not a platform user")
     password = admin.user_password(username)
-    headers = {"Authorization": admin.authorization()}
     base = tracking_uri.rstrip("/")
     body = {"username": username, "password": password}
+    admin_headers = {"Authorization": admin.authorization()}
     try:
-        answer = requests.post(f"{base}{_CREATE_USER}", json=body, headers=headers, timeout=30)
+        # a returning user is set up already: one check, no password hashing on the server
+        answer = requests.get(f"{base}{_CURRENT_USER}", auth=(username, password), timeout=30)
+        if answer.status_code != 200:
+            answer = requests.post(
+                f"{base}{_CREATE_USER}", json=body, headers=admin_headers, timeout=30
+            )
         if answer.status_code != 200 and "RESOURCE_ALREADY_EXISTS" in answer.text:
-            answer = requests.patch(
-                f"{base}{_UPDATE_PASSWORD}", json=body, headers=headers, timeout=30
+            answer = requests.patch(  # the admin password (and so the user's) was rotated
+                f"{base}{_UPDATE_PASSWORD}", json=body, headers=admin_headers, timeout=30
             )
     except requests.RequestException as err:
         raise Unavailable(f"MLflow at {tracking_uri} is not reachable: {err}") from None

@@ -173,6 +173,18 @@ def test_credentials_are_checked_and_scoped(server):
     assert answer.status_code == 403
     # the spawn of a user who exists already keeps the same password; the admin's name is no user's
     assert ensure_user(server.uri, server.admin, "bob") == server.passwords["bob"]
+    # a password changed meanwhile (an admin rotation) is set back to the derived one at spawn
+    changed = {"username": "bob", "password": "changed-elsewhere-1"}
+    update = f"{server.uri}/api/2.0/mlflow/users/update-password"
+    admin = {"Authorization": server.admin.authorization()}
+    assert requests.patch(update, json=changed, headers=admin, timeout=30).status_code == 200
+    assert (
+        requests.get(search, auth=("bob", server.passwords["bob"]), timeout=30).status_code == 401
+    )
+    assert ensure_user(server.uri, server.admin, "bob") == server.passwords["bob"]
+    assert (
+        requests.get(search, auth=("bob", server.passwords["bob"]), timeout=30).status_code == 200
+    )
     with pytest.raises(InvalidInput):
         ensure_user(server.uri, server.admin, server.admin.username)
     # the admin credential is a private folder of private files
