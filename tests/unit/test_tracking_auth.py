@@ -85,3 +85,14 @@ def test_mlplat_up_with_tracking_auth_gives_the_lab_its_users_credential_only(tm
     plain = LocalPlatform(MLPlat(env={}, state_dir=str(tmp_path / "b")), notebook_dir=tmp_path)
     assert "MLFLOW_TRACKING_USERNAME" not in plain.platform_env()
     assert "--app-name" not in plain.mlflow_service().command
+
+
+def test_mlp_status_names_the_kernels_mlflow_user(ipython_shell, monkeypatch):
+    from jupyter_mlplat.kernel.magics import MLPMagics
+
+    for key, value in credential_environment("ada", "s3cret").items():
+        monkeypatch.setenv(key, value)
+    ipython_shell.register_magics(MLPMagics(ipython_shell, config=MLPlat(env={"MLP_USER": "ada"})))
+    text = repr(ipython_shell.run_line_magic("mlp", "status"))
+    assert "MLflow user" in text and "s3cret" not in text
+    assert "storage credentials in kernel" in text and "MLFLOW_TRACKING_PASSWORD" not in text
