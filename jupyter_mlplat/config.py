@@ -50,6 +50,10 @@ DEFAULT_SECRET_PATTERNS = [
     "*_PASSWORD",
 ]
 
+#: The user's own MLflow credential (``jupyter_mlplat.tracking.auth``): created by the platform
+#: for that user only, so it reaches kernels although ``*_PASSWORD`` is denied otherwise.
+USER_CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
 #: KServe deployment modes by every name they had: KServe's deprecated aliases (Serverless,
 #: RawDeployment) and this platform's old values (serverless, raw, standard).
 KSERVE_MODES = {"knative": "Knative", "serverless": "Knative",
@@ -150,6 +154,26 @@ class MLPlat(Configurable):
         ),
         "MLP_TRACKING_UI_URL",
     )
+    tracking_auth = env_trait(
+        Bool(
+            False,
+            help="Users and permissions on the tracking server (MLflow's basic-auth app): each "
+            "user logs as themself, owns what they create, reads everything else. On in "
+            "`mlplat hub` and in the hub's config of a cluster (c.MLPlat.tracking_auth = True); "
+            "off in the single-user `mlplat up`.",
+        ),
+        "MLP_TRACKING_AUTH",
+    )
+    tracking_admin_dir = env_trait(
+        Unicode(
+            "",
+            help="Folder holding the tracking server's admin credential as two files, username "
+            "and password (a mounted Kubernetes Secret; default: <state_dir>/mlflow/admin, "
+            "0600 files). Read by the hub and the local platform only. "
+            "Example: c.MLPlat.tracking_admin_dir = '/etc/mlplat/mlflow-admin'",
+        ),
+        "MLP_TRACKING_ADMIN_DIR",
+    ).tag(server_only=True)
     artifact_proxy = env_trait(
         Bool(
             True,
@@ -608,6 +632,13 @@ class MLPlat(Configurable):
         return Path(data_home) / "jupyter-mlplat"
 
     @property
+    def resolved_tracking_admin_dir(self) -> Path:
+        """Where the tracking server's admin credential is kept."""
+        if self.tracking_admin_dir:
+            return Path(self.tracking_admin_dir).expanduser()
+        return self.resolved_state_dir / "mlflow" / "admin"
+
+    @property
     def resolved_ui_url(self) -> str:
         """Where the MLflow UI is proxied from."""
         return (self.tracking_ui_url or self.tracking_uri).rstrip("/")
@@ -654,6 +685,8 @@ class MLPlat(Configurable):
 
     def is_secret(self, variable: str) -> bool:
         """Whether an environment variable must never reach a kernel."""
+        if variable in USER_CREDENTIAL_VARIABLES:
+            return False
         return any(fnmatch.fnmatchcase(variable, p) for p in self.kernel_env_denylist)
 
 

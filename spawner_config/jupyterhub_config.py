@@ -32,6 +32,12 @@ c.MLPlat.spark_mode = "kubernetes"
 c.MLPlat.spark_image = "apache/spark:4.3.0"
 c.MLPlat.catalog_backend = "spark"
 c.MLPlat.deploy_target = "kserve"
+# Each user logs to MLflow as themself (the MLflow server runs its auth app: README.md here,
+# "Tracking permissions"). At each spawn the hub makes the user's MLflow user with the admin
+# credential of the `mlflow-admin` Secret, mounted into the hub's pod at this path; user pods
+# get only their own credential.
+c.MLPlat.tracking_auth = True
+c.MLPlat.tracking_admin_dir = "/etc/mlplat/mlflow-admin"
 # c.MLPlat.kserve_mode: left to the platform (the cluster's default, else KServe's: Standard)
 # Storage access for model serving: on the per-user `mlplat-models` service account only.
 c.MLPlatSpawner.models_annotations = {

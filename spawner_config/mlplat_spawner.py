@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.hub.environment import (
     all_variables,
     environment_callables,
@@ -24,6 +25,7 @@ from jupyter_mlplat.hub.environment import (
     user_environment,
     user_settings,
 )
+from jupyter_mlplat.hub.identity import prepare_tracking_identity
 from jupyter_mlplat.infra.kube import MANAGED_BY, owner_labels
 
 log = logging.getLogger("mlplat_spawner")
@@ -104,14 +106,7 @@ def profiles(image: str = DEFAULT_IMAGE, gpu_image: str = "") -> list[dict[str, 
 # -- per-user environment --------------------------------------------------------------------
 def spawner_environment(spawner: Any) -> dict[str, str]:
     """The ``MLP_*`` variables of ``spawner``'s user: team settings + user name + namespace."""
-    settings = user_settings(
-        spawner.user.name,
-        hub_config=spawner.config,
-        hub_env=os.environ,
-        defaults=CLUSTER_DEFAULTS,
-        per_user={"namespace": spawner.namespace},
-    )
-    return user_environment(settings)
+    return user_environment(hub_side_settings(spawner))
 
 
 # -- per-user Kubernetes resources -----------------------------------------------------------
@@ -235,15 +230,31 @@ def _models_service_account(spawner: Any) -> dict[str, Any]:
     }
 
 
-async def pre_spawn_hook(spawner: Any) -> None:
-    """Make sure the user's namespace, service accounts and RoleBindings exist."""
-    settings = user_settings(
+def hub_side_settings(spawner: Any) -> MLPlat:
+    """The platform settings of ``spawner``'s user, as the hub sees them."""
+    return user_settings(
         spawner.user.name,
         hub_config=spawner.config,
         hub_env=os.environ,
         defaults=CLUSTER_DEFAULTS,
         per_user={"namespace": spawner.namespace},
     )
+
+
+async def tracking_identity(spawner: Any, settings: MLPlat | None = None) -> None:
+    """With ``c.MLPlat.tracking_auth``: the user's MLflow user, and its credential (only that
+    one) in the user's pod. The admin's stays in the hub: the Secret mounted at
+    ``c.MLPlat.tracking_admin_dir``."""
+    settings = settings or hub_side_settings(spawner)
+    if settings.tracking_auth:
+        admin_dir = settings.resolved_tracking_admin_dir
+        await prepare_tracking_identity(spawner, settings.tracking_uri, admin_dir)
+
+
+async def pre_spawn_hook(spawner: Any) -> None:
+    """Make sure the user's namespace, service accounts and RoleBindings exist, and (with
+    tracking auth) the user's MLflow identity."""
+    settings = hub_side_settings(spawner)
     resources = user_resources(
         spawner.namespace,
         spawner.user.name,
@@ -252,6 +263,7 @@ async def pre_spawn_hook(spawner: Any) -> None:
         **_models_service_account(spawner),
     )
     await apply_resources(spawner.api.api_client, resources)
+    await tracking_identity(spawner, settings)
 
 
 def modify_pod_hook(spawner: Any, pod: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 from traitlets.config import Config
 
-from jupyter_mlplat.config import DEFAULT_SECRET_PATTERNS, MLPlat
+from jupyter_mlplat.config import DEFAULT_SECRET_PATTERNS, USER_CREDENTIAL_VARIABLES, MLPlat
 
 #: Secrets that would give a user pod storage access. The hub's own API token is the one
 #: credential a single-user server needs (the provisioner keeps it out of kernels).
@@ -28,11 +28,15 @@ LEFT_TO_DEFAULT = {
     "MLP_STATE_DIR": "server state lives in the user's home (~/.local/share/jupyter-mlplat)",
     "MLP_NOTEBOOK_PATH": "set per kernel by the server from the notebook being opened",
     "MLP_SERVING_ENV_DIR": "local model servers keep their environment under the state dir",
+    "MLP_TRACKING_ADMIN_DIR": "the MLflow admin credential is the hub's: a server gets its user's",
 }
 
 
 def is_storage_secret(variable: str) -> bool:
-    """Whether ``variable`` carries storage credentials (never set in a user's server)."""
+    """Whether ``variable`` carries storage credentials (never set in a user's server); the
+    user's own MLflow credential does not."""
+    if variable in USER_CREDENTIAL_VARIABLES:
+        return False
     return any(fnmatch.fnmatchcase(variable, p) for p in STORAGE_SECRET_PATTERNS)
 
 

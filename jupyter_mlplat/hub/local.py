@@ -68,6 +68,8 @@ class HubSettings:
     artifacts_destination: str = ""
     users: list[str] = field(default_factory=list)
     team_env: dict[str, str] = field(default_factory=dict)
+    #: The MLflow admin credential's folder when the tracking server runs its auth app.
+    tracking_admin_dir: str = ""
 
     @property
     def url(self) -> str:
@@ -100,6 +102,9 @@ class LocalHub:
             artifacts_destination=artifacts_destination,
             users=sorted(set(users or [])),
             team_env=team_environment(config.to_environment(for_kernel=True)),
+            tracking_admin_dir=(
+                str(config.resolved_tracking_admin_dir) if config.tracking_auth else ""
+            ),
         )
         self.service: Service | None = None
 
@@ -233,3 +238,17 @@ def configure_local_hub(c: Any, raw: dict[str, Any]) -> None:
             all_variables(),
         ),
     }
+    if settings.tracking_admin_dir:
+        configure_tracking_identity(c, settings)
+
+
+def configure_tracking_identity(c: Any, settings: HubSettings) -> None:
+    """Each user's server logs to MLflow as that user (made at spawn by the hub)."""
+    from jupyter_mlplat.hub.identity import prepare_tracking_identity
+
+    admin_dir = Path(settings.tracking_admin_dir)
+
+    async def pre_spawn_hook(spawner: Any) -> None:
+        await prepare_tracking_identity(spawner, settings.tracking_uri, admin_dir)
+
+    c.Spawner.pre_spawn_hook = pre_spawn_hook

@@ -165,6 +165,7 @@ def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
     if args.tracking_uri:
         services = {"tracking_uri": args.tracking_uri, "spark_remote": args.spark_remote or ""}
     else:
+        config.tracking_auth = True  # many users on one MLflow: each as themself
         platform = LocalPlatform(
             config, notebook_dir=Path.cwd(), spark=not args.no_spark, lab=False
         )
@@ -200,7 +201,8 @@ def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
                     f"  JupyterHub  {local_hub.url}/hub/login",
                     f"  users       {', '.join(users) or 'anyone (allow_all)'}",
                     f"  password    in {local_hub.dir / 'password'}",
-                    f"  MLflow      {services['tracking_uri']}",
+                    f"  MLflow      {services['tracking_uri']}"
+                    f"  ({'a user per hub user' if config.tracking_auth else 'no users'})",
                     f"  Spark       {services['spark_remote'] or 'off'}",
                     "  Ctrl-C stops everything.",
                 ]

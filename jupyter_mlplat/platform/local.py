@@ -191,9 +191,42 @@ class LocalPlatform:
             # fewer glibc malloc arenas: the server's threads otherwise each grow their own
             "MALLOC_ARENA_MAX": "2",
         }
+        if self.config.tracking_auth:
+            command, env = self._with_tracking_auth(command, env)
         return Service(
             "mlflow", command, f"{self.tracking_uri}/health", self.layout.logs / "mlflow.log", env
         )
+
+    def _with_tracking_auth(
+        self, command: list[str], env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """MLflow's auth app: users, and permissions per experiment and registered model; its
+        admin credential stays in the state directory (0600), never in a lab or kernel."""
+        from jupyter_mlplat.tracking.auth import AdminCredential, auth_server_config
+
+        admin = AdminCredential.create(self.config.resolved_tracking_admin_dir)
+        database = f"sqlite:///{self.layout.mlflow_db.with_name('auth.db')}"
+        server_env = auth_server_config(self.layout.mlflow_db.parent, admin, database)
+        return [*command, "--app-name", "basic-auth"], env | server_env
+
+    def tracking_user_environment(self) -> dict[str, str]:
+        """The lab's own MLflow credential (its user) when the auth app runs; set up on the
+        server once MLflow answers (:meth:`start`)."""
+        if not self.config.tracking_auth:
+            return {}
+        from jupyter_mlplat.tracking.auth import AdminCredential, credential_environment
+
+        admin = AdminCredential.create(self.config.resolved_tracking_admin_dir)
+        user = self.config.resolved_user
+        return credential_environment(user, admin.user_password(user))
+
+    def ensure_tracking_user(self) -> None:
+        """Create the lab's MLflow user (``mlplat up`` with tracking_auth on)."""
+        if self.config.tracking_auth and self.lab:
+            from jupyter_mlplat.tracking.auth import AdminCredential, ensure_user
+
+            admin = AdminCredential.load(self.config.resolved_tracking_admin_dir)
+            ensure_user(self.tracking_uri, admin, self.config.resolved_user)
 
     def spark_service(self) -> Service:
         from jupyter_mlplat.spark.local_server import connect_server
@@ -246,16 +279,20 @@ class LocalPlatform:
 
     def platform_env(self) -> dict[str, str]:
         """What the platform's servers (lab, Airflow) learn about it: ``MLP_*`` variables."""
-        return self.config.to_environment() | {
-            "MLP_TRACKING_URI": self.tracking_uri,
-            "MLP_STATE_DIR": str(self.layout.root),
-            "MLP_ARTIFACTS_DESTINATION": self.layout.artifacts.as_uri(),
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLP_SPARK_MODE": "local" if self.spark else "none",
-            "MLP_SPARK_REMOTE": self.spark_remote,
-            "MLP_SPARK_UI_URL": f"http://127.0.0.1:{self.spark_ui_port}" if self.spark else "",
-            "MLP_AIRFLOW_URL": self.airflow_url,
-        }
+        return (
+            self.config.to_environment()
+            | {
+                "MLP_TRACKING_URI": self.tracking_uri,
+                "MLP_STATE_DIR": str(self.layout.root),
+                "MLP_ARTIFACTS_DESTINATION": self.layout.artifacts.as_uri(),
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "MLP_SPARK_MODE": "local" if self.spark else "none",
+                "MLP_SPARK_REMOTE": self.spark_remote,
+                "MLP_SPARK_UI_URL": f"http://127.0.0.1:{self.spark_ui_port}" if self.spark else "",
+                "MLP_AIRFLOW_URL": self.airflow_url,
+            }
+            | self.tracking_user_environment()
+        )
 
     def embedded_airflow(self) -> EmbeddedAirflow:
         """The embedded Airflow: its tasks get the platform's environment as kernels do
@@ -357,6 +394,8 @@ class LocalPlatform:
                 timings[service.name] = round(seconds, 2)
                 if on_ready is not None:
                     on_ready(service.name, seconds, self.urls().get(service.name, ""))
+                if service.name == "mlflow":
+                    self.ensure_tracking_user()
             if self.spark:
                 started = time.monotonic()
                 created = self.prepare_spark(on_step)

@@ -20,6 +20,7 @@ from jupyter_mlplat._version import __version__
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, MLPlatError
 from jupyter_mlplat.server.kernel_api import kernel_user
+from jupyter_mlplat.tracking.auth import user_authorization
 from jupyter_mlplat.tracking.health import probe
 from jupyter_mlplat.tracking.ui import MLFLOW_UI_PATH
 
@@ -152,6 +153,10 @@ class ProxyHandler(MLPlatHandler):
         """The path asked of the upstream for ``path`` (the part after ``ui_path``)."""
         return path
 
+    def upstream_headers(self) -> dict[str, str]:
+        """Headers the proxy adds to every request (the browser's own are never forwarded)."""
+        return {}
+
     @property
     def content_security_policy(self) -> str:
         """A page, not an API reply: the UI may run its scripts, framed by the lab only."""
@@ -205,6 +210,8 @@ class ProxyHandler(MLPlatHandler):
         for name, value in self.request.headers.get_all():
             if name.lower() not in _REQUEST_HEADERS_DROPPED:
                 headers.add(name, value)
+        for name, value in self.upstream_headers().items():
+            headers[name] = value
         method = self.request.method or "GET"
         has_body = method in {"POST", "PUT", "PATCH", "DELETE"}
         request = httpclient.HTTPRequest(
@@ -263,6 +270,11 @@ class MLflowProxyHandler(ProxyHandler):
 
     def upstream(self) -> str:
         return self.mlplat.resolved_ui_url
+
+    def upstream_headers(self) -> dict[str, str]:
+        """The UI acts as this server's MLflow user (its own credential, when it has one)."""
+        authorization = user_authorization()
+        return {"Authorization": authorization} if authorization else {}
 
 
 #: The routes of this module (all of them are in jupyter_mlplat.server.routes).

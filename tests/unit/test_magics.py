@@ -48,6 +48,7 @@ def test_status_without_tracking_server_says_so(shell):
     report = shell.run_line_magic("mlp", "status")
     text = repr(report)
     assert "not configured" in text and "user ada" in text
+    assert "none (the tracking server has no users)" in text
     assert "<table" in report._repr_html_()
 
 

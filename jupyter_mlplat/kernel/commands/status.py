@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 
 from jupyter_mlplat._version import __version__
 from jupyter_mlplat.kernel.render import Report
+from jupyter_mlplat.tracking.auth import USERNAME_VARIABLE, user_credential
 from jupyter_mlplat.tracking.context import run_tags
 from jupyter_mlplat.tracking.health import probe
 
@@ -28,6 +29,12 @@ def run(magics: Any, args: list[str], cell: str | None) -> Report:
             report.add("Tracking", "problem", health.detail, "error")
     else:
         report.add("Tracking", "server", "not configured (set MLP_TRACKING_URI)", "warn")
+    credential = user_credential()
+    report.add(
+        "Tracking",
+        "MLflow user",
+        credential.get(USERNAME_VARIABLE) or "none (the tracking server has no users)",
+    )
     report.add("Tracking", "experiment", config.experiment_for(config.notebook_path))
     report.add("Tracking", "autolog", "on" if config.autolog else "off")
     report.add("Tracking", "async logging", "on" if config.async_logging else "off")
