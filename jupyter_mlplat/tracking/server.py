@@ -21,8 +21,11 @@ def serve(
     host: str,
     port: int,
     keep_alive: int,
+    *,
+    app_name: str = "",
 ) -> None:
-    """Serve tracking, registry, UI and the artifact proxy (``--serve-artifacts``) until stopped."""
+    """Serve tracking, registry, UI and the artifact proxy (``--serve-artifacts``) until stopped;
+    ``app_name`` an MLflow app plugin around it (``basic-auth``: users and permissions)."""
     import mlflow.server
     from mlflow.environment_variables import (
         _MLFLOW_IN_JOB_EXECUTOR,
@@ -50,15 +53,39 @@ def serve(
 
     import uvicorn
 
+    app, factory = "mlflow.server.fastapi_app:app", False
+    if app_name:
+        app, factory = plugin_app(app_name)
     log_config = Path(mlflow.server.__file__).parent / "uvicorn_log_config.yaml"
     uvicorn.run(
-        "mlflow.server.fastapi_app:app",
+        app,
+        factory=factory,
         host=host,
         port=port,
         workers=1,
         timeout_keep_alive=keep_alive,
         log_config=str(log_config) if log_config.exists() else None,
     )
+
+
+def plugin_app(name: str) -> tuple[str, bool]:
+    """An ``mlflow.app`` entry point as uvicorn loads it: (``module:object``, is a factory).
+    ``basic-auth`` first checks its configuration and creates the admin user, as the CLI does."""
+    import inspect
+    from importlib import import_module
+    from importlib.metadata import entry_points
+
+    found = [e.value for e in entry_points(group="mlflow.app") if e.name == name]
+    if not found:
+        raise SystemExit(f"no MLflow app named {name!r} is installed")
+    module, _, attribute = found[0].partition(":")
+    factory = inspect.isfunction(getattr(import_module(module), attribute))
+    if name == "basic-auth":
+        from mlflow.server.auth import bootstrap_admin_user, get_flask_server_secret_key
+
+        get_flask_server_secret_key()
+        bootstrap_admin_user()
+    return found[0], factory
 
 
 def main() -> None:
@@ -68,6 +95,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--timeout-keep-alive", type=int, default=600)
+    parser.add_argument("--app-name", default="")
     args = parser.parse_args()
     serve(
         args.backend_store_uri,
@@ -75,6 +103,7 @@ def main() -> None:
         args.host,
         args.port,
         args.timeout_keep_alive,
+        app_name=args.app_name,
     )
 
 
