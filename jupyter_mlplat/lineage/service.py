@@ -76,15 +76,10 @@ class LineageService:
         if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_EVENTS:
             raise InvalidInput(f"events must be a list of 1 to {MAX_EVENTS} OpenLineage events")
         for i, event in enumerate(batch):
-            if (
-                not isinstance(event, dict)
-                or event.get("eventType") not in EVENT_TYPES
-                or not isinstance(event.get("run"), dict)
-                or not isinstance(event.get("job"), dict)
-            ):
+            if not _is_run_event(event):
                 raise InvalidInput(
-                    f"events[{i}] is not an OpenLineage run event "
-                    f"(eventType one of {', '.join(sorted(EVENT_TYPES))}, run, job)"
+                    f"events[{i}] is not an OpenLineage run event (eventType one of "
+                    f"{', '.join(sorted(EVENT_TYPES))}, run.runId, job.namespace, job.name)"
                 )
         if self._sink is None:
             self._sink = EventSink(self.config)
@@ -261,3 +256,16 @@ class LineageService:
             if missing and getattr(err, "error_code", "") in _MISSING:
                 raise NotFound(f"MLflow has no {missing}") from None
             raise Unavailable(f"MLflow: {str(err.message).splitlines()[0]}") from None
+
+
+def _is_run_event(event: Any) -> bool:
+    """What the OpenLineage spec requires of a run event (facets are optional)."""
+    if not isinstance(event, dict) or event.get("eventType") not in EVENT_TYPES:
+        return False
+    run, job = event.get("run"), event.get("job")
+    return (
+        isinstance(run, dict)
+        and isinstance(run.get("runId"), str)
+        and isinstance(job, dict)
+        and all(isinstance(job.get(key), str) and job[key] for key in ("namespace", "name"))
+    )
