@@ -196,7 +196,8 @@ def test_credentials_are_checked_and_scoped(server):
 
 
 def test_the_kubernetes_spawner_gives_each_user_pod_its_own_credential(server):
-    """spawner_config's pre-spawn step on a mocked KubeSpawner against the real auth server:
+    """spawner_config's pre-spawn step on a real KubeSpawner (its hub-less `_mock` mode) against
+    the real auth server:
     the pod's environment holds its user's credential, which works, and nothing of the admin's."""
     import asyncio
 
