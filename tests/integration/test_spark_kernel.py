@@ -51,8 +51,11 @@ def test_multi_stage_job_shows_a_live_progress_bar(kernel):
     assert len(display_ids) == 1
     final = bars[-1]["content"]["data"]["text/html"]
     assert "done" in final and "width:100.0%" in final
-    ran = re.search(r"(\d+) stages ran", final)
-    assert ran and int(ran.group(1)) >= 2, final  # a shuffle: more than one stage
+    # Spark Connect reports progress every 500 ms: stages that start and end between two reports
+    # (the reduce side of this shuffle, on a busy machine) never reach the client; adding up the
+    # stages of several reports is unit-tested in test_spark_progress.py
+    ran = re.search(r"(\d+) stages ran(?:, \d+ skipped)? · (\d+) tasks", final)
+    assert ran and int(ran.group(1)) >= 1 and int(ran.group(2)) >= 8, final
     assert "running" in bars[0]["content"]["data"]["text/html"]
 
 

@@ -20,6 +20,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
+# the whole platform shares two cores with the browser: UI assertions wait up to 15 s (not 5)
+expect.set_options(timeout=15_000)
+
 
 def launch(playwright: Playwright) -> Browser:
     """Headless Debian Chromium."""
@@ -234,7 +237,8 @@ class LabPage:
     # -- notebooks ---------------------------------------------------------------------------
     def new_notebook(self) -> None:
         self.launcher_section("Notebook").locator(".jp-LauncherCard").first.click()
-        self.page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+        # creating the file and opening the panel are server round trips: slow on a busy machine
+        self.page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=90_000)
         kernel_idle = self.page.locator("#jp-main-statusbar", has_text="| Idle")
         expect(kernel_idle).to_be_visible(timeout=90_000)
 
