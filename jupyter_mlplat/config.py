@@ -174,6 +174,18 @@ class MLPlat(Configurable):
         ),
         "MLP_TRACKING_ADMIN_DIR",
     ).tag(server_only=True)
+    tracking_team_permission = env_trait(
+        Enum(
+            ["EDIT", "MANAGE"],
+            "EDIT",
+            help="What the members of a creator's team groups (the JupyterHub groups of the "
+            "user) get on the experiments and registered models the creator makes: EDIT (log, "
+            "tag, register versions, move aliases; deleting stays the owner's) or MANAGE (also "
+            "delete and change permissions, as the owner). Read by the tracking server's "
+            "mlplat-auth app.",
+        ),
+        "MLP_TRACKING_TEAM_PERMISSION",
+    ).tag(server_only=True)
     artifact_proxy = env_trait(
         Bool(
             True,

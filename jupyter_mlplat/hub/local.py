@@ -67,6 +67,8 @@ class HubSettings:
     spark_ui_url: str = ""
     artifacts_destination: str = ""
     users: list[str] = field(default_factory=list)
+    #: JupyterHub groups and their members (team groups on the MLflow auth app).
+    groups: dict[str, list[str]] = field(default_factory=dict)
     team_env: dict[str, str] = field(default_factory=dict)
     #: The MLflow admin credential's folder when the tracking server runs its auth app.
     tracking_admin_dir: str = ""
@@ -89,6 +91,7 @@ class LocalHub:
         artifacts_destination: str = "",
         port: int = 0,
         users: list[str] | None = None,
+        groups: dict[str, list[str]] | None = None,
     ) -> None:
         self.dir = config.resolved_state_dir / "hub"
         self.settings = HubSettings(
@@ -101,6 +104,7 @@ class LocalHub:
             spark_ui_url=spark_ui_url,
             artifacts_destination=artifacts_destination,
             users=sorted(set(users or [])),
+            groups={name: sorted(set(members)) for name, members in (groups or {}).items()},
             team_env=team_environment(config.to_environment(for_kernel=True)),
             tracking_admin_dir=(
                 str(config.resolved_tracking_admin_dir) if config.tracking_auth else ""
@@ -211,6 +215,8 @@ def configure_local_hub(c: Any, raw: dict[str, Any]) -> None:
         c.Authenticator.allowed_users = set(settings.users)
     else:
         c.Authenticator.allow_all = True  # the demo: any name with the shared password
+
+    c.JupyterHub.load_groups = {name: {"users": users} for name, users in settings.groups.items()}
 
     api_token = (hub_dir / "api_token").read_text().strip()
     c.JupyterHub.services = [{"name": SERVICE_NAME, "api_token": api_token}]

@@ -158,6 +158,18 @@ def hub(args: argparse.Namespace) -> int:
         return 130
 
 
+def _groups(specs: list[str]) -> dict[str, list[str]]:
+    """``--group vision=ada,cy`` (repeatable) as {group: members}."""
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        name, _, members = spec.partition("=")
+        users = [u.strip() for u in members.split(",") if u.strip()]
+        if not name.strip() or not users:
+            raise ValueError(f"--group {spec!r}: expected NAME=USER[,USER...]")
+        groups.setdefault(name.strip(), []).extend(users)
+    return groups
+
+
 def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
     from jupyter_mlplat.hub.local import LocalHub
 
@@ -183,7 +195,13 @@ def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
             "artifacts_destination": platform.layout.artifacts.as_uri(),
         }
     users = [u.strip() for u in (args.users or "").split(",") if u.strip()]
-    local_hub = LocalHub(config, port=args.port, users=users, **services)
+    try:
+        groups = _groups(args.group or [])
+    except ValueError as err:
+        console.finish()
+        print(f"mlplat: {err}", file=sys.stderr)
+        return 1
+    local_hub = LocalHub(config, port=args.port, users=users, groups=groups, **services)
     try:
         try:
             console.step("jupyterhub: starting (with its proxy)")
@@ -357,6 +375,13 @@ def parser() -> argparse.ArgumentParser:
     p_hub.add_argument("--port", type=int, default=8000, help="hub port (default: 8000)")
     p_hub.add_argument(
         "--users", default="", help="comma-separated user names allowed to log in (default: any)"
+    )
+    p_hub.add_argument(
+        "--group",
+        action="append",
+        metavar="NAME=USER,...",
+        help="a JupyterHub group (repeatable); with the hub's MLflow, a team: its members may "
+        "edit what each of them creates",
     )
     p_hub.add_argument("--no-spark", action="store_true", help="do not start Spark Connect")
     p_hub.add_argument("--tracking-uri", help="use this MLflow server instead of starting one")

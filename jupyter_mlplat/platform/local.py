@@ -203,11 +203,14 @@ class LocalPlatform:
         """MLflow's auth app: users, and permissions per experiment and registered model; its
         admin credential stays in the state directory (0600), never in a lab or kernel."""
         from jupyter_mlplat.tracking.auth import AdminCredential, auth_server_config
+        from jupyter_mlplat.tracking.team_app import APP_NAME
 
         admin = AdminCredential.create(self.config.resolved_tracking_admin_dir)
         database = f"sqlite:///{self.layout.mlflow_db.with_name('auth.db')}"
         server_env = auth_server_config(self.layout.mlflow_db.parent, admin, database)
-        return [*command, "--app-name", "basic-auth"], env | server_env
+        # mlplat-auth: basic-auth, and the creator's team groups get their grants
+        server_env["MLP_TRACKING_TEAM_PERMISSION"] = self.config.tracking_team_permission
+        return [*command, "--app-name", APP_NAME], env | server_env
 
     def tracking_user_environment(self) -> dict[str, str]:
         """The lab's own MLflow credential (its user) when the auth app runs; set up on the

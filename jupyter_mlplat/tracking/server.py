@@ -25,7 +25,8 @@ def serve(
     app_name: str = "",
 ) -> None:
     """Serve tracking, registry, UI and the artifact proxy (``--serve-artifacts``) until stopped;
-    ``app_name`` an MLflow app plugin around it (``basic-auth``: users and permissions)."""
+    ``app_name`` an MLflow app plugin around it (``basic-auth``: users and permissions;
+    ``mlplat-auth``: the same with team groups)."""
     import mlflow.server
     from mlflow.environment_variables import (
         _MLFLOW_IN_JOB_EXECUTOR,
@@ -70,17 +71,22 @@ def serve(
 
 def plugin_app(name: str) -> tuple[str, bool]:
     """An ``mlflow.app`` entry point as uvicorn loads it: (``module:object``, is a factory).
-    ``basic-auth`` first checks its configuration and creates the admin user, as the CLI does."""
+    ``basic-auth`` (and ``mlplat-auth``, which wraps it) first checks its configuration and
+    creates the admin user, as the CLI does."""
     import inspect
     from importlib import import_module
     from importlib.metadata import entry_points
 
+    from jupyter_mlplat.tracking.team_app import APP_NAME, APP_TARGET
+
     found = [e.value for e in entry_points(group="mlflow.app") if e.name == name]
+    if name == APP_NAME:  # ours: no installed metadata needed (an editable install predating it)
+        found = [APP_TARGET]
     if not found:
         raise SystemExit(f"no MLflow app named {name!r} is installed")
     module, _, attribute = found[0].partition(":")
     factory = inspect.isfunction(getattr(import_module(module), attribute))
-    if name == "basic-auth":
+    if name in ("basic-auth", APP_NAME):
         from mlflow.server.auth import bootstrap_admin_user, get_flask_server_secret_key
 
         get_flask_server_secret_key()

@@ -1,7 +1,8 @@
 """``mlplat hub`` with its own MLflow (auth app on): two hub users log in, each kernel logs to
 MLflow as its user with a credential the hub made for it and never sees the admin's; bob's
 kernel, his lab's MLflow proxy and his server's own MLflow calls read ada's run and model, and
-every change of ada's is refused (403)."""
+every change of ada's is refused (403). cy shares the hub group "vision" with ada: her kernel
+edits ada's run and moves ada's alias."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def hub(tmp_path_factory) -> Iterator[Hub]:
     env.pop("MLP_USER")  # the hub serves many users: each server gets its own
     command = [
         sys.executable, "-m", "jupyter_mlplat.platform.cli", "--state-dir", str(base / "state"),
-        "hub", "--port", str(port), "--users", "ada,bob", "--no-spark",
+        "hub", "--port", str(port), "--users", "ada,bob,cy", "--group", "vision=ada,cy",
+        "--no-spark",
     ]  # fmt: skip
     service = Service(
         "mlplat-hub", command, f"http://127.0.0.1:{port}/hub/health", base / "hub.log", env, ROOT
@@ -161,3 +163,27 @@ def test_each_hub_user_tracks_as_themself_and_cannot_change_the_others(hub):
         t["key"] for t in answer.json()["run"]["data"]["tags"]
     }
     assert requests.get(get_run, timeout=30).status_code == 401
+
+
+CY_CELL = """
+import json, mlflow
+client = mlflow.MlflowClient()
+client.log_metric("{run_id}", "reviewed", 1.0, synchronous=True)
+client.set_tag("{run_id}", "verdict", "good", synchronous=True)
+version = client.create_model_version("{model}", "runs:/{run_id}/model", "{run_id}")
+client.set_registered_model_alias("{model}", "production", version.version)
+print(json.dumps({{"version": version.version}}))
+"""
+
+
+def test_a_team_group_member_edits_her_teammates_run_and_moves_the_alias(hub):
+    model = f"vision-{uuid.uuid4().hex[:6]}"
+    ada = run_cell(hub.lab("ada"), ADA_CELL.format(model=model))
+    cy = run_cell(hub.lab("cy"), CY_CELL.format(model=model, run_id=ada["run_id"]))
+    assert cy["version"] == "2"
+    # bob, outside the group, reads what cy did and may change none of it
+    bob = run_cell(hub.lab("bob"), BOB_CELL.format(model=model, run_id=ada["run_id"]))
+    assert bob["read"] == {"auc": 0.9, "reviewed": 1.0} and bob["alias"] == "2"
+    assert {bob[k] for k in ("log_metric", "set_tag", "delete_model", "set_alias")} == {
+        "PERMISSION_DENIED"
+    }

@@ -17,6 +17,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.platform.local import LocalPlatform
 from jupyter_mlplat.tracking.auth import AdminCredential, credential_environment, ensure_user
+from jupyter_mlplat.tracking.teams import sync_teams, team_role
 from tests.unit.test_spawner_config import dummy_kubeconfig  # noqa: F401 (autouse: no cluster)
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,8 @@ def server(tmp_path_factory) -> Iterator[AuthServer]:
     try:
         admin_dir = config.resolved_tracking_admin_dir
         admin = AdminCredential.load(admin_dir)
-        passwords = {u: ensure_user(platform.tracking_uri, admin, u) for u in ("ada", "bob")}
+        users = ("ada", "bob", "cy")
+        passwords = {u: ensure_user(platform.tracking_uri, admin, u) for u in users}
         yield AuthServer(platform.tracking_uri, admin, admin_dir, passwords)
     finally:
         platform.stop()
@@ -66,6 +68,10 @@ class Owned:
 @pytest.fixture
 def adas(server) -> Owned:
     """An experiment, a run with a metric, a registered model with a version and an alias."""
+    return create_owned(server)
+
+
+def create_owned(server: AuthServer) -> Owned:
     name = f"churn-{uuid.uuid4().hex[:6]}"
     with server.as_user("ada") as ada:
         experiment_id = ada.create_experiment(f"/Users/ada/{name}")
@@ -149,6 +155,58 @@ def test_a_team_role_lets_a_colleague_edit(server, adas):
     with server.as_user("bob") as bob:
         bob.log_metric(adas.run_id, "reviewed", 1.0)
         assert denied(lambda: bob.delete_registered_model(adas.model)) == "PERMISSION_DENIED"
+
+
+def test_team_members_edit_what_each_of_them_creates_others_only_read(server):
+    """ada and cy in the hub group "vision", bob outside (as the hub syncs them at spawn): the
+    mlplat-auth server grants the team EDIT on what ada creates; grants follow a rename, go
+    with a deleted model, and follow membership both ways."""
+    for user, groups in (("ada", ["vision"]), ("cy", ["vision"]), ("bob", [])):
+        assert sync_teams(server.uri, server.admin, user, groups) == [team_role(g) for g in groups]
+    try:
+        adas = create_owned(server)
+        with server.as_user("cy") as cy:
+            cy.log_metric(adas.run_id, "reviewed", 1.0)
+            cy.set_tag(adas.run_id, "verdict", "good")
+            version = cy.create_model_version(adas.model, f"runs:/{adas.run_id}/m", adas.run_id)
+            cy.set_registered_model_alias(adas.model, "production", version.version)
+            # EDIT, not MANAGE: deleting stays the owner's (tracking_team_permission)
+            assert denied(lambda: cy.delete_registered_model(adas.model)) == "PERMISSION_DENIED"
+            assert denied(lambda: cy.delete_run(adas.run_id)) == "PERMISSION_DENIED"
+        with server.as_user("bob") as bob:
+            assert bob.get_run(adas.run_id).data.tags["verdict"] == "good"
+            assert bob.get_model_version_by_alias(adas.model, "production").version == "2"
+            refused = {
+                "log_metric": denied(lambda: bob.log_metric(adas.run_id, "auc", 0.1)),
+                "set_alias": denied(
+                    lambda: bob.set_registered_model_alias(adas.model, "production", "1")
+                ),
+            }
+            assert set(refused.values()) == {"PERMISSION_DENIED"}, refused
+        renamed = f"{adas.model}-renamed"
+        with server.as_user("ada") as ada:
+            ada.rename_registered_model(adas.model, renamed)
+        with server.as_user("cy") as cy:  # the team's grant followed the rename
+            cy.set_registered_model_alias(renamed, "production", "1")
+        with server.as_user("ada") as ada:
+            ada.delete_registered_model(renamed)
+        with server.as_user("bob") as bob:  # bob's model of the same name is not the team's
+            bob.create_registered_model(renamed)
+        with server.as_user("cy") as cy:
+            assert (
+                denied(lambda: cy.update_registered_model(renamed, "cy's note"))
+                == "PERMISSION_DENIED"
+            )
+        # bob joins: the team's grants are his at once; cy leaves: hers are gone
+        sync_teams(server.uri, server.admin, "bob", ["vision"])
+        sync_teams(server.uri, server.admin, "cy", [])
+        with server.as_user("bob") as bob:
+            bob.log_metric(adas.run_id, "reviewed", 2.0)
+        with server.as_user("cy") as cy:
+            assert denied(lambda: cy.log_metric(adas.run_id, "x", 1.0)) == "PERMISSION_DENIED"
+    finally:
+        for user in ("ada", "bob", "cy"):
+            sync_teams(server.uri, server.admin, user, [])
 
 
 def test_credentials_are_checked_and_scoped(server):

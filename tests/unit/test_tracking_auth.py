@@ -79,7 +79,8 @@ def test_mlplat_up_with_tracking_auth_gives_the_lab_its_users_credential_only(tm
     assert lab["MLFLOW_TRACKING_PASSWORD"] == admin.user_password("ada")
     assert not [k for k, v in lab.items() if admin.password in v]
     mlflow = platform.mlflow_service()
-    assert mlflow.command[-2:] == ["--app-name", "basic-auth"]
+    assert mlflow.command[-2:] == ["--app-name", "mlplat-auth"]  # basic-auth + team groups
+    assert mlflow.env["MLP_TRACKING_TEAM_PERMISSION"] == "EDIT"
     assert mlflow.env["MLFLOW_AUTH_ADMIN_PASSWORD"] == admin.password
     # without it, nothing changes: no users, no credential
     plain = LocalPlatform(MLPlat(env={}, state_dir=str(tmp_path / "b")), notebook_dir=tmp_path)
