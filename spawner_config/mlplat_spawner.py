@@ -27,6 +27,11 @@ from jupyter_mlplat.hub.environment import (
 )
 from jupyter_mlplat.hub.identity import prepare_tracking_identity
 from jupyter_mlplat.infra.kube import MANAGED_BY, owner_labels
+from jupyter_mlplat.tracking.auth import (
+    credential_references,
+    credential_secret,
+    is_credential_reference,
+)
 
 log = logging.getLogger("mlplat_spawner")
 
@@ -40,8 +45,13 @@ USER_NAMESPACE_LABEL = {"mlplat.io/user-namespace": "true"}
 #: z2jh's hub NetworkPolicy admits pods with this label (from other namespaces too, with
 #: ``hub.networkPolicy.interNamespaceAccessLabels: accept``).
 HUB_ACCESS_LABEL = {"hub.jupyter.org/network-access-hub": "true"}
-#: The ClusterRole each per-user service account is bound to (RoleBinding in its namespace).
-USER_CLUSTER_ROLES = {"mlplat-notebook": NOTEBOOK_SERVICE_ACCOUNT, "mlplat-spark": "spark"}
+#: The ClusterRole each per-user service account is bound to (RoleBinding in its namespace);
+#: mlplat-tracking-credential reads the user's MLflow credential Secret, and no other.
+USER_CLUSTER_ROLES = {
+    "mlplat-notebook": NOTEBOOK_SERVICE_ACCOUNT,
+    "mlplat-spark": "spark",
+    "mlplat-tracking-credential": NOTEBOOK_SERVICE_ACCOUNT,
+}
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 #: Platform settings in a cluster, under the team's c.MLPlat.* / MLP_* settings. The KServe
@@ -176,6 +186,13 @@ async def apply_resources(api_client: Any, resources: list[dict[str, Any]]) -> N
 
     core: Any = client.CoreV1Api(api_client)  # plain dicts as bodies
     rbac: Any = client.RbacAuthorizationV1Api(api_client)
+    create_or_patch = {
+        "ServiceAccount": (
+            core.create_namespaced_service_account,
+            core.patch_namespaced_service_account,
+        ),
+        "Secret": (core.create_namespaced_secret, core.patch_namespaced_secret),
+    }
     for body in resources:
         kind, name = body["kind"], body["metadata"]["name"]
         namespace = body["metadata"].get("namespace")
@@ -186,13 +203,14 @@ async def apply_resources(api_client: Any, resources: list[dict[str, Any]]) -> N
                 if err.status != 409:
                     raise
                 await _check_user_namespace(core, name)
-        elif kind == "ServiceAccount":
+        elif kind in create_or_patch:  # the hub may patch only the credential Secret's name
+            create, patch = create_or_patch[kind]
             try:
-                await core.create_namespaced_service_account(namespace, body)
+                await create(namespace, body)
             except ApiException as err:
                 if err.status != 409:
                     raise
-                await core.patch_namespaced_service_account(name, namespace, body)
+                await patch(name, namespace, body)
         elif kind == "RoleBinding":
             try:
                 await rbac.create_namespaced_role_binding(namespace, body)
@@ -241,14 +259,21 @@ def hub_side_settings(spawner: Any) -> MLPlat:
     )
 
 
-async def tracking_identity(spawner: Any, settings: MLPlat | None = None) -> None:
-    """With ``c.MLPlat.tracking_auth``: the user's MLflow user, and its credential (only that
-    one) in the user's pod. The admin's stays in the hub: the Secret mounted at
-    ``c.MLPlat.tracking_admin_dir``."""
+async def tracking_identity(spawner: Any, settings: MLPlat | None = None) -> list[dict[str, Any]]:
+    """With ``c.MLPlat.tracking_auth``: the user's MLflow user (and team roles), and its
+    credential (only that one) for the user's pods: the manifest of the Secret holding it in the
+    user's namespace (returned, for the caller to apply), which the pod's environment references.
+    The admin's stays in the hub: the Secret mounted at ``c.MLPlat.tracking_admin_dir``."""
     settings = settings or hub_side_settings(spawner)
-    if settings.tracking_auth:
-        admin_dir = settings.resolved_tracking_admin_dir
-        await prepare_tracking_identity(spawner, settings.tracking_uri, admin_dir)
+    if not settings.tracking_auth:
+        return []
+    admin_dir = settings.resolved_tracking_admin_dir
+    password = await prepare_tracking_identity(spawner, settings.tracking_uri, admin_dir)
+    user = spawner.user.name
+    # by reference: the value is in the Secret, not in the pod spec anyone reading pods sees
+    references = {ref["name"]: {"valueFrom": ref["valueFrom"]} for ref in credential_references()}
+    spawner.environment = {**spawner.environment, **references}
+    return [credential_secret(spawner.namespace, user, password, owner_labels(user))]
 
 
 async def pre_spawn_hook(spawner: Any) -> None:
@@ -263,18 +288,23 @@ async def pre_spawn_hook(spawner: Any) -> None:
         **_models_service_account(spawner),
     )
     await apply_resources(spawner.api.api_client, resources)
-    await tracking_identity(spawner, settings)
+    await apply_resources(spawner.api.api_client, await tracking_identity(spawner, settings))
 
 
 def modify_pod_hook(spawner: Any, pod: Any) -> Any:
     """Last line of defence: no storage credential reaches a user pod, whatever the profile or
-    the hub's environment says (no secret-backed variables, no ``envFrom`` secrets)."""
+    the hub's environment says (no secret-backed variables but the user's MLflow credential
+    from its own Secret, no ``envFrom`` secrets)."""
     for container in [*(pod.spec.containers or []), *(pod.spec.init_containers or [])]:
         kept = []
         for var in container.env or []:
             value_from = _field(var, "value_from", "valueFrom")
-            from_secret = _field(value_from, "secret_key_ref", "secretKeyRef") is not None
-            if is_storage_secret(_field(var, "name", "name")) or from_secret:
+            ref = _field(value_from, "secret_key_ref", "secretKeyRef")
+            name = _field(var, "name", "name")
+            if ref is not None and is_credential_reference(name, _field(ref, "name", "name")):
+                kept.append(var)
+                continue
+            if is_storage_secret(name) or ref is not None:
                 log.warning("mlplat: dropped %s from %s's pod", var, spawner.user.name)
                 continue
             kept.append(var)

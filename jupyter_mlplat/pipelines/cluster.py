@@ -10,7 +10,9 @@
 * **Running** (KubernetesExecutor): the cluster policy :func:`dag_policy` (in Airflow's
   ``airflow_local_settings.py``) gives every task of a DAG under ``<dags>/<namespace>/`` a pod
   override: that namespace, the user's notebook service account, the platform environment from
-  that ConfigMap — and no storage credentials (the service account's cloud role has them).
+  that ConfigMap, the user's MLflow credential by reference to the Secret the hub keeps in the
+  namespace (optional: without tracking auth there is none) — and no storage credentials (the
+  service account's cloud role has them).
 
 Values and the pod template: ``spawner_config/cluster/airflow/``.
 """
@@ -24,6 +26,7 @@ from typing import Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.infra.kube import dns_label, owner_labels
+from jupyter_mlplat.tracking.auth import credential_references
 
 PIPELINE_LABEL = "jupyter-mlplat/pipeline"
 FOLDER_ANNOTATION = "k8s-sidecar-target-directory"
@@ -119,8 +122,9 @@ def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
 def task_pod_override(namespace: str, configmap: str, dags_folder: str) -> dict[str, Any]:
     """What the KubernetesExecutor changes in its pod template for a task published from
     ``namespace`` as ``configmap``: that namespace, the notebook service account, the platform
-    environment, and the pipeline's files mounted where the DAG processor saw them (a pod cannot
-    mount the DAG volume of Airflow's namespace)."""
+    environment, the user's MLflow credential from its Secret, and the pipeline's files mounted
+    where the DAG processor saw them (a pod cannot mount the DAG volume of Airflow's
+    namespace)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -131,6 +135,7 @@ def task_pod_override(namespace: str, configmap: str, dags_folder: str) -> dict[
                 {
                     "name": "base",  # the executor's container
                     "envFrom": [{"configMapRef": {"name": PLATFORM_ENV_CONFIGMAP}}],
+                    "env": credential_references(optional=True),
                     "volumeMounts": [
                         {
                             "name": "pipeline",

@@ -8,6 +8,10 @@ it to that user's server — and from there to its kernels — as ``MLFLOW_TRACK
 the server side: a 0700 folder of 0600 files in the local state, the mounted Kubernetes Secret
 in a cluster (the same two files, ``username`` and ``password``).
 
+In Kubernetes the hub keeps the user's credential in the Secret :data:`CREDENTIAL_SECRET` of the
+user's namespace, and every pod of the user (notebook, tuning workers, pipeline tasks) reads it
+by ``secretKeyRef``: the value is in no pod spec.
+
 MLflow's auth app does the rest: whoever creates an experiment or registered model gets MANAGE
 on it, everyone else the ``default_permission`` (READ), so only owners (and those they grant
 EDIT/MANAGE to, with MLflow's permission API) edit, delete or move aliases.
@@ -23,6 +27,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES
 from jupyter_mlplat.errors import InvalidInput, Unavailable
@@ -147,13 +152,21 @@ def ensure_user(tracking_uri: str, admin: AdminCredential, username: str) -> str
                 f"{base}{_UPDATE_PASSWORD}", json=body, headers=admin_headers, timeout=30
             )
     except requests.RequestException as err:
-        raise Unavailable(f"MLflow at {tracking_uri} is not reachable: {err}") from None
+        raise unreachable(tracking_uri, err) from None
     if answer.status_code != 200:
-        raise Unavailable(
-            f"MLflow at {tracking_uri} refused to set up user {username!r}: "
-            f"HTTP {answer.status_code} {answer.text[:200]}"
-        )
+        raise refused(tracking_uri, f"set up user {username!r}", answer)
     return password
+
+
+def unreachable(tracking_uri: str, err: Exception) -> Unavailable:
+    return Unavailable(f"MLflow at {tracking_uri} is not reachable: {err}")
+
+
+def refused(tracking_uri: str, what: str, answer: Any) -> Unavailable:
+    """The one-line error of an admin call MLflow answered with an error."""
+    return Unavailable(
+        f"MLflow at {tracking_uri} refused to {what}: HTTP {answer.status_code} {answer.text[:200]}"
+    )
 
 
 def credential_environment(username: str, password: str) -> dict[str, str]:
@@ -175,3 +188,45 @@ def user_authorization(env: Mapping[str, str] | None = None) -> str:
     if not credential:
         return ""
     return basic_authorization(credential[USERNAME_VARIABLE], credential[PASSWORD_VARIABLE])
+
+
+# -- in Kubernetes: the credential in a Secret of the user's namespace ----------------------
+#: The Secret the hub keeps in each user's namespace with the user's MLflow credential (keys
+#: ``username``, ``password``); pods get it by reference, never as a value in their spec.
+CREDENTIAL_SECRET = "mlplat-mlflow-credential"  # noqa: S105 (a name)
+_SECRET_KEYS = {USERNAME_VARIABLE: "username", PASSWORD_VARIABLE: "password"}
+
+
+def credential_secret(
+    namespace: str, username: str, password: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """The manifest of ``username``'s :data:`CREDENTIAL_SECRET` in ``namespace``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": CREDENTIAL_SECRET, "namespace": namespace, "labels": dict(labels)},
+        "stringData": {"username": username, "password": password},
+    }
+
+
+def credential_references(*, optional: bool = False) -> list[dict[str, Any]]:
+    """Container ``env`` entries reading the credential from :data:`CREDENTIAL_SECRET`
+    (``optional``: a pod also starts where the hub made none, i.e. without tracking auth)."""
+    return [
+        {"name": var, "valueFrom": {"secretKeyRef": secret_key_ref(key, optional=optional)}}
+        for var, key in _SECRET_KEYS.items()
+    ]
+
+
+def secret_key_ref(key: str, *, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": CREDENTIAL_SECRET, "key": key}
+    if optional:
+        ref["optional"] = True
+    return ref
+
+
+def is_credential_reference(variable: str, secret_name: str) -> bool:
+    """Whether an env entry ``variable`` from the Secret ``secret_name`` is the user's
+    credential by reference (the one Secret a user pod may read)."""
+    return variable in _SECRET_KEYS and secret_name == CREDENTIAL_SECRET

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jupyter_mlplat.errors import Unavailable
-from jupyter_mlplat.tracking.auth import AdminCredential
+from jupyter_mlplat.tracking.auth import AdminCredential, refused, unreachable
 
 #: Prefix of the roles the platform makes for team groups (and only touches those).
 TEAM_ROLE_PREFIX = "mlplat-team:"
@@ -47,12 +46,9 @@ def sync_teams(
         try:
             answer = session.request(method, f"{base}{path}", timeout=30, **kwargs)
         except requests.RequestException as err:
-            raise Unavailable(f"MLflow at {tracking_uri} is not reachable: {err}") from None
+            raise unreachable(tracking_uri, err) from None
         if answer.status_code != 200:
-            raise Unavailable(
-                f"MLflow at {tracking_uri} refused to set up the teams of {username!r}: "
-                f"HTTP {answer.status_code} {answer.text[:200]}"
-            )
+            raise refused(tracking_uri, f"set up the teams of {username!r}", answer)
         return dict(answer.json())
 
     wanted = {team_role(g) for g in groups if g}

@@ -1,16 +1,19 @@
 """``kubernetes``: an Indexed Job of notebook-image pods, each running the trial worker command
 against an RDB study storage. The storage URL stays in a Secret the pods read (the kernel only
 names it); the objective travels in a ConfigMap owned by the Job. The pods log their own trial
-runs (the kernel cannot read the storage) with the parent run id given explicitly."""
+runs (the kernel cannot read the storage) with the parent run id given explicitly, as the user:
+with tracking auth, the user's MLflow credential comes from the Secret the hub keeps in the
+user's namespace (by reference: the value is not in the Job)."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES, MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.infra.kube import Kind, Objects, dns_label, owner_labels
+from jupyter_mlplat.tracking.auth import credential_references, user_credential
 from jupyter_mlplat.tuning import worker as w
 
 JOB = Kind("batch", "v1", "Job", "jobs")
@@ -37,12 +40,15 @@ def manifests(
     payload: bytes,
     workers: int,
     env: dict[str, str],
+    tracking_credential: bool | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ConfigMap with the objective and the Indexed Job running ``workers`` pods at once.
 
     ``env`` holds the worker's plain settings; the storage URL comes from the Secret
-    ``config.tuning_storage_secret`` (key ``url``). Pods follow the restricted Pod Security
-    Standard and carry requests = limits."""
+    ``config.tuning_storage_secret`` (key ``url``); with ``tracking_credential`` (default:
+    whether this process has an MLflow user, i.e. tracking auth is on) the MLflow credential
+    from the user's Secret. Pods follow the restricted Pod Security Standard and carry
+    requests = limits."""
     if len(payload) > MAX_OBJECTIVE:
         raise InvalidInput(
             f"the objective pickles to {len(payload) // 1024} KiB, more than a ConfigMap holds "
@@ -57,7 +63,13 @@ def manifests(
         "binaryData": {OBJECTIVE_KEY: base64.b64encode(payload).decode()},
     }
     resources = {"cpu": config.tuning_pod_cpu, "memory": config.tuning_pod_memory}
-    variables: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    variables: list[dict[str, Any]] = [
+        {"name": k, "value": v}
+        for k, v in sorted(env.items())
+        if k not in USER_CREDENTIAL_VARIABLES  # never a credential's value in the spec
+    ]
+    if bool(user_credential()) if tracking_credential is None else tracking_credential:
+        variables += credential_references()
     variables += [
         {"name": w.ENV_OBJECTIVE, "value": f"{MOUNT}/{OBJECTIVE_KEY}"},
         {

@@ -15,6 +15,7 @@ import yaml
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.pipelines import cluster
+from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -202,6 +203,13 @@ def test_task_pod_is_accepted_in_the_user_namespace(kubelite, user_namespace) ->
     assert container.envFrom[0].configMapRef.name == cluster.PLATFORM_ENV_CONFIGMAP
     mounts = {m.mountPath: m.name for m in container.volumeMounts}
     assert mounts[f"{DAGS}/{namespace}"] == "pipeline"
-    # no credentials: no Secret volumes, no env from Secrets
+    # no storage credentials: no Secret volumes; from Secrets only the user's MLflow credential,
+    # by reference to the one the hub keeps in the namespace (optional: none without auth)
     assert not any(v.get("secret") for v in created.to_dict()["spec"]["volumes"])
-    assert not any(e.get("valueFrom") for e in created.to_dict()["spec"]["containers"][0]["env"])
+    env = created.to_dict()["spec"]["containers"][0]["env"]
+    ref = {"name": CREDENTIAL_SECRET, "optional": True}
+    assert {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e} == {
+        "MLFLOW_TRACKING_USERNAME": {**ref, "key": "username"},
+        "MLFLOW_TRACKING_PASSWORD": {**ref, "key": "password"},
+    }
+    assert "AIRFLOW__CORE__EXECUTOR" in {e["name"] for e in env}  # the template's env is kept

@@ -39,8 +39,12 @@ RBAC = "rbac.authorization.k8s.io/v1"
 
 @pytest.fixture(scope="module")
 def cluster(kubelite):
+    return with_platform_rbac(kubelite)
+
+
+def with_platform_rbac(kubelite):
     """What the cluster's admin applies once: the user ClusterRoles, the hub's ClusterRole and
-    binding, the KServe config reader (and the namespaces they live in)."""
+    binding, the KServe config reader (and the namespaces they live in). Idempotent."""
     admin = kubelite.client
     for name in (HUB[0], "kserve"):
         create(admin, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -101,18 +105,18 @@ def forbidden(call: Callable[[], Any]) -> str:
     return str(refused.value.body)
 
 
-def spawn_as_hub(kubelite, username: str) -> tuple[str, dict]:
+def spawn_as_hub(kubelite, username: str, c: Any = None) -> tuple[str, dict]:
     """What the hub does for a user, as the hub's service account: the spawner's own
-    ``pre_spawn_hook`` (twice: a second spawn updates what is there), then KubeSpawner's pod.
-    The namespace and the pod as stored."""
+    ``pre_spawn_hook`` (twice: a second spawn updates what is there), then KubeSpawner's pod
+    (``c``: the hub's config, default :func:`hub_config`). The namespace and the pod as stored."""
     import mlplat_spawner
     from kubernetes_asyncio import config
 
-    c = hub_config()
+    c = c or hub_config()
     c.MLPlatSpawner.models_annotations = {"eks.amazonaws.com/role-arn": "arn:aws:x"}
-    spawner, pod = spawn(c, username)
+    spawner, _ = spawn(c, username)
 
-    async def pre_spawn() -> None:
+    async def pre_spawn() -> Any:
         api_client = await config.new_client_from_config(config_file=str(kubelite.kubeconfig))
         api_client.set_default_header(
             "Impersonate-User", "system:serviceaccount:{}:{}".format(*HUB)
@@ -123,12 +127,15 @@ def spawn_as_hub(kubelite, username: str) -> tuple[str, dict]:
                 user=spawner.user,
                 namespace=spawner.namespace,
                 config=spawner.config,
+                environment=dict(spawner.environment),
                 api=SimpleNamespace(api_client=api_client),
             )
             await mlplat_spawner.pre_spawn_hook(hub_side)
             await mlplat_spawner.pre_spawn_hook(hub_side)
+        spawner.environment = hub_side.environment  # what the hook set (the MLflow credential)
+        return mlplat_spawner.modify_pod_hook(spawner, await spawner.get_pod_manifest())
 
-    asyncio.run(pre_spawn())
+    pod = asyncio.run(pre_spawn())
     hub = kubelite.as_service_account(*HUB)
     created = hub.resources.get(api_version="v1", kind="Pod").create(
         body=as_manifest(pod), namespace=spawner.namespace
@@ -168,6 +175,7 @@ def test_the_hub_creates_the_users_namespace_accounts_bindings_and_pod(cluster):
     assert {(b.roleRef.kind, b.roleRef.name) for b in bindings.items} == {
         ("ClusterRole", "mlplat-notebook"),
         ("ClusterRole", "mlplat-spark"),
+        ("ClusterRole", "mlplat-tracking-credential"),
     }
     assert pod["spec"]["serviceAccountName"] == "mlplat-notebook"
     assert pod["metadata"]["labels"]["hub.jupyter.org/network-access-hub"] == "true"

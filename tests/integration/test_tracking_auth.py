@@ -4,6 +4,7 @@ at spawn: ada owns what she creates; bob reads it and is refused (403) every cha
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,25 @@ import requests
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput
 from jupyter_mlplat.platform.local import LocalPlatform
-from jupyter_mlplat.tracking.auth import AdminCredential, credential_environment, ensure_user
+from jupyter_mlplat.tracking.auth import (
+    CREDENTIAL_SECRET,
+    AdminCredential,
+    credential_environment,
+    ensure_user,
+)
 from jupyter_mlplat.tracking.teams import sync_teams, team_role
-from tests.unit.test_spawner_config import dummy_kubeconfig  # noqa: F401 (autouse: no cluster)
+from tests.integration.test_spawner_kubelite import (
+    can,
+    eventually,
+    forbidden,
+    spawn_as_hub,
+    user,
+    with_platform_rbac,
+)
+from tests.unit.test_spawner_config import (
+    dummy_kubeconfig,  # noqa: F401 (autouse: no cluster)
+    hub_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -161,8 +178,10 @@ def test_team_members_edit_what_each_of_them_creates_others_only_read(server):
     """ada and cy in the hub group "vision", bob outside (as the hub syncs them at spawn): the
     mlplat-auth server grants the team EDIT on what ada creates; grants follow a rename, go
     with a deleted model, and follow membership both ways."""
-    for user, groups in (("ada", ["vision"]), ("cy", ["vision"]), ("bob", [])):
-        assert sync_teams(server.uri, server.admin, user, groups) == [team_role(g) for g in groups]
+    for member, groups in (("ada", ["vision"]), ("cy", ["vision"]), ("bob", [])):
+        assert sync_teams(server.uri, server.admin, member, groups) == [
+            team_role(g) for g in groups
+        ]
     try:
         adas = create_owned(server)
         with server.as_user("cy") as cy:
@@ -205,8 +224,8 @@ def test_team_members_edit_what_each_of_them_creates_others_only_read(server):
         with server.as_user("cy") as cy:
             assert denied(lambda: cy.log_metric(adas.run_id, "x", 1.0)) == "PERMISSION_DENIED"
     finally:
-        for user in ("ada", "bob", "cy"):
-            sync_teams(server.uri, server.admin, user, [])
+        for member in ("ada", "bob", "cy"):
+            sync_teams(server.uri, server.admin, member, [])
 
 
 def test_credentials_are_checked_and_scoped(server):
@@ -253,29 +272,86 @@ def test_credentials_are_checked_and_scoped(server):
     }
 
 
-def test_the_kubernetes_spawner_gives_each_user_pod_its_own_credential(server):
-    """spawner_config's pre-spawn step on a real KubeSpawner (its hub-less `_mock` mode) against
-    the real auth server:
-    the pod's environment holds its user's credential, which works, and nothing of the admin's."""
-    import asyncio
+def test_kubernetes_pods_get_the_users_credential_from_its_own_secret(server, kubelite):
+    """The hub (spawner_config's pre-spawn hook, as the hub's service account on kubelite with
+    RBAC) against the real auth server: the user's credential goes in a Secret of the user's
+    namespace; the notebook pod, the tuning Job's pods and the pipeline task pods reference it
+    (secretKeyRef), no spec holds its value; the user's notebook account reads that Secret and
+    no other user's."""
+    from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.pipelines.cluster import task_pod_override
+    from jupyter_mlplat.tuning import kubernetes as tuning_kube
 
-    import mlplat_spawner
-
-    from tests.unit.test_spawner_config import env_of, hub_config, spawn
-
+    rbac_cluster = with_platform_rbac(kubelite)
     c = hub_config(
         tracking_auth=True, tracking_uri=server.uri, tracking_admin_dir=str(server.admin_dir)
     )
-    spawner, _ = spawn(c, "cyd")
+    name, other = user("dee"), user("eli")
+    namespace, pod = spawn_as_hub(rbac_cluster, name, c)
+    elsewhere, _ = spawn_as_hub(rbac_cluster, other, c)
+    password = server.admin.user_password(name)
+    keys = {"MLFLOW_TRACKING_USERNAME": "username", "MLFLOW_TRACKING_PASSWORD": "password"}
+    by_reference = {
+        var: {"secretKeyRef": {"name": CREDENTIAL_SECRET, "key": key}} for var, key in keys.items()
+    }
 
-    async def pre_spawn_then_pod():
-        await mlplat_spawner.tracking_identity(spawner)
-        return mlplat_spawner.modify_pod_hook(spawner, await spawner.get_pod_manifest())
+    def credential_env(container: dict) -> dict:
+        return {e["name"]: e.get("valueFrom") for e in container["env"] if e["name"] in keys}
 
-    env = env_of(asyncio.run(pre_spawn_then_pod()))
-    assert env["MLFLOW_TRACKING_USERNAME"] == "cyd"
-    assert not [k for k, v in env.items() if server.admin.password in (v or "")]
-    assert "MLP_TRACKING_ADMIN_DIR" not in env
-    server.passwords["cyd"] = env["MLFLOW_TRACKING_PASSWORD"]
-    with server.as_user("cyd") as cyd:
-        assert cyd.create_experiment(f"/Users/cyd/{uuid.uuid4().hex[:6]}")
+    # the notebook pod as stored: by reference, nothing of the values or the admin's
+    assert credential_env(pod["spec"]["containers"][0]) == by_reference
+    assert password not in str(pod) and server.admin.password not in str(pod)
+    # the Secret (written by the hub, labelled with its user) holds the working credential
+    secret = rbac_cluster.client.resources.get(api_version="v1", kind="Secret").get(
+        name=CREDENTIAL_SECRET, namespace=namespace
+    )
+    data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    assert data == {"username": name, "password": password}
+    assert secret.metadata.labels["app.kubernetes.io/managed-by"] == "jupyter-mlplat"
+    server.passwords[name] = data["password"]
+    with server.as_user(name) as client:
+        assert client.create_experiment(f"/Users/{name}/{uuid.uuid4().hex[:6]}")
+
+    # the user's notebook account reads its own Secret only; another user's is refused
+    notebook = rbac_cluster.as_service_account(namespace, "mlplat-notebook")
+    eventually(lambda: can(notebook, "get", "secrets", namespace=namespace, name=CREDENTIAL_SECRET))
+    secrets = notebook.resources.get(api_version="v1", kind="Secret")
+    assert secrets.get(name=CREDENTIAL_SECRET, namespace=namespace).data == secret.data
+    forbidden(lambda: secrets.get(name=CREDENTIAL_SECRET, namespace=elsewhere))
+    forbidden(lambda: secrets.get(namespace=namespace))  # no listing
+    intruder = rbac_cluster.as_service_account(elsewhere, "mlplat-notebook")
+    forbidden(
+        lambda: intruder.resources.get(api_version="v1", kind="Secret").get(
+            name=CREDENTIAL_SECRET, namespace=namespace
+        )
+    )
+    spark = rbac_cluster.as_service_account(namespace, "spark")
+    forbidden(
+        lambda: spark.resources.get(api_version="v1", kind="Secret").get(
+            name=CREDENTIAL_SECRET, namespace=namespace
+        )
+    )
+
+    # tuning: the kernel (its credential in its environment) builds the Job; stored as built
+    config = MLPlat(env={"MLP_NAMESPACE": namespace, "MLP_USER": name})
+    with server.as_user(name):
+        config_map, job = tuning_kube.manifests(
+            config, name=f"tune-{name}", study_name="s", payload=b"o", workers=2,
+            env={"MLFLOW_TRACKING_URI": server.uri},
+        )  # fmt: skip
+    created = tuning_kube.submit(config, config_map, job, rbac_cluster.api_client())
+    (container,) = created["spec"]["template"]["spec"]["containers"]
+    assert credential_env(container) == by_reference
+    assert password not in str(created)
+
+    # pipeline tasks: the executor's pod with the platform's override, as the API server keeps it
+    override = task_pod_override(namespace, "pipeline-train", "/opt/airflow/dags")
+    override["metadata"]["name"] = f"task-{name}"
+    override["spec"]["containers"][0]["image"] = "notebook:1"
+    task = rbac_cluster.client.resources.get(api_version="v1", kind="Pod").create(
+        body=override, namespace=namespace
+    )
+    task_env = credential_env(task.to_dict()["spec"]["containers"][0])
+    assert {k: v["secretKeyRef"] for k, v in task_env.items()} == {
+        k: {**v["secretKeyRef"], "optional": True} for k, v in by_reference.items()
+    }

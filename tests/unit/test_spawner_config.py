@@ -57,6 +57,7 @@ def spawn(c, name="ada", profile=""):
     class User:
         url = f"/user/{name}/"
         id = 1
+        groups = ()  # JupyterHub's Group objects (their name)
 
     User.name = name
 
@@ -143,6 +144,22 @@ def test_secret_backed_variables_are_dropped_from_the_pod():
     assert "team-s3" not in container and "TEAM_KEY" not in container
 
 
+def test_only_the_users_mlflow_credential_comes_from_a_secret():
+    from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET, credential_references
+
+    c = hub_config()
+    refs = {r["name"]: {"valueFrom": r["valueFrom"]} for r in credential_references()}
+    # the credential's variable names from another Secret are dropped like any other
+    stolen = {"valueFrom": {"secretKeyRef": {"name": "mlplat-models-s3", "key": "password"}}}
+    c.KubeSpawner.environment.update({**refs, "MLFLOW_TRACKING_TOKEN": stolen})
+    _, pod = spawn(c)
+    env = {e.name: e for e in pod.spec.containers[0].env}
+    assert "MLFLOW_TRACKING_TOKEN" not in env and "mlplat-models-s3" not in str(pod.to_dict())
+    for name in refs:  # KubeSpawner keeps a dict given for valueFrom as it is
+        assert env[name].value is None
+        assert env[name].value_from["secretKeyRef"]["name"] == CREDENTIAL_SECRET
+
+
 @pytest.mark.parametrize(
     ("profile", "cpu", "memory", "gpu"),
     [("", 1, 4 << 30, None), ("large", 4, 16 << 30, None), ("gpu", 4, 32 << 30, "1")],
@@ -182,7 +199,7 @@ def test_user_resources_bind_the_user_clusterroles_in_the_users_namespace_only()
         "mlplat-ada", "Ada", models_annotations={"eks.amazonaws.com/role-arn": "arn:x"}
     )
     kinds = [r["kind"] for r in resources]
-    assert kinds == ["Namespace", *["ServiceAccount"] * 3, *["RoleBinding"] * 2]
+    assert kinds == ["Namespace", *["ServiceAccount"] * 3, *["RoleBinding"] * 3]
     namespace = resources[0]["metadata"]
     # the Spark Operator's jobNamespaceSelector and the admission policy select on this label
     assert namespace["labels"]["mlplat.io/user-namespace"] == "true"
@@ -194,6 +211,7 @@ def test_user_resources_bind_the_user_clusterroles_in_the_users_namespace_only()
     assert bound == {
         ("ClusterRole", "mlplat-notebook", "mlplat-notebook"),
         ("ClusterRole", "mlplat-spark", "spark"),
+        ("ClusterRole", "mlplat-tracking-credential", "mlplat-notebook"),
     }
     assert all(r["metadata"].get("namespace", "mlplat-ada") == "mlplat-ada" for r in resources)
     assert all(b["subjects"][0]["namespace"] == "mlplat-ada" for b in bindings)
@@ -201,18 +219,23 @@ def test_user_resources_bind_the_user_clusterroles_in_the_users_namespace_only()
 
 def test_user_clusterroles_grant_no_secrets_rbac_or_pod_creation_to_the_notebook():
     roles = {r["metadata"]["name"]: r for r in yaml_documents("rbac", "user-roles.yaml")}
-    assert set(roles) == {"mlplat-notebook", "mlplat-spark"}
+    assert set(roles) == {"mlplat-notebook", "mlplat-spark", "mlplat-tracking-credential"}
     assert all(r["kind"] == "ClusterRole" for r in roles.values())
     granted = {rule for role in roles.values() for rule in rules_of(role)}
-    assert not {g for g in granted if g[1] in {"secrets", "*"} or g[0].startswith("rbac.")}
+    # one Secret, by name, read only: the user's own MLflow credential
+    assert {g for g in granted if g[1] == "secrets"} == {
+        ("", "secrets", "get", "mlplat-mlflow-credential")
+    }
+    assert not {g for g in granted if g[1] == "*" or g[0].startswith("rbac.")}
     assert not {g for g in granted if "*" in g[2] or g[2] in {"escalate", "bind", "impersonate"}}
     assert ("", "pods", "create", "") not in rules_of(roles["mlplat-notebook"])
     assert ("", "pods", "create", "") in rules_of(roles["mlplat-spark"])  # executors
 
 
 def test_the_hub_binds_the_user_clusterroles_by_name_and_holds_no_user_rules():
-    """The hub grants users' rules through ``bind`` on the two ClusterRoles, so it need not hold
-    them (Kubernetes' escalation check); it holds no Secrets and nothing by wildcard."""
+    """The hub grants users' rules through ``bind`` on the user ClusterRoles, so it need not hold
+    them (Kubernetes' escalation check); it reads no Secrets (it writes the user's MLflow
+    credential) and holds nothing by wildcard."""
     import mlplat_spawner
 
     hub = next(
@@ -222,7 +245,11 @@ def test_the_hub_binds_the_user_clusterroles_by_name_and_holds_no_user_rules():
     assert {(r, n) for g, r, v, n in held if v == "bind"} == {
         ("clusterroles", name) for name in mlplat_spawner.USER_CLUSTER_ROLES
     }
-    assert not {h for h in held if "*" in h or h[1] in {"secrets", "roles", "clusterrolebindings"}}
+    assert not {h for h in held if "*" in h or h[1] in {"roles", "clusterrolebindings"}}
+    assert {h for h in held if h[1] == "secrets"} == {
+        ("", "secrets", "create", ""),
+        ("", "secrets", "patch", "mlplat-mlflow-credential"),
+    }
     assert not {h for h in held if h[0] in {"sparkoperator.k8s.io", "serving.kserve.io"}}
     assert not {h for h in held if h[1] == "namespaces" and h[2] in {"update", "patch", "delete"}}
     assert ("rbac.authorization.k8s.io", "rolebindings", "create", "") in held

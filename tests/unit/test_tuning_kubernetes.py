@@ -48,3 +48,30 @@ def test_job_is_indexed_restricted_and_names_the_secret_only():
 def test_too_large_an_objective_is_one_line():
     with pytest.raises(InvalidInput, match="more than a ConfigMap holds"):
         build(payload=b"x" * (kube.MAX_OBJECTIVE + 1))
+
+
+def test_with_tracking_auth_the_pods_read_the_users_mlflow_credential_from_its_secret():
+    from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
+
+    config = MLPlat(env={"MLP_USER": "ada", "MLP_NAMESPACE": "mlplat-ada"})
+    env = {"MLP_TUNING_TRIALS": "20", "MLFLOW_TRACKING_PASSWORD": "s3cret"}  # a careless caller
+    _, job = kube.manifests(
+        config, name="tune-x", study_name="x", payload=b"o", workers=1, env=env,
+        tracking_credential=True,
+    )  # fmt: skip
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    variables = {v["name"]: v for v in container["env"]}
+    for name, key in (
+        ("MLFLOW_TRACKING_USERNAME", "username"),
+        ("MLFLOW_TRACKING_PASSWORD", "password"),
+    ):
+        assert variables[name] == {
+            "name": name,
+            "valueFrom": {"secretKeyRef": {"name": CREDENTIAL_SECRET, "key": key}},
+        }
+    assert "s3cret" not in str(job)
+    _, plain = kube.manifests(
+        config, name="tune-x", study_name="x", payload=b"o", workers=1, env=env,
+        tracking_credential=False,
+    )  # fmt: skip
+    assert "MLFLOW_TRACKING_USERNAME" not in str(plain) and "s3cret" not in str(plain)
