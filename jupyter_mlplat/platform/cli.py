@@ -147,11 +147,16 @@ def hub(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("jupyterhub") is None:
         print(f"mlplat: {HUB_EXTRA}", file=sys.stderr)
         return 1
+    try:
+        groups = _groups(args.group or [])  # before anything starts
+    except ValueError as err:
+        print(f"mlplat: {err}", file=sys.stderr)
+        return 1
     config = _config(args)
     console = Console()
     _on_signals(_interrupt)  # while starting: stop at once
     try:
-        return _run_hub(args, config, console)
+        return _run_hub(args, config, console, groups)
     except KeyboardInterrupt:
         console.finish()
         print(INTERRUPTED, flush=True)
@@ -170,7 +175,9 @@ def _groups(specs: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
+def _run_hub(
+    args: argparse.Namespace, config: MLPlat, console: Console, groups: dict[str, list[str]]
+) -> int:
     from jupyter_mlplat.hub.local import LocalHub
 
     platform = None
@@ -195,12 +202,6 @@ def _run_hub(args: argparse.Namespace, config: MLPlat, console: Console) -> int:
             "artifacts_destination": platform.layout.artifacts.as_uri(),
         }
     users = [u.strip() for u in (args.users or "").split(",") if u.strip()]
-    try:
-        groups = _groups(args.group or [])
-    except ValueError as err:
-        console.finish()
-        print(f"mlplat: {err}", file=sys.stderr)
-        return 1
     local_hub = LocalHub(config, port=args.port, users=users, groups=groups, **services)
     try:
         try:

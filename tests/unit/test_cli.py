@@ -65,6 +65,17 @@ def test_hub_without_its_extra_says_which(monkeypatch, capsys, tmp_path):
     )
 
 
+def test_hub_groups_are_parsed_before_anything_starts(capsys, tmp_path):
+    assert cli._groups(["vision=ada, cy", "ops=bob", "vision=dee"]) == {
+        "vision": ["ada", "cy", "dee"],
+        "ops": ["bob"],
+    }
+    assert cli.main(["--state-dir", str(tmp_path), "hub", "--group", "vision"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "mlplat: --group 'vision': expected NAME=USER[,USER...]"
+    assert not (tmp_path / "mlflow").exists()
+
+
 class Terminal(io.StringIO):
     encoding = "utf-8"
 

@@ -97,3 +97,15 @@ def test_mlp_status_names_the_kernels_mlflow_user(ipython_shell, monkeypatch):
     text = repr(ipython_shell.run_line_magic("mlp", "status"))
     assert "MLflow user" in text and "s3cret" not in text
     assert "storage credentials in kernel" in text and "MLFLOW_TRACKING_PASSWORD" not in text
+
+
+def test_the_team_permission_is_edit_or_manage(monkeypatch):
+    from traitlets import TraitError
+
+    from jupyter_mlplat.tracking import team_app
+
+    assert team_app._team_permission() == "EDIT"  # upstream's EDIT: deleting stays the owner's
+    monkeypatch.setenv("MLP_TRACKING_TEAM_PERMISSION", "MANAGE")
+    assert team_app._team_permission() == "MANAGE"
+    with pytest.raises(TraitError):
+        MLPlat(env={}, tracking_team_permission="READ")
