@@ -38,6 +38,10 @@ c.MLPlat.deploy_target = "kserve"
 # get only their own credential.
 c.MLPlat.tracking_auth = True
 c.MLPlat.tracking_admin_dir = "/etc/mlplat/mlflow-admin"
+# Team groups: a user's JupyterHub groups become MLflow team roles at each spawn, and members
+# may edit what each of them creates (the MLflow server runs `--app-name mlplat-auth`). Groups
+# come from here (z2jh: hub.loadGroups) or from the authenticator (manage_groups).
+# c.JupyterHub.load_groups = {"vision": {"users": ["ada", "cy"]}}
 # c.MLPlat.kserve_mode: left to the platform (the cluster's default, else KServe's: Standard)
 # Storage access for model serving: on the per-user `mlplat-models` service account only.
 c.MLPlatSpawner.models_annotations = {
