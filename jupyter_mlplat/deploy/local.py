@@ -32,6 +32,7 @@ from urllib.request import url2pathname
 
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.deploy.backends import DeployBackend, Progress, no_progress
+from jupyter_mlplat.deploy.forks import ServerForks
 from jupyter_mlplat.deploy.gateway import Gateway, Route
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
@@ -228,6 +229,7 @@ class LocalBackend(DeployBackend):
         self.root = config.resolved_state_dir / "deployments"
         self.env = ServingEnvironment(serving_env_path(config))
         self.gateway = Gateway(config.resolved_state_dir, config.gateway_port)
+        self._forks: ServerForks | None = None
 
     # -- the protocol -------------------------------------------------------------------------
     def apply(
@@ -298,6 +300,8 @@ class LocalBackend(DeployBackend):
             _stop_server(self.root / deployment.name, server)
         _stop_legacy(deployment)
         shutil.rmtree(self.root / deployment.name, ignore_errors=True)
+        if not _any_server(self.root):  # nothing deployed any more: no warm zygote either
+            ServerForks(self.root, self.env.python, "").stop()
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """Keep the servers still serving, restart the others; the gateway's routes are
@@ -386,22 +390,29 @@ class LocalBackend(DeployBackend):
         return server
 
     def _start(self, mlserver: Path, server_dir: Path) -> int:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTER", "JPY_"))}
-        env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
-        env.pop("PYTHONPATH", None)
-        env.pop("VIRTUAL_ENV", None)
-        with (server_dir / "mlserver.log").open("ab") as log:
-            process = subprocess.Popen(
-                [str(mlserver), "start", str(server_dir)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=server_dir,
-                env=env,
-                start_new_session=True,  # its own group: outlives the Jupyter server
-            )
-        (server_dir / "mlserver.pid").write_text(str(process.pid))
-        return process.pid
+        """Fork the server from the warm zygote; start it from scratch if that fails."""
+        env = _server_env()
+        log = server_dir / "mlserver.log"
+        try:
+            if self._forks is None:
+                self._forks = ServerForks(self.root, self.env.python, self.env.lock_hash())
+            pid = self._forks.start(server_dir, log, env)
+        except (OSError, Unavailable) as err:
+            with log.open("a") as out:
+                out.write(f"mlplat: no warm zygote ({err}); starting mlserver directly\n")
+            with log.open("ab") as out:
+                process = subprocess.Popen(
+                    [str(mlserver), "start", str(server_dir)],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=server_dir,
+                    env=env,
+                    start_new_session=True,  # its own group: outlives the Jupyter server
+                )
+            pid = process.pid
+        (server_dir / "mlserver.pid").write_text(str(pid))
+        return pid
 
     def _wait_ready(self, name: str, servers: list[dict[str, Any]], progress: Progress) -> None:
         timeout = self.config.deploy_ready_timeout
@@ -422,9 +433,18 @@ class LocalBackend(DeployBackend):
                 f"waiting for the model server to be ready ({elapsed:.0f} s)",
                 min(0.85, 0.5 + 0.35 * elapsed / 10),
             )
-            time.sleep(0.1)
+            time.sleep(0.05)  # a forked server is ready in about a second
         log = _server_dir(self.root / name, waiting[0]) / "mlserver.log"
         raise Unavailable(f"the model server was not ready after {timeout} s: " + _log_tail(log))
+
+
+def _server_env() -> dict[str, str]:
+    """The model servers' (and the zygote's) environment: no platform or Jupyter settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "JUPYTER", "JPY_"))}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTHONPATH", None)
+    env.pop("VIRTUAL_ENV", None)
+    return env
 
 
 def _plan(
@@ -528,10 +548,20 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(line.strip() for line in text[-lines:]) or "(empty log)"
 
 
+def _any_server(root: Path) -> bool:
+    """Whether a model server recorded under ``root`` (``<state>/deployments``) is running."""
+    for pid_file in root.glob("*/server-*/mlserver.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            if _alive(int(pid_file.read_text())):
+                return True
+    return False
+
+
 def stop_model_servers(state_dir: Path) -> int:
     """Stop every local model server under ``state_dir`` and the gateway (``mlplat stop``);
     records stay, so the next start restarts them. Returns how many servers were running."""
     Gateway(state_dir).stop()
+    ServerForks(state_dir / "deployments", Path(), "").stop()
     stopped = 0
     for pid_file in (state_dir / "deployments").glob("*/server-*/mlserver.pid"):
         with contextlib.suppress(OSError, ValueError):

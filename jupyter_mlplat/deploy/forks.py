@@ -1,0 +1,144 @@
+"""Model servers forked from a warm zygote instead of started from scratch.
+
+``mlserver start`` spends most of its start importing MLServer, MLflow, pandas and
+scikit-learn (4-8 CPU seconds, 15-25 s on a loaded two-core machine) before it loads a
+small model in well under a second. The zygote (``serving/zygote.py``, run by the serving
+environment's Python) does those imports once and forks a ready-to-run ``mlserver start
+<dir>`` per model server: same program, same settings, same log, its own process group, so
+the deploy backend stops and supervises it exactly like one it started itself.
+
+The zygote starts with the first model server and exits after ``idle`` seconds without a
+request (the idle platform carries no serving process); pages it imported stay shared
+copy-on-write with the servers forked from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from jupyter_mlplat.errors import Unavailable
+
+ZYGOTE = Path(__file__).parent / "serving" / "zygote.py"
+#: Seconds the zygote waits for the next server to fork before it exits.
+IDLE_SECONDS = 900.0
+
+
+class ServerForks:
+    """The zygote of one state directory (``<root>/zygote.*``) and the servers it forks."""
+
+    def __init__(self, root: Path, python: Path, lock_hash: str, idle: float = IDLE_SECONDS):
+        self.root = root
+        self.python = python
+        self.idle = idle
+        # a zygote of another environment (or an older script) must not fork servers
+        self.key = hashlib.sha256(
+            f"{python}\n{lock_hash}\n".encode() + ZYGOTE.read_bytes()
+        ).hexdigest()[:16]
+
+    @property
+    def socket_path(self) -> Path:
+        return self.root / "zygote.sock"
+
+    @property
+    def record(self) -> Path:
+        return self.root / "zygote.json"
+
+    def start(self, server_dir: Path, log: Path, env: dict[str, str], timeout: float = 180) -> int:
+        """Fork ``mlserver start server_dir`` (output to ``log``); its pid."""
+        for attempt in range(2):
+            self._ensure(env, timeout)
+            try:
+                return self._fork(server_dir, log)
+            except OSError:
+                # it exited (idle) between the check and the request: start it again once
+                if attempt:
+                    raise Unavailable("the model-server zygote does not answer") from None
+        raise AssertionError("unreachable")
+
+    def stop(self) -> bool:
+        """Stop the zygote (``mlplat stop``); the servers it forked keep running."""
+        pid = self._pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        self.socket_path.unlink(missing_ok=True)
+        return True
+
+    def _fork(self, server_dir: Path, log: Path) -> int:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(20)
+            conn.connect(str(self.socket_path))
+            conn.sendall(json.dumps({"dir": str(server_dir), "log": str(log)}).encode() + b"\n")
+            with conn.makefile("rb") as stream:
+                line = stream.readline()
+        if not line:
+            raise OSError("the zygote closed the connection")
+        answer = json.loads(line)
+        if "pid" not in answer:
+            raise Unavailable(f"the model-server zygote refused: {answer.get('error')}")
+        return int(answer["pid"])
+
+    def _pid(self) -> int | None:
+        try:
+            data = json.loads(self.record.read_text())
+            pid = int(data["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        with contextlib.suppress(ChildProcessError):  # our own child, exited
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return None
+        return pid
+
+    def _ensure(self, env: dict[str, str], timeout: float) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".zygote.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two deploys at once start one zygote
+            pid = self._pid()
+            try:
+                key = json.loads(self.record.read_text()).get("key")
+            except (OSError, ValueError, AttributeError):
+                key = None
+            if pid is not None and key == self.key and self.socket_path.exists():
+                return
+            if pid is not None:
+                self.stop()  # another environment's, or lost its socket
+            self._spawn(env, timeout)
+
+    def _spawn(self, env: dict[str, str], timeout: float) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        log_path = self.root / "zygote.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [str(self.python), str(ZYGOTE), str(self.socket_path), str(self.idle)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.root, env=env, start_new_session=True,  # outlives the Jupyter server
+            )  # fmt: skip
+        self.record.write_text(json.dumps({"pid": process.pid, "key": self.key}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.socket_path.exists():
+                return
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-2:]
+        raise Unavailable("the model-server zygote did not start: " + " | ".join(tail))
