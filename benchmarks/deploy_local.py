@@ -99,7 +99,7 @@ def deploy_platform(
             f"  deploy {index + 1} ({how}): {times[-1]:.2f} s = "
             + " + ".join(f"{step} {seconds:.2f}" for step, seconds in steps)
             + f" | CPU s: this process {here:.2f}, model server {server:.2f}"
-            + (f", zygote {_cpu([zygote]):.2f} (total so far)" if zygote else "")
+            + (f", zygote {_cpu([zygote], children=False):.2f} (its own, so far)" if zygote else "")
         )
         endpoint = deployment.endpoint  # the earlier ones stay deployed, as a user's would
     return times, endpoint, service, phases
@@ -286,15 +286,15 @@ def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) of these processes and their children so far."""
+def _cpu(pids: list[int], children: bool = True) -> float:
+    """CPU seconds (user + system) of these processes (and their children) so far."""
     import psutil
 
     total = 0.0
     for pid in pids:
         try:
             process = psutil.Process(pid)
-            for each in [process, *process.children(recursive=True)]:
+            for each in [process, *(process.children(recursive=True) if children else [])]:
                 times = each.cpu_times()
                 total += times.user + times.system
         except psutil.Error:

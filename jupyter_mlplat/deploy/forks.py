@@ -105,6 +105,11 @@ class ServerForks:
                 return None
         return pid
 
+    def prestart(self, env: dict[str, str]) -> None:
+        """Start the zygote if it is not running, without waiting for it (its imports then
+        overlap the model's download)."""
+        self._ensure(env, timeout=0)
+
     def _ensure(self, env: dict[str, str], timeout: float) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / ".zygote.lock").open("w") as lock:
@@ -114,31 +119,34 @@ class ServerForks:
                 key = json.loads(self.record.read_text()).get("key")
             except (OSError, ValueError, AttributeError):
                 key = None
-            if pid is not None and key == self.key and self.socket_path.exists():
-                return
-            if pid is not None:
-                self.stop()  # another environment's, or lost its socket
-            self._spawn(env, timeout)
+            if pid is None or key != self.key:
+                if pid is not None:
+                    self.stop()  # another environment's zygote
+                pid = self._spawn(env)
+        if timeout:
+            self._wait(pid, timeout)
 
-    def _spawn(self, env: dict[str, str], timeout: float) -> None:
+    def _spawn(self, env: dict[str, str]) -> int:
         self.socket_path.unlink(missing_ok=True)
-        log_path = self.root / "zygote.log"
-        with log_path.open("ab") as log:
+        with (self.root / "zygote.log").open("ab") as log:
             process = subprocess.Popen(
                 [str(self.python), str(ZYGOTE), str(self.socket_path), str(self.idle)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=self.root, env=env, start_new_session=True,  # outlives the Jupyter server
             )  # fmt: skip
         self.record.write_text(json.dumps({"pid": process.pid, "key": self.key}))
+        return process.pid
+
+    def _wait(self, pid: int, timeout: float) -> None:
+        """Until the zygote listens (it binds its socket once its imports are done)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.socket_path.exists():
                 return
-            if process.poll() is not None:
+            if self._pid() != pid:
                 break
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        process.wait()
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-2:]
+            os.kill(pid, signal.SIGKILL)
+        tail = (self.root / "zygote.log").read_text(errors="replace").strip().splitlines()[-2:]
         raise Unavailable("the model-server zygote did not start: " + " | ".join(tail))
