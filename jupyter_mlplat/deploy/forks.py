@@ -14,11 +14,9 @@ copy-on-write with the servers forked from it.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -26,6 +24,7 @@ import time
 from pathlib import Path
 
 from jupyter_mlplat.errors import Unavailable
+from jupyter_mlplat.infra.processes import pid_alive, signal_group
 
 ZYGOTE = Path(__file__).parent / "serving" / "zygote.py"
 #: Seconds the zygote waits for the next server to fork before it exits.
@@ -67,12 +66,10 @@ class ServerForks:
     def stop(self) -> bool:
         """Stop the zygote (``mlplat stop``); the servers it forked keep running."""
         pid = self._pid()
-        if pid is None:
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+        if pid is not None:
+            signal_group(pid, signal.SIGTERM)  # its group is itself: each server has its own
         self.socket_path.unlink(missing_ok=True)
-        return True
+        return pid is not None
 
     def _fork(self, server_dir: Path, log: Path) -> int:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -90,20 +87,10 @@ class ServerForks:
 
     def _pid(self) -> int | None:
         try:
-            data = json.loads(self.record.read_text())
-            pid = int(data["pid"])
+            pid = int(json.loads(self.record.read_text())["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        with contextlib.suppress(ChildProcessError):  # our own child, exited
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return None
-        return pid
+        return pid if pid_alive(pid) else None
 
     def prestart(self, env: dict[str, str]) -> None:
         """Start the zygote if it is not running, without waiting for it (its imports then
@@ -146,7 +133,6 @@ class ServerForks:
             if self._pid() != pid:
                 break
             time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
         tail = (self.root / "zygote.log").read_text(errors="replace").strip().splitlines()[-2:]
         raise Unavailable("the model-server zygote did not start: " + " | ".join(tail))

@@ -36,7 +36,7 @@ from jupyter_mlplat.deploy.forks import ServerForks
 from jupyter_mlplat.deploy.gateway import Gateway, Route
 from jupyter_mlplat.deploy.models import Deployment, Revision
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
-from jupyter_mlplat.infra.processes import free_port, http_ok, signal_group
+from jupyter_mlplat.infra.processes import free_port, http_ok, pid_alive, signal_group
 
 LOCK_FILE = Path(__file__).parent / "serving" / "requirements.txt"
 ENV_MARKER = ".mlplat-serving-lock"
@@ -522,20 +522,7 @@ def _get(port: int, path: str) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of this process counts as gone
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return False
-    return True
+    return pid_alive(pid)
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:
