@@ -58,10 +58,17 @@ class ServerForks:
             try:
                 return self._fork(server_dir, log)
             except OSError:
-                # it exited (idle) between the check and the request: start it again once
+                # it exited (idle, or killed and its pid reused) since the check: forget it
+                # (never signal a recorded pid that may be another process now), start anew
                 if attempt:
                     raise Unavailable("the model-server zygote does not answer") from None
+                self.record.unlink(missing_ok=True)
+                self.socket_path.unlink(missing_ok=True)
         raise AssertionError("unreachable")
+
+    def ready(self) -> bool:
+        """The zygote runs and listens: a server forks from it at once."""
+        return self._pid() is not None and self.socket_path.exists()
 
     def stop(self) -> bool:
         """Stop the zygote (``mlplat stop``); the servers it forked keep running."""
@@ -92,6 +99,10 @@ class ServerForks:
             return None
         return pid if pid_alive(pid) else None
 
+    def ensure(self, env: dict[str, str], timeout: float = 180) -> None:
+        """Start the zygote if needed and wait until it listens."""
+        self._ensure(env, timeout)
+
     def prestart(self, env: dict[str, str]) -> None:
         """Start the zygote if it is not running, without waiting for it (its imports then
         overlap the model's download)."""
@@ -106,12 +117,14 @@ class ServerForks:
                 key = json.loads(self.record.read_text()).get("key")
             except (OSError, ValueError, AttributeError):
                 key = None
-            if pid is None or key != self.key:
+            spawned = pid is None or key != self.key
+            if spawned:
                 if pid is not None:
                     self.stop()  # another environment's zygote
                 pid = self._spawn(env)
         if timeout:
-            self._wait(pid, timeout)
+            assert pid is not None
+            self._wait(pid, timeout, spawned)
 
     def _spawn(self, env: dict[str, str]) -> int:
         self.socket_path.unlink(missing_ok=True)
@@ -124,8 +137,9 @@ class ServerForks:
         self.record.write_text(json.dumps({"pid": process.pid, "key": self.key}))
         return process.pid
 
-    def _wait(self, pid: int, timeout: float) -> None:
-        """Until the zygote listens (it binds its socket once its imports are done)."""
+    def _wait(self, pid: int, timeout: float, spawned: bool) -> None:
+        """Until the zygote listens (it binds its socket once its imports are done); one that
+        does not in time is killed if this call started it (a recorded pid may be reused)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.socket_path.exists():
@@ -133,6 +147,7 @@ class ServerForks:
             if self._pid() != pid:
                 break
             time.sleep(0.05)
-        signal_group(pid, signal.SIGKILL)
+        if spawned:
+            signal_group(pid, signal.SIGKILL)
         tail = (self.root / "zygote.log").read_text(errors="replace").strip().splitlines()[-2:]
         raise Unavailable("the model-server zygote did not start: " + " | ".join(tail))

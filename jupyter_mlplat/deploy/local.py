@@ -391,6 +391,11 @@ class LocalBackend(DeployBackend):
         }
         (server_dir / "model").mkdir()
         (server_dir / "model" / "model-settings.json").write_text(json.dumps(model_settings))
+        if not self._server_forks().ready():
+            # the first server in a while: the zygote imports MLServer, MLflow, sklearn once
+            progress("starting the model-server zygote (imports, first deploy only)", 0.4)
+            with contextlib.suppress(OSError, Unavailable):  # else _start says why
+                self._server_forks().ensure(_server_env())
         progress(f"starting the model server of version {version}", 0.45)
         server["pid"] = self._start(mlserver, server_dir)
         return server
