@@ -5,7 +5,8 @@ Every deployment keeps one URL, ``http://127.0.0.1:<gateway>/v2/models/<name>/..
 is a second server with its share of the traffic as gateway weights. MLServer runs from its
 own environment (built with ``uv`` from the serving lock, like a separate container), on a
 free loopback port, in its own process group: it keeps serving when the Jupyter server stops,
-and ``restore`` re-attaches to it after a restart.
+and ``restore`` re-attaches to it after a restart. Servers are forked from a warm zygote
+(``forks.py``) that has MLServer, MLflow and scikit-learn imported: ready in ~1-2 s, not ~20.
 
 A rollout starts the servers of versions not yet serving, waits until they are ready, adds
 them to the gateway (health check passed), switches the weights, drains the servers left out
