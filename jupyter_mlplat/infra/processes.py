@@ -145,6 +145,23 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists; an exited child of this process (a zombie) is reaped
+    and counts as gone."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
+    return True
+
+
 def signal_group(pid: int, sig: signal.Signals) -> None:
     """Signal a process group, if it still exists."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
