@@ -240,11 +240,11 @@ class IndexSync:
         versions = self._versions(versions_since - OVERLAP_MS if versions_since else 0)
         changed: list[str] = []
         if not all_versions:  # what the overlap read again unchanged is left alone
-            known = index.updated("models")
+            known = index.updated("models") if models else {}
             changed = [m.name for m in models if known.get(m.name) != m.updated_ms]
             if not all_models:
                 models = [m for m in models if m.name in set(changed)]
-            known_versions = index.updated("versions")
+            known_versions = index.updated("versions") if versions else {}
             versions = [
                 v for v in versions if known_versions.get((v.name, v.version)) != v.updated_ms
             ]
