@@ -40,6 +40,7 @@ from typing import Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.search.language import Condition
+from jupyter_mlplat.tracking.tags import PIPELINE_TAG
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,38 @@ class VersionDoc:
     created_ms: int = 0
     updated_ms: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineRunDoc:
+    """One Airflow DAG run as indexed (``assets``: what started an asset-triggered one)."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    run_type: str = ""
+    triggered_by: str = ""
+    user: str = ""
+    start_ms: int = 0
+    end_ms: int | None = None
+    assets: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What words match (lower-cased)."""
+        parts = [self.dag_id, self.run_id, self.state, self.run_type, self.triggered_by,
+                 self.user, *self.assets]  # fmt: skip
+        return " ".join(p for p in parts if p).lower()
+
+
+@dataclass
+class PipelineRunHit:
+    """A pipeline run found, with the MLflow runs its tasks logged (their ``mlplat.pipeline.``
+    tags) and the model versions registered from those."""
+
+    run: PipelineRunDoc
+    mlflow_runs: list[tuple[str, str, str]] = field(default_factory=list)  # id, experiment, name
+    versions: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -269,8 +302,12 @@ class SearchIndex(ABC):
             (),
         )
 
-    def upsert_runs(self, runs: Sequence[RunDoc]) -> int:
-        """Insert or replace runs with their values (one transaction)."""
+    def upsert_runs(self, runs: Sequence[RunDoc], *, only_changed: bool = False) -> int:
+        """Insert or replace runs with their values (one transaction); ``only_changed``:
+        leave the ones indexed as they are alone (a sync reads the newest runs again)."""
+        if only_changed and runs:
+            current = self._run_docs([r.id for r in runs])
+            runs = [r for r in runs if current.get(r.id) != _normalized(r)]
         if not runs:
             return 0
         hidden_experiments = {
@@ -326,6 +363,32 @@ class SearchIndex(ABC):
                 [(r.id, d) for r in runs for d in sorted(set(r.datasets))],
             )
         return len(runs)
+
+    def _run_docs(self, ids: list[str]) -> dict[str, RunDoc]:
+        """These runs as indexed (those it holds)."""
+        docs: dict[str, RunDoc] = {}
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for i, e, n, st, s, end, d in self._sync_rows(
+                "SELECT id, experiment_id, name, status, start_ms, end_ms, deleted FROM runs "
+                f"WHERE id IN ({marks})",
+                chunk,
+            ):
+                docs[i] = RunDoc(i, e, n, st, int(s), None if end is None else int(end), bool(d))
+            for table, field_name in (("run_metrics", "metrics"), ("run_params", "params"),
+                                      ("run_tags", "tags")):  # fmt: skip
+                for run_id, key, value in self._sync_rows(
+                    f"SELECT run_id, name, value FROM {table} WHERE run_id IN ({marks})", chunk
+                ):
+                    if run_id in docs:
+                        getattr(docs[run_id], field_name)[key] = value
+            for run_id, name in self._sync_rows(
+                f"SELECT run_id, name FROM run_datasets WHERE run_id IN ({marks}) ORDER BY name",
+                chunk,
+            ):
+                if run_id in docs:
+                    docs[run_id].datasets.append(name)
+        return docs
 
     def set_deleted_runs(self, deleted: set[str]) -> int:
         """Mark exactly these runs deleted (the others active); how many changed."""
@@ -484,6 +547,107 @@ class SearchIndex(ABC):
                         chunk,
                     )
         return len(versions)
+
+    # -- pipeline runs (Airflow's, synced by search.sync.PipelineRunSync)
+
+    def upsert_pipeline_runs(
+        self, runs: Sequence[PipelineRunDoc], *, replace_all: bool = False
+    ) -> int:
+        """Insert or replace pipeline runs; ``replace_all``: these are all of them (the others
+        were deleted in Airflow). Unchanged runs are left alone."""
+        current = self.pipeline_run_docs()
+        gone = [k for k in current if k not in {(r.dag_id, r.run_id) for r in runs}]
+        changed = [r for r in runs if current.get((r.dag_id, r.run_id)) != r]
+        if not changed and not (replace_all and gone):
+            return 0
+        with self._writing() as (execute, many):
+            if replace_all:
+                for dag_id, run_id in gone:
+                    execute(
+                        "DELETE FROM pipeline_runs WHERE dag_id = ? AND run_id = ?",
+                        (dag_id, run_id),
+                    )
+            many(
+                "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dag_id, run_id) DO UPDATE SET state = excluded.state, "
+                "run_type = excluded.run_type, triggered_by = excluded.triggered_by, "
+                "user_name = excluded.user_name, assets = excluded.assets, "
+                "start_ms = excluded.start_ms, end_ms = excluded.end_ms, "
+                "text_lower = excluded.text_lower",
+                [(r.dag_id, r.run_id, r.state, r.run_type, r.triggered_by, r.user,
+                  "\n".join(r.assets), r.start_ms, r.end_ms, r.text) for r in changed],
+            )  # fmt: skip
+        return len(changed)
+
+    def pipeline_run_docs(self) -> dict[tuple[str, str], PipelineRunDoc]:
+        """Every pipeline run as indexed (what the sync compares Airflow's with)."""
+        return {
+            (d, r): PipelineRunDoc(d, r, st, rt, tb, u, int(s), e, a.split("\n") if a else [])
+            for d, r, st, rt, tb, u, a, s, e in self._sync_rows(
+                "SELECT dag_id, run_id, state, run_type, triggered_by, user_name, assets, "
+                "start_ms, end_ms FROM pipeline_runs"
+            )
+        }
+
+    def pipeline_runs(
+        self, words: Sequence[str], dag: str, state: str, limit: int
+    ) -> list[PipelineRunHit]:
+        """Pipeline runs holding every word (DAG, run id, state, trigger, user, assets), of a
+        DAG whose id holds ``dag``, in ``state``; newest first."""
+        conditions = ["1 = 1"]
+        values: list[Any] = []
+        for word in words:
+            conditions.append("text_lower LIKE ? ESCAPE '\\'")
+            values.append(_contains(word.lower()))
+        if dag:
+            conditions.append("lower(dag_id) LIKE ? ESCAPE '\\'")
+            values.append(_contains(dag.lower()))
+        if state:
+            conditions.append("state = ?")
+            values.append(state.lower())
+        rows = self._rows(
+            "SELECT dag_id, run_id, state, run_type, triggered_by, user_name, assets, start_ms, "
+            f"end_ms FROM pipeline_runs WHERE {' AND '.join(conditions)} "
+            "ORDER BY start_ms DESC, dag_id, run_id LIMIT ?",
+            (*values, limit),
+        )
+        hits = {
+            (d, r): PipelineRunHit(
+                PipelineRunDoc(d, r, st, rt, tb, u, int(s), e, a.split("\n") if a else [])
+            )
+            for d, r, st, rt, tb, u, a, s, e in rows
+        }
+        self._fill_produced(hits)
+        return list(hits.values())
+
+    def _fill_produced(self, hits: dict[tuple[str, str], PipelineRunHit]) -> None:
+        """The MLflow runs the pipeline runs' tasks logged (their tags name the DAG and the
+        run), and the versions registered from them."""
+        run_ids = sorted({run_id for _, run_id in hits})
+        if not run_ids:
+            return
+        rows = self._rows(
+            "SELECT d.value, t.value, r.id, r.experiment_id, r.name FROM run_tags t "
+            "JOIN run_tags d ON d.run_id = t.run_id AND d.name = ? "
+            "JOIN runs r ON r.id = t.run_id "
+            f"WHERE t.name = ? AND t.value IN ({_marks(len(run_ids))}) AND r.hidden = 0 "
+            "ORDER BY r.start_ms",
+            (f"{PIPELINE_TAG}dag_id", f"{PIPELINE_TAG}run_id", *run_ids),
+        )
+        by_mlflow_run: dict[str, PipelineRunHit] = {}
+        for dag_id, run_id, mlflow_run, experiment, name in rows:
+            hit = hits.get((dag_id, run_id))
+            if hit is not None:
+                hit.mlflow_runs.append((mlflow_run, experiment, name))
+                by_mlflow_run[mlflow_run] = hit
+        ids = sorted(by_mlflow_run)
+        for chunk in _chunks(ids):
+            for run_id, name, version in self._rows(
+                "SELECT run_id, name, version FROM versions WHERE run_id IN "
+                f"({_marks(len(chunk))}) ORDER BY name, version",
+                chunk,
+            ):
+                by_mlflow_run[run_id].versions.append((name, int(version)))
 
     def counts(self) -> dict[str, int]:
         """How many runs, models and versions the index holds (hidden runs left out)."""
@@ -764,6 +928,15 @@ def index_for(config: MLPlat) -> SearchIndex:
     return SqliteIndex(config.search_index_path)
 
 
+def _normalized(run: RunDoc) -> RunDoc:
+    """``run`` as the index stores it (no NaN metrics; datasets sorted, once each)."""
+    return RunDoc(
+        run.id, run.experiment_id, run.name, run.status, run.start_ms, run.end_ms, run.deleted,
+        {k: v for k, v in run.metrics.items() if not math.isnan(v)}, dict(run.params),
+        dict(run.tags), sorted(set(run.datasets)),
+    )  # fmt: skip
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
@@ -853,6 +1026,13 @@ CREATE TABLE IF NOT EXISTS version_tags (
     PRIMARY KEY (name, version, key)
 );
 CREATE TABLE IF NOT EXISTS search_sync (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+    dag_id TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, run_type TEXT NOT NULL,
+    triggered_by TEXT NOT NULL, user_name TEXT NOT NULL, assets TEXT NOT NULL,
+    start_ms BIGINT NOT NULL, end_ms BIGINT, text_lower TEXT NOT NULL,
+    PRIMARY KEY (dag_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS pipeline_runs_by_start ON pipeline_runs (start_ms);
 """
 
 #: Bumped when the tables change; :meth:`SearchIndex._migrate` brings an older index up to it.
