@@ -274,7 +274,18 @@ class SearchIndex(ABC):
     @property
     def ready(self) -> bool:
         """Whether a first full sync has finished (until then MLflow answers the search)."""
-        return self.state("complete") == "1"
+        return self._read_state("complete") == "1"
+
+    @property
+    def has_pipeline_runs(self) -> bool:
+        """Whether a sync has read Airflow's runs."""
+        return bool(self._read_state("pipeline_runs_since"))
+
+    def _read_state(self, key: str) -> str:
+        """A sync state read by a query (on the queries' connection: a sync writing for
+        seconds never holds it up)."""
+        rows = self._rows("SELECT value FROM search_sync WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else ""
 
     # -- writes (the sync)
 

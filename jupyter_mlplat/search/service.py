@@ -555,7 +555,7 @@ class SearchService:
     def _pipeline_runs(self, clause: ClausePlan, limit: int) -> list[Result]:
         """Airflow's runs as the search index holds them (once its sync has read Airflow)."""
         index = self._index
-        if index is None or (self.pipeline_runs is None and not index.state("pipeline_runs_since")):
+        if index is None or (self.pipeline_runs is None and not index.has_pipeline_runs):
             return []
         fields = clause.fields
         dag = " ".join(fields[f] for f in ("name", "pipeline") if f in fields)
