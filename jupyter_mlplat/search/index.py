@@ -1237,22 +1237,21 @@ class PostgresIndex(SearchIndex):
         return conn
 
     def _rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
-        import psycopg
-
         with self._read_lock:
-            try:
-                return list(self._connection("_reader").execute(self._sql(sql), values))
-            except psycopg.OperationalError as err:
-                raise Unavailable(f"the search index (PostgreSQL): {err}") from None
+            return self._on("_reader", sql, values)
 
     def _sync_rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        with self._write_lock:
+            return self._on("_writer", sql, values)
+
+    def _on(self, which: str, sql: str, values: Sequence[Any]) -> list[Any]:
+        """The rows of a query on one of the two connections (its lock held)."""
         import psycopg
 
-        with self._write_lock:
-            try:
-                return list(self._connection("_writer").execute(self._sql(sql), values))
-            except psycopg.OperationalError as err:
-                raise Unavailable(f"the search index (PostgreSQL): {err}") from None
+        try:
+            return list(self._connection(which).execute(self._sql(sql), values))
+        except psycopg.OperationalError as err:
+            raise Unavailable(f"the search index (PostgreSQL): {err}") from None
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
