@@ -8,6 +8,7 @@ those tagged ``owner:<user>`` or whose owner is the user.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
@@ -79,8 +80,8 @@ class PipelinesService:
         return dict(dag)
 
     # -- queries ------------------------------------------------------------------------------
-    def pipelines(self) -> dict[str, Any]:
-        """The user's pipelines with their last run, and the import errors of DAG files."""
+    def _own_dags(self) -> list[dict[str, Any]]:
+        """The DAGs the user may see (every DAG, on a one-user Airflow)."""
         dags: list[dict[str, Any]] = []
         offset = 0
         while True:
@@ -89,7 +90,11 @@ class PipelinesService:
             offset += 100
             if offset >= page.get("total_entries", 0):
                 break
-        mine = [d for d in dags if self.owns(d)]
+        return [d for d in dags if self.owns(d)]
+
+    def pipelines(self) -> dict[str, Any]:
+        """The user's pipelines with their last run, and the import errors of DAG files."""
+        mine = self._own_dags()
         runs = []
         for dag in mine:
             runs += self._latest(dag["dag_id"], 1)
@@ -149,6 +154,32 @@ class PipelinesService:
         if check:
             self._dag(dag_id)
         return [_public(run) for run in self._with_tasks(self._latest(dag_id, limit))]
+
+    def runs_updated(self, since: str = "", page: int = 100) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the user's runs of every pipeline that Airflow changed at or after
+        ``since`` (an ISO time; all runs when empty), oldest change first; each run as
+        :func:`_summary` says (no tasks; :meth:`asset_events` names what started an
+        asset-triggered one)."""
+        mine: set[str] | None = None
+        if self.config.airflow_shared:
+            mine = {d["dag_id"] for d in self._own_dags()}
+        offset = 0
+        while True:
+            found = self._call(
+                "GET", "/api/v2/dags/~/dagRuns", limit=page, offset=offset,
+                order_by="updated_at", updated_at_gte=since or None,
+            )  # fmt: skip
+            runs = found.get("dag_runs", [])
+            yield [_summary(run) for run in runs if mine is None or run["dag_id"] in mine]
+            offset += len(runs)
+            if not runs or offset >= found.get("total_entries", 0):
+                return
+
+    def asset_events(self, dag_id: str, run_id: str) -> list[str]:
+        """The assets whose events started an asset-triggered run (their names or URIs)."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/upstreamAssetEvents"
+        events = self._call("GET", path).get("asset_events", [])
+        return sorted({str(e.get("name") or e.get("uri") or "") for e in events} - {""})
 
     def _with_tasks(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Airflow's ``runs`` as this API's runs with their tasks (one batch call)."""
@@ -223,6 +254,20 @@ def _run(run: dict[str, Any], instances: list[dict[str, Any]]) -> dict[str, Any]
         "triggered_by": run.get("triggered_by") or run.get("run_type") or "",
         "run_type": run.get("run_type") or "",
         "tasks": tasks,
+    }
+
+
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    """A run without its tasks: what the one search indexes."""
+    return {
+        "dag_id": run["dag_id"],
+        "run_id": run["dag_run_id"],
+        "state": run.get("state") or "",
+        "run_type": run.get("run_type") or "",
+        "triggered_by": run.get("triggered_by") or "",
+        "user": run.get("triggering_user_name") or "",
+        "start": run.get("start_date") or run.get("queued_at") or run.get("run_after"),
+        "end": run.get("end_date"),
     }
 
 

@@ -25,9 +25,11 @@ threshold or an equality is an index range scan.
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +40,9 @@ from typing import Any
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import InvalidInput, Unavailable
 from jupyter_mlplat.search.language import Condition
+from jupyter_mlplat.tracking.tags import PIPELINE_TAG
+
+log = logging.getLogger(__name__)
 
 #: A term matching at most this many runs drives a run query (``SearchIndex._run_plan``); more
 #: common terms are checked run by run, newest first, which soon finds the first twenty.
@@ -46,6 +51,8 @@ SELECTIVE_RUNS = 1_000
 SELECTIVE_VERSIONS = 10_000
 #: Ids per ``IN (...)`` list (SQLite allows 32766 parameters; keep statements small).
 CHUNK = 500
+#: The queries' SQLite page cache (KiB): an index of 100k runs is ~100 MB, a query reads a few.
+READER_CACHE_KB = 32_768
 _OPS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "!=": "<>"}
 
 
@@ -92,6 +99,38 @@ class VersionDoc:
     created_ms: int = 0
     updated_ms: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineRunDoc:
+    """One Airflow DAG run as indexed (``assets``: what started an asset-triggered one)."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    run_type: str = ""
+    triggered_by: str = ""
+    user: str = ""
+    start_ms: int = 0
+    end_ms: int | None = None
+    assets: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """What words match (lower-cased)."""
+        parts = [self.dag_id, self.run_id, self.state, self.run_type, self.triggered_by,
+                 self.user, *self.assets]  # fmt: skip
+        return " ".join(p for p in parts if p).lower()
+
+
+@dataclass
+class PipelineRunHit:
+    """A pipeline run found, with the MLflow runs its tasks logged (their ``mlplat.pipeline.``
+    tags) and the model versions registered from those."""
+
+    run: PipelineRunDoc
+    mlflow_runs: list[tuple[str, str, str]] = field(default_factory=list)  # id, experiment, name
+    versions: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -149,6 +188,11 @@ class SearchIndex(ABC):
         """The rows a query returns (the readers' connection)."""
 
     @abstractmethod
+    def _sync_rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        """The rows a query returns on the sync's connection: its reads never wait for the
+        queries' (nor they for its)."""
+
+    @abstractmethod
     def _writing(self) -> Any:
         """A context manager: one write transaction; yields ``(execute, executemany)``."""
 
@@ -159,7 +203,7 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def _name_ids(self, value: str) -> tuple[str, list[Any]]:
-        """A query of the ids (``run_id``) of runs whose name holds ``value`` (lower-cased)
+        """A query of the runs (``run_id, start_ms``) whose name holds ``value`` (lower-cased)
         through an index, or "" when there is none for it."""
 
     def close(self) -> None:  # noqa: B027 (optional)
@@ -168,31 +212,90 @@ class SearchIndex(ABC):
     def _sql(self, sql: str) -> str:
         return sql if self.mark == "?" else sql.replace("?", self.mark)
 
+    @abstractmethod
+    def _columns(self, execute: Any, table: str) -> set[str]:
+        """The column names of ``table`` (inside a write transaction)."""
+
+    def _migrate(self) -> None:
+        """Bring an index an older version made up to :data:`SCHEMA` in place (the tables
+        exist), then create the current indexes. Schema 1 had no run start time beside the
+        values: it is copied from the runs (seconds at 100k runs; logged), the value indexes
+        are made again."""
+        with self._writing() as (execute, _):
+            if "start_ms" not in self._columns(execute, "run_metrics"):
+                started = time.monotonic()
+                log.info("jupyter_mlplat: search index: migrating to schema %d", SCHEMA)
+                for statement in _statements(_VALUE_INDEXES):
+                    name = statement.split(" ON ")[0].split()[-1]
+                    execute(f"DROP INDEX IF EXISTS {name}", ())
+                for table in _VALUE_TABLES:
+                    execute(
+                        f"ALTER TABLE {table} ADD COLUMN start_ms BIGINT NOT NULL DEFAULT 0", ()
+                    )
+                    execute(
+                        f"UPDATE {table} SET start_ms = "
+                        f"(SELECT r.start_ms FROM runs r WHERE r.id = {table}.run_id)",
+                        (),
+                    )
+                    log.info("jupyter_mlplat: search index: %s migrated", table)
+                log.info(
+                    "jupyter_mlplat: search index: schema %d in %.1f s",
+                    SCHEMA,
+                    time.monotonic() - started,
+                )
+            for statement in _statements(_VALUE_INDEXES):
+                execute(statement, ())
+            execute(
+                "INSERT INTO search_sync VALUES ('schema', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA),),
+            )
+
     # -- sync state
 
     def state(self, key: str, default: str = "") -> str:
-        rows = self._rows("SELECT value FROM search_sync WHERE key = ?", (key,))
+        rows = self._sync_rows("SELECT value FROM search_sync WHERE key = ?", (key,))
         return str(rows[0][0]) if rows else default
 
     def set_state(self, values: dict[str, str]) -> None:
+        """Store these sync states (only the changed ones: an unchanged index is not written,
+        so the queries' page cache stays warm)."""
+        current = dict(self._sync_rows("SELECT key, value FROM search_sync"))
+        changed = [(k, str(v)) for k, v in values.items() if current.get(k) != str(v)]
+        if not changed:
+            return
         with self._writing() as (_, many):
             many(
                 "INSERT INTO search_sync VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(k, str(v)) for k, v in values.items()],
+                changed,
             )
 
     @property
     def ready(self) -> bool:
         """Whether a first full sync has finished (until then MLflow answers the search)."""
-        return self.state("complete") == "1"
+        return self._read_state("complete") == "1"
+
+    @property
+    def has_pipeline_runs(self) -> bool:
+        """Whether a sync has read Airflow's runs."""
+        return bool(self._read_state("pipeline_runs_since"))
+
+    def _read_state(self, key: str) -> str:
+        """A sync state read by a query (on the queries' connection: a sync writing for
+        seconds never holds it up)."""
+        rows = self._rows("SELECT value FROM search_sync WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else ""
 
     # -- writes (the sync)
 
     def replace_experiments(self, experiments: Iterable[tuple[str, str, bool]]) -> bool:
         """Every experiment as (id, name, deleted); whether the deleted ones changed."""
         rows = [(i, n, n.lower(), int(d)) for i, n, d in experiments]
-        before = {r[0] for r in self._rows("SELECT id FROM experiments WHERE deleted = 1")}
+        current = self._sync_rows("SELECT id, name, name_lower, deleted FROM experiments")
+        if {tuple(r) for r in current} == set(rows):
+            return False
+        before = {r[0] for r in current if r[3]}
         with self._writing() as (execute, many):
             execute("DELETE FROM experiments", ())
             many("INSERT INTO experiments VALUES (?, ?, ?, ?)", rows)
@@ -210,12 +313,16 @@ class SearchIndex(ABC):
             (),
         )
 
-    def upsert_runs(self, runs: Sequence[RunDoc]) -> int:
-        """Insert or replace runs with their values (one transaction)."""
+    def upsert_runs(self, runs: Sequence[RunDoc], *, only_changed: bool = False) -> int:
+        """Insert or replace runs with their values (one transaction); ``only_changed``:
+        leave the ones indexed as they are alone (a sync reads the newest runs again)."""
+        if only_changed and runs:
+            current = self._run_docs([r.id for r in runs])
+            runs = [r for r in runs if current.get(r.id) != _normalized(r)]
         if not runs:
             return 0
         hidden_experiments = {
-            r[0] for r in self._rows("SELECT id FROM experiments WHERE deleted = 1")
+            r[0] for r in self._sync_rows("SELECT id FROM experiments WHERE deleted = 1")
         }
         with self._writing() as (execute, many):
             many(
@@ -245,28 +352,58 @@ class SearchIndex(ABC):
                 for table in ("run_metrics", "run_params", "run_tags", "run_datasets"):
                     execute(f"DELETE FROM {table} WHERE run_id IN ({_marks(len(chunk))})", chunk)
             many(
-                "INSERT INTO run_metrics VALUES (?, ?, ?, ?)",
-                [(r.id, k, v, int(r.id in versioned)) for r in runs
+                "INSERT INTO run_metrics (run_id, name, value, versioned, start_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.id, k, v, int(r.id in versioned), r.start_ms) for r in runs
                  for k, v in r.metrics.items() if not math.isnan(v)],
             )  # fmt: skip
             many(
-                "INSERT INTO run_params VALUES (?, ?, ?, ?, ?)",
-                [(r.id, k, v, _number(v), int(r.id in versioned)) for r in runs
+                "INSERT INTO run_params (run_id, name, value, number, versioned, start_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.id, k, v, _number(v), int(r.id in versioned), r.start_ms) for r in runs
                  for k, v in r.params.items()],
             )  # fmt: skip
             many(
-                "INSERT INTO run_tags VALUES (?, ?, ?, ?)",
-                [(r.id, k, v, int(r.id in versioned)) for r in runs for k, v in r.tags.items()],
-            )
+                "INSERT INTO run_tags (run_id, name, value, versioned, start_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.id, k, v, int(r.id in versioned), r.start_ms) for r in runs
+                 for k, v in r.tags.items()],
+            )  # fmt: skip
             many(
                 "INSERT INTO run_datasets VALUES (?, ?)",
                 [(r.id, d) for r in runs for d in sorted(set(r.datasets))],
             )
         return len(runs)
 
+    def _run_docs(self, ids: list[str]) -> dict[str, RunDoc]:
+        """These runs as indexed (those it holds)."""
+        docs: dict[str, RunDoc] = {}
+        for chunk in _chunks(ids):
+            marks = _marks(len(chunk))
+            for i, e, n, st, s, end, d in self._sync_rows(
+                "SELECT id, experiment_id, name, status, start_ms, end_ms, deleted FROM runs "
+                f"WHERE id IN ({marks})",
+                chunk,
+            ):
+                docs[i] = RunDoc(i, e, n, st, int(s), None if end is None else int(end), bool(d))
+            for table, field_name in (("run_metrics", "metrics"), ("run_params", "params"),
+                                      ("run_tags", "tags")):  # fmt: skip
+                for run_id, key, value in self._sync_rows(
+                    f"SELECT run_id, name, value FROM {table} WHERE run_id IN ({marks})", chunk
+                ):
+                    if run_id in docs:
+                        getattr(docs[run_id], field_name)[key] = value
+            for run_id, name in self._sync_rows(
+                f"SELECT run_id, name FROM run_datasets WHERE run_id IN ({marks}) ORDER BY name",
+                chunk,
+            ):
+                if run_id in docs:
+                    docs[run_id].datasets.append(name)
+        return docs
+
     def set_deleted_runs(self, deleted: set[str]) -> int:
         """Mark exactly these runs deleted (the others active); how many changed."""
-        before = {r[0] for r in self._rows("SELECT id FROM runs WHERE deleted = 1")}
+        before = {r[0] for r in self._sync_rows("SELECT id FROM runs WHERE deleted = 1")}
         now_deleted = sorted(deleted - before)
         restored = sorted(before - deleted)
         if not now_deleted and not restored:
@@ -286,7 +423,7 @@ class SearchIndex(ABC):
         ``started_after_ms``), or ended after ``ended_after_ms`` (tags logged late)."""
         return [
             (r[0], r[1])
-            for r in self._rows(
+            for r in self._sync_rows(
                 "SELECT id, experiment_id FROM runs WHERE deleted = 0 AND "
                 "((status = 'RUNNING' AND start_ms >= ?) OR end_ms >= ?)",
                 (started_after_ms, ended_after_ms),
@@ -295,11 +432,17 @@ class SearchIndex(ABC):
 
     def upsert_models(self, models: Sequence[ModelDoc], *, replace_all: bool = False) -> int:
         """Insert or replace models (with tags and aliases); ``replace_all``: drop the others
-        and their versions (deleted in MLflow)."""
+        and their versions (deleted in MLflow), and leave the unchanged ones alone."""
+        gone: list[str] = []
+        if replace_all:
+            current = self._model_docs()
+            keep = {m.name for m in models}
+            gone = [name for name in current if name not in keep]
+            models = [m for m in models if current.get(m.name) != m]
+        if not models and not gone:
+            return 0
         with self._writing() as (execute, many):
-            if replace_all:
-                keep = {m.name for m in models}
-                gone = [r[0] for r in self._rows("SELECT name FROM models") if r[0] not in keep]
+            if gone:
                 for chunk in _chunks(gone):
                     for table in ("models", "model_tags", "model_aliases", "versions",
                                   "version_tags"):  # fmt: skip
@@ -324,23 +467,66 @@ class SearchIndex(ABC):
             )
         return len(models)
 
+    def _model_docs(self) -> dict[str, ModelDoc]:
+        """Every model as indexed (what a full read of MLflow's is compared with)."""
+        docs = {
+            n: ModelDoc(n, d or "", int(u), int(latest))
+            for n, d, u, latest in self._sync_rows(
+                "SELECT name, description, updated_ms, latest FROM models"
+            )
+        }
+        for name, key, value in self._sync_rows("SELECT name, key, value FROM model_tags"):
+            if name in docs:
+                docs[name].tags[key] = value
+        for name, alias, version in self._sync_rows(
+            "SELECT name, alias, version FROM model_aliases"
+        ):
+            if name in docs:
+                docs[name].aliases[alias] = int(version)
+        return docs
+
+    def _version_docs(self) -> dict[tuple[str, int], VersionDoc]:
+        """Every version as indexed."""
+        docs = {
+            (n, int(v)): VersionDoc(n, int(v), r, d or "", int(c), int(u))
+            for n, v, r, d, c, u in self._sync_rows(
+                "SELECT name, version, run_id, description, created_ms, updated_ms FROM versions"
+            )
+        }
+        for name, version, key, value in self._sync_rows(
+            "SELECT name, version, key, value FROM version_tags"
+        ):
+            doc = docs.get((name, int(version)))
+            if doc is not None:
+                doc.tags[key] = value
+        return docs
+
     def updated(self, table: str) -> dict[Any, int]:
         """Last update (ms) of every model (``models``: name -> ms) or version (``versions``:
         (name, version) -> ms) indexed: what a sync compares MLflow's with."""
         if table == "models":
-            return {n: int(u) for n, u in self._rows("SELECT name, updated_ms FROM models")}
-        rows = self._rows("SELECT name, version, updated_ms FROM versions")
+            return {n: int(u) for n, u in self._sync_rows("SELECT name, updated_ms FROM models")}
+        rows = self._sync_rows("SELECT name, version, updated_ms FROM versions")
         return {(n, int(v)): int(u) for n, v, u in rows}
 
     def upsert_versions(
         self, versions: Sequence[VersionDoc], *, of_models: Sequence[str] = (), every: bool = False
     ) -> int:
-        """Insert or replace versions; first drop every version of ``of_models`` (or all, with
-        ``every``) so versions deleted in MLflow disappear."""
+        """Insert or replace versions; first drop every version of ``of_models`` (or all but
+        these, with ``every``: the unchanged ones are then left alone) so versions deleted in
+        MLflow disappear."""
+        gone: list[tuple[str, int]] = []
+        if every:
+            current = self._version_docs()
+            keep = {(v.name, v.version) for v in versions}
+            gone = [key for key in current if key not in keep]
+            versions = [v for v in versions if current.get((v.name, v.version)) != v]
+            if not versions and not gone and not of_models:
+                return 0
         with self._writing() as (execute, many):
-            if every:
-                execute("DELETE FROM versions", ())
-                execute("DELETE FROM version_tags", ())
+            for name, version in gone:
+                for table in ("versions", "version_tags"):
+                    execute(f"DELETE FROM {table} WHERE name = ? AND version = ?", (name, version))
             for chunk in _chunks(list(of_models)):
                 for table in ("versions", "version_tags"):
                     execute(f"DELETE FROM {table} WHERE name IN ({_marks(len(chunk))})", chunk)
@@ -352,12 +538,10 @@ class SearchIndex(ABC):
                 [(v.name, v.version, v.name.lower(), v.run_id, v.description, v.created_ms,
                   v.updated_ms) for v in versions],
             )  # fmt: skip
-            if not every:
-                for v in versions:
-                    execute(
-                        "DELETE FROM version_tags WHERE name = ? AND version = ?",
-                        (v.name, v.version),
-                    )
+            for v in versions:
+                execute(
+                    "DELETE FROM version_tags WHERE name = ? AND version = ?", (v.name, v.version)
+                )
             many(
                 "INSERT INTO version_tags VALUES (?, ?, ?, ?)",
                 [(v.name, v.version, k, t) for v in versions for k, t in v.tags.items()],
@@ -375,6 +559,107 @@ class SearchIndex(ABC):
                     )
         return len(versions)
 
+    # -- pipeline runs (Airflow's, synced by search.sync.PipelineRunSync)
+
+    def upsert_pipeline_runs(
+        self, runs: Sequence[PipelineRunDoc], *, replace_all: bool = False
+    ) -> int:
+        """Insert or replace pipeline runs; ``replace_all``: these are all of them (the others
+        were deleted in Airflow). Unchanged runs are left alone."""
+        current = self.pipeline_run_docs()
+        gone = [k for k in current if k not in {(r.dag_id, r.run_id) for r in runs}]
+        changed = [r for r in runs if current.get((r.dag_id, r.run_id)) != r]
+        if not changed and not (replace_all and gone):
+            return 0
+        with self._writing() as (execute, many):
+            if replace_all:
+                for dag_id, run_id in gone:
+                    execute(
+                        "DELETE FROM pipeline_runs WHERE dag_id = ? AND run_id = ?",
+                        (dag_id, run_id),
+                    )
+            many(
+                "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dag_id, run_id) DO UPDATE SET state = excluded.state, "
+                "run_type = excluded.run_type, triggered_by = excluded.triggered_by, "
+                "user_name = excluded.user_name, assets = excluded.assets, "
+                "start_ms = excluded.start_ms, end_ms = excluded.end_ms, "
+                "text_lower = excluded.text_lower",
+                [(r.dag_id, r.run_id, r.state, r.run_type, r.triggered_by, r.user,
+                  "\n".join(r.assets), r.start_ms, r.end_ms, r.text) for r in changed],
+            )  # fmt: skip
+        return len(changed)
+
+    def pipeline_run_docs(self) -> dict[tuple[str, str], PipelineRunDoc]:
+        """Every pipeline run as indexed (what the sync compares Airflow's with)."""
+        return {
+            (d, r): PipelineRunDoc(d, r, st, rt, tb, u, int(s), e, a.split("\n") if a else [])
+            for d, r, st, rt, tb, u, a, s, e in self._sync_rows(
+                "SELECT dag_id, run_id, state, run_type, triggered_by, user_name, assets, "
+                "start_ms, end_ms FROM pipeline_runs"
+            )
+        }
+
+    def pipeline_runs(
+        self, words: Sequence[str], dag: str, state: str, limit: int
+    ) -> list[PipelineRunHit]:
+        """Pipeline runs holding every word (DAG, run id, state, trigger, user, assets), of a
+        DAG whose id holds ``dag``, in ``state``; newest first."""
+        conditions = ["1 = 1"]
+        values: list[Any] = []
+        for word in words:
+            conditions.append("text_lower LIKE ? ESCAPE '\\'")
+            values.append(_contains(word.lower()))
+        if dag:
+            conditions.append("lower(dag_id) LIKE ? ESCAPE '\\'")
+            values.append(_contains(dag.lower()))
+        if state:
+            conditions.append("state = ?")
+            values.append(state.lower())
+        rows = self._rows(
+            "SELECT dag_id, run_id, state, run_type, triggered_by, user_name, assets, start_ms, "
+            f"end_ms FROM pipeline_runs WHERE {' AND '.join(conditions)} "
+            "ORDER BY start_ms DESC, dag_id, run_id LIMIT ?",
+            (*values, limit),
+        )
+        hits = {
+            (d, r): PipelineRunHit(
+                PipelineRunDoc(d, r, st, rt, tb, u, int(s), e, a.split("\n") if a else [])
+            )
+            for d, r, st, rt, tb, u, a, s, e in rows
+        }
+        self._fill_produced(hits)
+        return list(hits.values())
+
+    def _fill_produced(self, hits: dict[tuple[str, str], PipelineRunHit]) -> None:
+        """The MLflow runs the pipeline runs' tasks logged (their tags name the DAG and the
+        run), and the versions registered from them."""
+        run_ids = sorted({run_id for _, run_id in hits})
+        if not run_ids:
+            return
+        rows = self._rows(
+            "SELECT d.value, t.value, r.id, r.experiment_id, r.name FROM run_tags t "
+            "JOIN run_tags d ON d.run_id = t.run_id AND d.name = ? "
+            "JOIN runs r ON r.id = t.run_id "
+            f"WHERE t.name = ? AND t.value IN ({_marks(len(run_ids))}) AND r.hidden = 0 "
+            "ORDER BY r.start_ms",
+            (f"{PIPELINE_TAG}dag_id", f"{PIPELINE_TAG}run_id", *run_ids),
+        )
+        by_mlflow_run: dict[str, PipelineRunHit] = {}
+        for dag_id, run_id, mlflow_run, experiment, name in rows:
+            hit = hits.get((dag_id, run_id))
+            if hit is not None:
+                hit.mlflow_runs.append((mlflow_run, experiment, name))
+                by_mlflow_run[mlflow_run] = hit
+        ids = sorted(by_mlflow_run)
+        for chunk in _chunks(ids):
+            for run_id, name, version in self._rows(
+                "SELECT run_id, name, version FROM versions WHERE run_id IN "
+                f"({_marks(len(chunk))}) ORDER BY name, version",
+                chunk,
+            ):
+                by_mlflow_run[run_id].versions.append((name, int(version)))
+
     def counts(self) -> dict[str, int]:
         """How many runs, models and versions the index holds (hidden runs left out)."""
         return {
@@ -389,16 +674,21 @@ class SearchIndex(ABC):
         self, query: RunQuery, limit: int, shown: Sequence[tuple[str, str]] = ()
     ) -> list[RunHit]:
         """Matching runs, newest first; ``shown``: (metric|param, key) values to return."""
-        source, where, values = self._run_plan(query, SELECTIVE_RUNS)
-        runs = (
-            f"({source}) AS d {self._join_first} runs r ON r.id = d.run_id" if source else "runs r"
-        )
-        rows = self._rows(
-            f"SELECT r.id, r.experiment_id, r.name, r.status FROM {runs} WHERE "
-            + " AND ".join(where)
-            + f" ORDER BY r.start_ms DESC, {self._tiebreak} LIMIT ?",
-            (*values, limit),
-        )
+        source, where, values, count = self._run_plan(query, SELECTIVE_RUNS)
+        columns = "r.id, r.experiment_id, r.name, r.status"
+        if source:
+            rows = self._driven(
+                source, count, limit,
+                f"SELECT {columns} FROM {{d}} {self._join_first} runs r ON r.id = d.run_id "
+                f"WHERE {' AND '.join(where)} ORDER BY d.start_ms DESC, d.run_id DESC LIMIT ?",
+                (*values, limit),
+            )  # fmt: skip
+        else:
+            rows = self._rows(
+                f"SELECT {columns} FROM runs r WHERE {' AND '.join(where)} "
+                f"ORDER BY r.start_ms DESC, {self._tiebreak} LIMIT ?",
+                (*values, limit),
+            )
         hits = [RunHit(i, e, "", n, s) for i, e, n, s in rows]
         self._fill_runs(hits, shown)
         return hits
@@ -421,24 +711,28 @@ class SearchIndex(ABC):
     ) -> list[VersionHit]:
         """Versions whose run matches ``runs`` (and themselves ``where``), newest run first;
         ``shown``: metrics of the run to return."""
-        source, run_where, run_values = self._run_plan(runs, SELECTIVE_VERSIONS, "v.run_id")
+        source, run_where, run_values, count = self._run_plan(runs, SELECTIVE_VERSIONS, "v.run_id")
         version_where, version_values = self._version_where(where)
         # from the runs a selective term names to their versions, else the runs newest first
         # with their versions, each term checked on those only (correlated with v.run_id)
         join = self._join_first
-        joined = (
-            f"({source}) AS d {join} versions v ON v.run_id = d.run_id {join} runs r "
-            "ON r.id = v.run_id"
-            if source
-            else f"runs r {join} versions v ON v.run_id = r.id"
-        )
-        rows = self._rows(
-            "SELECT v.name, v.version, v.description, r.id, r.experiment_id, r.name, r.status "
-            f"FROM {joined} WHERE "
-            + " AND ".join([*run_where, *version_where])
-            + f" ORDER BY r.start_ms DESC, {self._tiebreak}, v.name, v.version DESC LIMIT ?",
-            (*run_values, *version_values, limit),
-        )
+        columns = "v.name, v.version, v.description, r.id, r.experiment_id, r.name, r.status"
+        conditions = " AND ".join([*run_where, *version_where])
+        if source:
+            rows = self._driven(
+                source, count, limit,
+                f"SELECT {columns} FROM {{d}} {join} versions v ON v.run_id = d.run_id "
+                f"{join} runs r ON r.id = v.run_id WHERE {conditions} "
+                "ORDER BY d.start_ms DESC, d.run_id DESC, v.name, v.version DESC LIMIT ?",
+                (*run_values, *version_values, limit),
+            )  # fmt: skip
+        else:
+            rows = self._rows(
+                f"SELECT {columns} FROM runs r {join} versions v ON v.run_id = r.id "
+                f"WHERE {conditions} "
+                f"ORDER BY r.start_ms DESC, {self._tiebreak}, v.name, v.version DESC LIMIT ?",
+                (*run_values, *version_values, limit),
+            )
         hits = [
             VersionHit(n, int(v), d or "", run=RunHit(ri, re, "", rn, rs))
             for n, v, d, ri, re, rn, rs in rows
@@ -474,17 +768,38 @@ class SearchIndex(ABC):
         )
         return [ModelHit(n, d or "", int(latest or 0)) for n, d, latest in rows]
 
+    def _driven(
+        self, source: str, count: int, limit: int, sql: str, values: Sequence[Any]
+    ) -> list[Any]:
+        """The rows of ``sql`` whose runs ``{d}`` lists: the driving term's ``count`` runs
+        (``source``), newest first. Its index holds each run's start time, so only the newest
+        ``limit`` runs are joined first; more (as many as the rows found per run read
+        suggest, all when none were) only when the other terms left fewer than ``limit``
+        rows: a run past those read sorts after all of them, so once ``limit`` rows are found
+        they are the first ones."""
+        cap = limit
+        while True:
+            bounded = cap < count
+            d = (
+                f"(SELECT run_id, start_ms FROM ({source}) AS s ORDER BY start_ms DESC, "
+                f"run_id DESC{f' LIMIT {cap}' if bounded else ''}) AS d"
+            )
+            rows = self._rows(sql.replace("{d}", d), values)
+            if len(rows) >= limit or not bounded:
+                return rows
+            cap = max(2 * cap, 3 * cap * limit // (2 * len(rows))) if rows else count
+
     def _run_plan(
         self, query: RunQuery, selective: int, key: str = "r.id"
-    ) -> tuple[str, list[str], list[Any]]:
-        """How to find the runs of ``query``: (the query of the run ids (``run_id``) of its most
-        selective term, or "" to scan runs newest first; WHERE conditions; values, the ids'
-        first).
+    ) -> tuple[str, list[str], list[Any], int]:
+        """How to find the runs of ``query``: (the query of the runs (``run_id, start_ms``)
+        of its most selective term, or "" to scan runs newest first; WHERE conditions;
+        values, the ids' first; how many runs the ids query lists).
 
         A term matching few runs (at most ``selective``, counted on its index) drives the
-        query: those runs are read and sorted. Otherwise every term is checked run by run
-        (``key``: the run id column they are correlated with), newest first, which stops at
-        the limit after a few hundred runs at most."""
+        query (:meth:`_driven`). Otherwise every term is checked run by run (``key``: the
+        run id column they are correlated with), newest first, which stops at the limit
+        after a few hundred runs at most."""
         where = ["r.hidden = 0"]
         values: list[Any] = []
         best: tuple[int, str, list[Any]] | None = None
@@ -500,15 +815,15 @@ class SearchIndex(ABC):
                 count = self._count(c, ids, ids_values, selective + 1)
                 if count <= selective and (best is None or count < best[0]):
                     if best is not None:  # the previous driver is checked like the others
-                        where.append(f"r.id IN ({best[1]})")
+                        where.append(f"r.id IN (SELECT run_id FROM ({best[1]}) AS p)")
                         values += best[2]
                     best = (count, ids, ids_values)
                     continue
             where.append(check)
             values += check_values
         if best is None:
-            return "", where, values
-        return best[1], where, [*best[2], *values]
+            return "", where, values, 0
+        return best[1], where, [*best[2], *values], best[0]
 
     def _count(self, c: Condition, ids: str, values: list[Any], cap: int) -> int:
         """How many runs ``ids`` lists, counting at most ``cap``."""
@@ -516,7 +831,7 @@ class SearchIndex(ABC):
 
     def _run_condition(self, c: Condition, key: str) -> tuple[str, list[Any], str, list[Any]]:
         """A condition on run ``r`` (checked run by run, ``key`` its id), and the query of the
-        run ids it holds for (``run_id``; "" when there is no index to list them with; only
+        runs it holds for (``run_id, start_ms``; "" when there is no index to list them with; only
         runs with versions when ``key`` is the versions' ``v.run_id``)."""
         op = _OPS[c.op]
         if c.what == "name":
@@ -525,7 +840,10 @@ class SearchIndex(ABC):
         if c.what == "status":
             return "r.status = ?", [c.value], "", []
         if c.what == "dataset":
-            ids = "SELECT run_id FROM run_datasets WHERE name = ?"
+            ids = (
+                "SELECT x.run_id, s.start_ms FROM run_datasets x JOIN runs s ON s.id = x.run_id "
+                "WHERE x.name = ?"
+            )
             check = f"EXISTS (SELECT 1 FROM run_datasets x WHERE x.run_id = {key} AND x.name = ?)"
             return check, [c.value], ids, [c.value]
         table, column = {
@@ -534,7 +852,7 @@ class SearchIndex(ABC):
             "param_number": ("run_params", "number"),
             "tag": ("run_tags", "value"),
         }[c.what]
-        ids = f"SELECT run_id FROM {table} WHERE name = ? AND {column} {op} ?"
+        ids = f"SELECT run_id, start_ms FROM {table} WHERE name = ? AND {column} {op} ?"
         if key == "v.run_id":
             ids += " AND versioned = 1"
         check = (
@@ -621,6 +939,19 @@ def index_for(config: MLPlat) -> SearchIndex:
     return SqliteIndex(config.search_index_path)
 
 
+def _normalized(run: RunDoc) -> RunDoc:
+    """``run`` as the index stores it (no NaN metrics; datasets sorted, once each)."""
+    return RunDoc(
+        run.id, run.experiment_id, run.name, run.status, run.start_ms, run.end_ms, run.deleted,
+        {k: v for k, v in run.metrics.items() if not math.isnan(v)}, dict(run.params),
+        dict(run.tags), sorted(set(run.datasets)),
+    )  # fmt: skip
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
 def _marks(n: int) -> str:
     return ", ".join(["?"] * n)
 
@@ -668,26 +999,16 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, start_ms);
 CREATE INDEX IF NOT EXISTS runs_by_end ON runs (end_ms);
 CREATE TABLE IF NOT EXISTS run_metrics (
     run_id TEXT NOT NULL, name TEXT NOT NULL, value {real} NOT NULL, versioned INTEGER NOT NULL,
-    PRIMARY KEY (run_id, name)
+    start_ms BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name)
 ){without_rowid};
-CREATE INDEX IF NOT EXISTS run_metrics_by_value ON run_metrics (name, value);
-CREATE INDEX IF NOT EXISTS run_metrics_versioned ON run_metrics (name, value)
-    WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_params (
     run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, number {real},
-    versioned INTEGER NOT NULL, PRIMARY KEY (run_id, name)
+    versioned INTEGER NOT NULL, start_ms BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name)
 ){without_rowid};
-CREATE INDEX IF NOT EXISTS run_params_by_value ON run_params (name, value);
-CREATE INDEX IF NOT EXISTS run_params_by_number ON run_params (name, number);
-CREATE INDEX IF NOT EXISTS run_params_versioned ON run_params (name, value) WHERE versioned = 1;
-CREATE INDEX IF NOT EXISTS run_params_versioned_number ON run_params (name, number)
-    WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_tags (
     run_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, versioned INTEGER NOT NULL,
-    PRIMARY KEY (run_id, name)
+    start_ms BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (run_id, name)
 ){without_rowid};
-CREATE INDEX IF NOT EXISTS run_tags_by_value ON run_tags (name, value);
-CREATE INDEX IF NOT EXISTS run_tags_versioned ON run_tags (name, value) WHERE versioned = 1;
 CREATE TABLE IF NOT EXISTS run_datasets (
     run_id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (run_id, name)
 ){without_rowid};
@@ -716,7 +1037,35 @@ CREATE TABLE IF NOT EXISTS version_tags (
     PRIMARY KEY (name, version, key)
 );
 CREATE TABLE IF NOT EXISTS search_sync (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+    dag_id TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, run_type TEXT NOT NULL,
+    triggered_by TEXT NOT NULL, user_name TEXT NOT NULL, assets TEXT NOT NULL,
+    start_ms BIGINT NOT NULL, end_ms BIGINT, text_lower TEXT NOT NULL,
+    PRIMARY KEY (dag_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS pipeline_runs_by_start ON pipeline_runs (start_ms);
 """
+
+#: Bumped when the tables change; :meth:`SearchIndex._migrate` brings an older index up to it.
+SCHEMA = 2
+
+# A value's run start time is in the index with it (schema 2): a threshold lists its runs
+# newest first from the index alone, so a query joins only the runs it shows.
+_VALUE_INDEXES = """
+CREATE INDEX IF NOT EXISTS run_metrics_by_value ON run_metrics (name, value, start_ms);
+CREATE INDEX IF NOT EXISTS run_metrics_versioned ON run_metrics (name, value, start_ms)
+    WHERE versioned = 1;
+CREATE INDEX IF NOT EXISTS run_params_by_value ON run_params (name, value, start_ms);
+CREATE INDEX IF NOT EXISTS run_params_by_number ON run_params (name, number, start_ms);
+CREATE INDEX IF NOT EXISTS run_params_versioned ON run_params (name, value, start_ms)
+    WHERE versioned = 1;
+CREATE INDEX IF NOT EXISTS run_params_versioned_number ON run_params (name, number, start_ms)
+    WHERE versioned = 1;
+CREATE INDEX IF NOT EXISTS run_tags_by_value ON run_tags (name, value, start_ms);
+CREATE INDEX IF NOT EXISTS run_tags_versioned ON run_tags (name, value, start_ms)
+    WHERE versioned = 1;
+"""
+_VALUE_TABLES = ("run_metrics", "run_params", "run_tags")
 
 # run names through an FTS5 trigram index kept by triggers (external content: the runs table)
 _SQLITE_NAMES = """
@@ -761,9 +1110,15 @@ class SqliteIndex(SearchIndex):
             self._writer.executescript(schema + _SQLITE_NAMES)
         except sqlite3.OperationalError as error:
             raise Unavailable(f"the search index needs SQLite with FTS5 trigram: {error}") from None
+        self._migrate()
         self._reader = self._writer if memory else self._connect()
         if memory:
             self._read_lock = self._write_lock
+        # the pages a query reads stay in memory between syncs (SQLite's default is 2 MB)
+        self._reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KB}")
+
+    def _columns(self, execute: Any, table: str) -> set[str]:
+        return {row[1] for row in execute(f"PRAGMA table_info({table})", ()).fetchall()}
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(
@@ -773,6 +1128,10 @@ class SqliteIndex(SearchIndex):
     def _rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
         with self._read_lock:
             return self._reader.execute(sql, tuple(values)).fetchall()
+
+    def _sync_rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        with self._write_lock:
+            return self._writer.execute(sql, tuple(values)).fetchall()
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -800,7 +1159,7 @@ class SqliteIndex(SearchIndex):
             return "", []
         phrase = '"' + value.replace('"', '""') + '"'
         return (
-            "SELECT id AS run_id FROM runs WHERE rid IN "
+            "SELECT id AS run_id, start_ms FROM runs WHERE rid IN "
             "(SELECT rowid FROM run_names WHERE run_names MATCH ?)",
             [phrase],
         )
@@ -835,7 +1194,17 @@ class PostgresIndex(SearchIndex):
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                 conn.execute(f'SET search_path TO "{schema}"')
                 conn.execute(_TABLES.format(run_key="", real="DOUBLE PRECISION", without_rowid=""))
-            self.trigrams = self._trigram_index(conn)
+        self._migrate()
+        with self._write_lock:
+            self.trigrams = self._trigram_index(self._connection("_writer"))
+
+    def _columns(self, execute: Any, table: str) -> set[str]:
+        rows = execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+            "AND table_name = ?",
+            (self.schema, table),
+        ).fetchall()
+        return {row[0] for row in rows}
 
     def _trigram_index(self, conn: Any) -> bool:
         """Run names by trigrams (pg_trgm) when the extension exists or may be created."""
@@ -868,13 +1237,21 @@ class PostgresIndex(SearchIndex):
         return conn
 
     def _rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        with self._read_lock:
+            return self._on("_reader", sql, values)
+
+    def _sync_rows(self, sql: str, values: Sequence[Any] = ()) -> list[Any]:
+        with self._write_lock:
+            return self._on("_writer", sql, values)
+
+    def _on(self, which: str, sql: str, values: Sequence[Any]) -> list[Any]:
+        """The rows of a query on one of the two connections (its lock held)."""
         import psycopg
 
-        with self._read_lock:
-            try:
-                return list(self._connection("_reader").execute(self._sql(sql), values))
-            except psycopg.OperationalError as err:
-                raise Unavailable(f"the search index (PostgreSQL): {err}") from None
+        try:
+            return list(self._connection(which).execute(self._sql(sql), values))
+        except psycopg.OperationalError as err:
+            raise Unavailable(f"the search index (PostgreSQL): {err}") from None
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -892,7 +1269,7 @@ class PostgresIndex(SearchIndex):
     def _name_ids(self, value: str) -> tuple[str, list[Any]]:
         if not self.trigrams or len(value) < 3:
             return "", []
-        return "SELECT id AS run_id FROM runs WHERE name_lower LIKE ? ESCAPE '\\'", [
+        return "SELECT id AS run_id, start_ms FROM runs WHERE name_lower LIKE ? ESCAPE '\\'", [
             _contains(value)
         ]
 

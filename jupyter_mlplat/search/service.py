@@ -22,6 +22,7 @@ from jupyter_mlplat.deploy.registry import Registry, mlflow_call
 from jupyter_mlplat.errors import InvalidInput, MLPlatError, Unavailable
 from jupyter_mlplat.search.index import (
     ModelHit,
+    PipelineRunHit,
     RunHit,
     RunQuery,
     SearchIndex,
@@ -36,7 +37,7 @@ from jupyter_mlplat.search.language import (
     parse_kinds,
     quoted,
 )
-from jupyter_mlplat.search.sync import IndexSync
+from jupyter_mlplat.search.sync import IndexSync, PipelineRunSync
 from jupyter_mlplat.tracking.ui import run_ui_path
 
 if TYPE_CHECKING:
@@ -59,12 +60,16 @@ RUN_PAGE = 100
 RUN_ID_CHUNK = 100
 #: Seconds between two syncs of the reports index from MLflow (each search would otherwise).
 REPORTS_SYNC_SECONDS = 2.0
+#: Groups of results, in order: the kinds, and pipeline runs (``kind:pipeline``) after pipelines.
+GROUPS = (*KINDS[: KINDS.index("pipeline") + 1], "pipeline_run",
+          *KINDS[KINDS.index("pipeline") + 1 :])  # fmt: skip
 LABELS = {
     "model": "Models",
     "version": "Model versions",
     "run": "Runs",
     "report": "Reports",
     "pipeline": "Pipelines",
+    "pipeline_run": "Pipeline runs",
     "deployment": "Deployments",
     "table": "Tables",
     "column": "Columns",
@@ -116,6 +121,7 @@ class SearchService:
         self._index = index
         self._ready = False
         self.syncer: IndexSync | None = None
+        self.pipeline_runs: PipelineRunSync | None = None
         self._synced = 0.0
         self._sync_lock = threading.Lock()
 
@@ -136,11 +142,21 @@ class SearchService:
         interval = self.config.search_index_sync_seconds
         if self.syncer is not None or interval <= 0 or not self.config.tracking_uri:
             return self.syncer
+        also: list[Callable[[], object]] = [self.reports.sync] if self.reports is not None else []
+        if self.pipelines is not None and self.config.airflow_url:
+            # Airflow's runs first: a few requests, where MLflow's first sync may take minutes
+            self.pipeline_runs = PipelineRunSync(
+                self.index,
+                self.pipelines,
+                reconcile_seconds=self.config.search_index_reconcile_seconds,
+                logger=logger,
+            )
+            also.insert(0, self.pipeline_runs)
         self.syncer = IndexSync(
             self.index,
             lambda: self.client,
             reconcile_seconds=self.config.search_index_reconcile_seconds,
-            also=[self.reports.sync] if self.reports is not None else [],
+            also=also,
             logger=logger,
         )
         self.syncer.start(interval)
@@ -170,7 +186,7 @@ class SearchService:
         wanted = parse_kinds(kinds) if kinds.strip() else None
         started = time.perf_counter()
         plan = compile_query(text, wanted)
-        found: dict[str, dict[str, Result]] = {kind: {} for kind in KINDS}
+        found: dict[str, dict[str, Result]] = {kind: {} for kind in GROUPS}
         notes: dict[str, str] = {}
         experiments: dict[str, str] | None = None
         for clause in plan.clauses:
@@ -184,10 +200,9 @@ class SearchService:
                 except Unavailable as err:
                     notes[kind] = str(err)
                     continue
-                for hit in hits:
-                    if len(found[kind]) >= limit:
-                        break
-                    found[kind].setdefault(hit.id, hit)
+                for hit in hits:  # kind:pipeline finds pipeline runs too
+                    if len(found[hit.kind]) < limit:
+                        found[hit.kind].setdefault(hit.id, hit)
         groups = [
             {"kind": kind, "label": LABELS[kind], "results": [r.to_json() for r in hits.values()]}
             for kind, hits in found.items()
@@ -535,7 +550,17 @@ class SearchService:
             results.append(
                 Result("pipeline", dag_id, dag_id, subtitle, {"panel": "pipelines", "name": dag_id})
             )
-        return results[:limit]
+        return results[:limit] + self._pipeline_runs(clause, limit)
+
+    def _pipeline_runs(self, clause: ClausePlan, limit: int) -> list[Result]:
+        """Airflow's runs as the search index holds them (once its sync has read Airflow)."""
+        index = self._index
+        if index is None or (self.pipeline_runs is None and not index.has_pipeline_runs):
+            return []
+        fields = clause.fields
+        dag = " ".join(fields[f] for f in ("name", "pipeline") if f in fields)
+        hits = index.pipeline_runs(clause.words, dag, fields.get("status", ""), limit)
+        return [_pipeline_run_result(hit) for hit in hits]
 
     def _deployments(self, clause: ClausePlan, limit: int) -> list[Result]:
         if self.deploy is None:
@@ -570,6 +595,41 @@ class SearchService:
                 )
             )
         return results[:limit]
+
+
+def _pipeline_run_result(hit: PipelineRunHit) -> Result:
+    """A pipeline run: its state, what started it, how long it took, what it logged."""
+    run = hit.run
+    if run.run_type == "asset_triggered":
+        trigger = "on " + ", ".join(run.assets or ["an asset event"])
+    elif run.run_type == "manual":
+        trigger = "manual" + (f" by {run.user}" if run.user else "")
+        trigger += f" ({run.triggered_by})" if run.triggered_by else ""
+    else:
+        trigger = run.run_type or run.triggered_by
+    parts = [run.state, trigger]
+    if run.start_ms:
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.start_ms / 1000))
+        took = f", {(run.end_ms - run.start_ms) / 1000:.0f} s" if run.end_ms else ""
+        parts.append(f"{started} UTC{took}")
+    if hit.mlflow_runs:
+        parts.append(f"{len(hit.mlflow_runs)} MLflow run{'s' * (len(hit.mlflow_runs) > 1)}")
+    parts += [f"{name} v{version}" for name, version in hit.versions]
+    return Result(
+        "pipeline_run",
+        f"{run.dag_id}/{run.run_id}",
+        f"{run.dag_id} · {run.run_id}",
+        " · ".join(p for p in parts if p),
+        {
+            "panel": "pipelines",
+            "name": run.dag_id,
+            "run": run.run_id,
+            "mlflow_runs": [
+                {"run_id": i, "path": run_ui_path(e, i), "name": n} for i, e, n in hit.mlflow_runs
+            ],
+            "versions": [{"model": n, "version": str(v)} for n, v in hit.versions],
+        },
+    )
 
 
 def _table_result(entry: Any, words: list[str]) -> Result:

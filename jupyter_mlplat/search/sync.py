@@ -27,15 +27,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlplat.deploy.registry import mlflow_call
 from jupyter_mlplat.errors import MLPlatError
-from jupyter_mlplat.search.index import ModelDoc, RunDoc, SearchIndex, VersionDoc
+from jupyter_mlplat.search.index import (
+    ModelDoc,
+    PipelineRunDoc,
+    RunDoc,
+    SearchIndex,
+    VersionDoc,
+)
 from jupyter_mlplat.search.language import quoted
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from jupyter_mlplat.pipelines.service import PipelinesService
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +217,7 @@ class IndexSync:
         newest, read = since, set[str]()
         for page in self._runs(active, since - OVERLAP_MS if since else 0):
             docs = [_run_doc(run) for run in page]
-            index.upsert_runs(docs)
+            index.upsert_runs(docs, only_changed=not full)  # the overlap: mostly unchanged
             read.update(d.id for d in docs)
             newest = max([newest, *(d.start_ms for d in docs)])
             before = report.runs
@@ -240,11 +249,11 @@ class IndexSync:
         versions = self._versions(versions_since - OVERLAP_MS if versions_since else 0)
         changed: list[str] = []
         if not all_versions:  # what the overlap read again unchanged is left alone
-            known = index.updated("models")
+            known = index.updated("models") if models else {}
             changed = [m.name for m in models if known.get(m.name) != m.updated_ms]
             if not all_models:
                 models = [m for m in models if m.name in set(changed)]
-            known_versions = index.updated("versions")
+            known_versions = index.updated("versions") if versions else {}
             versions = [
                 v for v in versions if known_versions.get((v.name, v.version)) != v.updated_ms
             ]
@@ -316,7 +325,8 @@ class IndexSync:
                 filter_string=f"attributes.run_id IN ({', '.join(quoted(r) for r, _ in chunk)})",
                 max_results=len(chunk),
             )
-            count += self.index.upsert_runs([_run_doc(run) for run in page])
+            self.index.upsert_runs([_run_doc(run) for run in page], only_changed=True)
+            count += len(page)
         return count
 
     def _deleted_runs(self, experiments: list[str]) -> set[str]:
@@ -413,3 +423,89 @@ def _version_doc(version: Any) -> VersionDoc:
 
 def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
     return mlflow_call(function, *args, owner="search index", **kwargs)
+
+
+class PipelineRunSync:
+    """Keeps the index's pipeline runs in step with Airflow, as :class:`IndexSync` does runs
+    with MLflow: each pass reads the runs Airflow changed since the watermark (the time the
+    last pass began, less ``OVERLAP_MS`` for clocks), the asset events that started a new
+    asset-triggered run, and every ``reconcile_seconds`` all runs (deleted ones go).
+
+    Airflow is optional and often not running: a pass that cannot reach it logs once and
+    leaves the index as it was (the MLflow sync goes on)."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        pipelines: PipelinesService,
+        *,
+        reconcile_seconds: float = 120.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.index = index
+        self.pipelines = pipelines
+        self.reconcile_seconds = reconcile_seconds
+        self.log = logger or log
+        self.last_error = ""
+
+    def __call__(self) -> None:
+        """One pass, its failures logged (once until it works again), never raised."""
+        try:
+            self.run_once()
+            self.last_error = ""
+        except MLPlatError as err:
+            if str(err) != self.last_error:
+                self.log.warning("jupyter_mlplat: search index: pipeline runs not read: %s", err)
+            self.last_error = str(err)
+
+    def run_once(self) -> int:
+        """Read Airflow's changed runs into the index; how many were new or changed."""
+        index = self.index
+        began = time.time()
+        since = int(index.state("pipeline_runs_since", "0") or 0)
+        reconciled = float(index.state("pipeline_runs_reconciled_at", "0") or 0)
+        every = not since or began - reconciled >= self.reconcile_seconds
+        from_ms = 0 if every else since - OVERLAP_MS
+        known = index.pipeline_run_docs()
+        docs: list[PipelineRunDoc] = []
+        for page in self.pipelines.runs_updated(_iso(from_ms) if from_ms else ""):
+            docs += [self._doc(run, known) for run in page]
+        changed = index.upsert_pipeline_runs(docs, replace_all=every)
+        state = {"pipeline_runs_since": str(int(began * 1000))}
+        if every:
+            state["pipeline_runs_reconciled_at"] = str(began)
+        index.set_state(state)
+        return changed
+
+    def _doc(
+        self, run: dict[str, Any], known: dict[tuple[str, str], PipelineRunDoc]
+    ) -> PipelineRunDoc:
+        doc = PipelineRunDoc(
+            dag_id=run["dag_id"],
+            run_id=run["run_id"],
+            state=str(run["state"]),
+            run_type=str(run["run_type"]),
+            triggered_by=str(run["triggered_by"]),
+            user=str(run["user"]),
+            start_ms=_ms(run["start"]) or 0,
+            end_ms=_ms(run["end"]),
+        )
+        if doc.run_type == "asset_triggered":  # the events never change: read them once
+            before = known.get((doc.dag_id, doc.run_id))
+            doc.assets = (
+                before.assets
+                if before is not None and before.assets
+                else self.pipelines.asset_events(doc.dag_id, doc.run_id)
+            )
+        return doc
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def _ms(value: str | None) -> int | None:
+    """Milliseconds since the epoch of one of Airflow's ISO times (None stays None)."""
+    if not value:
+        return None
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)

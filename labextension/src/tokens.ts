@@ -792,6 +792,8 @@ export interface ISearchTarget {
   column?: string;
   /** Pipeline (DAG id) (pipelines panel). */
   name?: string;
+  /** One run of the pipeline (its Airflow run id; pipelines panel). */
+  run?: string;
   /** Path below the Jupyter base URL (MLflow UI run page, report page). */
   path?: string;
   /** Report id (a run id). */

@@ -313,3 +313,44 @@ def test_airflow_ui_is_proxied_behind_jupyter_auth(platform: RunningPlatform) ->
     assert health.json()["scheduler"]["status"] == "healthy"
     anonymous = requests.get(f"{lab.url}/mlplat/airflow/", timeout=10)
     assert anonymous.status_code == 403
+
+
+def test_pipeline_runs_are_found_by_the_one_search(platform: RunningPlatform) -> None:
+    """kind:pipeline finds Airflow's runs (the server's search index reads them every few
+    seconds): by DAG, trigger and state, with the MLflow runs its tasks logged; an asset-started
+    run names the table."""
+    lab = platform.lab
+
+    def found(q: str) -> list[dict[str, Any]]:
+        response = lab.api("GET", "mlplat/api/search", params={"q": q})
+        assert response.status_code == 200, response.text
+        groups = {g["kind"]: g["results"] for g in response.json()["groups"]}
+        return list(groups.get("pipeline_run", []))
+
+    runs = api(platform, "GET", "/train/runs?limit=20").json()["runs"]
+    if not any(r["triggered_by"] == "rest_api" for r in runs):  # this test alone
+        api(platform, "POST", "/train/runs")
+    run = wait_for_run(platform, "train", lambda r: r["triggered_by"] == "rest_api" and finished(r))
+    started = time.monotonic()
+    while True:  # the MLflow runs of its tasks are indexed by the same background sync
+        hit = next((h for h in found("kind:pipeline pipeline:train rest_api")
+                    if h["target"]["run"] == run["run_id"]), None)  # fmt: skip
+        if hit is not None and "MLflow runs" in hit["subtitle"]:
+            break
+        assert time.monotonic() - started < 60, hit
+        time.sleep(1)
+    print(f"indexed {time.monotonic() - started:.1f} s after the run was seen finished")
+    assert hit["id"] == f"train/{run['run_id']}"
+    assert (
+        hit["subtitle"].startswith(f"{run['state']} · manual") and "(rest_api)" in hit["subtitle"]
+    )
+    assert hit["target"]["panel"] == "pipelines" and hit["target"]["name"] == "train"
+    assert len(hit["target"]["mlflow_runs"]) == 3  # the DAG run's and its two tasks'
+
+    failed = found("kind:pipeline status:failed")
+    assert all(h["subtitle"].startswith("failed · ") for h in failed)
+    if any(r["state"] == "failed" for r in api(platform, "GET", "/broken/runs").json()["runs"]):
+        assert "broken" in {h["target"]["name"] for h in failed}  # after the log tail test
+    if api(platform, "GET", "/on_table/runs").json()["runs"]:  # after the catalog test
+        [asset] = found("kind:pipeline pipeline:on_table")[:1]
+        assert " · on demo.iris · " in asset["subtitle"], asset

@@ -272,7 +272,10 @@ export class PipelinesList extends ModelView {
     return h(
       'li',
       {
-        className: 'jp-MLPlatPipelines-run',
+        className:
+          this._model.markedRun === `${dagId}/${run.run_id}`
+            ? 'jp-MLPlatPipelines-run jp-mod-selected'
+            : 'jp-MLPlatPipelines-run',
         testid: `mlplat-pipeline-run-${run.run_id}`,
         attrs: { 'data-run': run.run_id, 'data-state': run.state ?? 'none' }
       },

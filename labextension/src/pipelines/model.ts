@@ -111,6 +111,25 @@ export class PipelinesModel extends RemoteModel {
   }
 
   /**
+   * The run a search result opened (`dagId/runId`), marked in the list.
+   */
+  get markedRun(): string {
+    return this._markedRun;
+  }
+
+  /**
+   * Expand a pipeline and mark one of its runs (a search result).
+   */
+  async showRun(dagId: string, runId: string): Promise<void> {
+    this._markedRun = `${dagId}/${runId}`;
+    if (!this._expanded.has(dagId)) {
+      this._expanded.add(dagId);
+    }
+    this.emit();
+    await this.loadRuns(dagId);
+  }
+
+  /**
    * The task whose log is shown, or `null`.
    */
   get logTarget(): ILogTarget | null {
@@ -390,6 +409,7 @@ export class PipelinesModel extends RemoteModel {
   private _runs = new Map<string, ILoadable<IPipelineRun[]>>();
   private _runsSeq = new Map<string, number>();
   private _expanded = new Set<string>();
+  private _markedRun = '';
   private _pending = new Set<string>();
   private _logs = new Map<string, ILoadable<string>>();
   private _logTarget: ILogTarget | null = null;

@@ -122,14 +122,22 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.pipelinesOpenPipeline, {
       label: trans.__('Open Pipeline'),
-      caption: trans.__('Show a pipeline and its runs in the Pipelines panel'),
-      execute: args => {
+      caption: trans.__(
+        'Show a pipeline and its runs in the Pipelines panel (a run: marked)'
+      ),
+      execute: async args => {
         const name = args['name'];
         if (typeof name !== 'string' || name === '') {
           return;
         }
         shell.activateById(panel.id);
-        if (!model.isExpanded(name)) {
+        const run = args['run'];
+        if (typeof run === 'string' && run !== '') {
+          await model.showRun(name, run);
+          panel.node
+            .querySelector('.jp-MLPlatPipelines-run.jp-mod-selected')
+            ?.scrollIntoView({ block: 'nearest' });
+        } else if (!model.isExpanded(name)) {
           model.toggle(name);
         }
       }

@@ -63,7 +63,8 @@ export const searchPlugin: JupyterFrontEndPlugin<void> = {
         }
         case 'pipelines':
           await commands.execute(CommandIDs.pipelinesOpenPipeline, {
-            name: target.name ?? ''
+            name: target.name ?? '',
+            ...(target.run ? { run: target.run } : {})
           });
           return;
         case 'mlflow': {
