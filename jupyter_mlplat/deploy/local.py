@@ -12,6 +12,11 @@ A rollout starts the servers of versions not yet serving, waits until they are r
 them to the gateway (health check passed), switches the weights, drains the servers left out
 and only then stops them: no request is dropped. Promote and rollback only move weights and
 stop the server left out.
+
+A rollout cut short (the Jupyter server killed while the new version's server starts) leaves
+the gateway serving what it served: ``restore`` routes each deployment as its restored record
+says, forgets the routes of deployments not ready, and stops every server process under a
+deployment's folder that its record does not name.
 """
 
 from __future__ import annotations
@@ -308,7 +313,9 @@ class LocalBackend(DeployBackend):
 
     def restore(self, deployments: list[Deployment]) -> list[Deployment]:
         """Keep the servers still serving, restart the others; the gateway's routes are
-        regenerated from the records (and it starts on its recorded port)."""
+        regenerated from the records (and it starts on its recorded port). Then whatever the
+        records do not name goes: routes of deployments not ready, and servers a rollout cut
+        short by the restart had started (after the gateway moved off them)."""
         kept: dict[str, list[Route]] = {}
         again: list[Deployment] = []
         for deployment in deployments:
@@ -339,7 +346,28 @@ class LocalBackend(DeployBackend):
             except Exception as err:
                 deployment.state = "failed"
                 deployment.message = f"could not restart after a restart: {err}"
+        self._reconcile(deployments)
         return deployments
+
+    def _reconcile(self, deployments: list[Deployment]) -> None:
+        """Routes and server processes as the (restored) records say, nothing else."""
+        routed = self.gateway.routes()
+        for deployment in deployments:
+            if deployment.state != "ready" and deployment.name in routed:
+                self.gateway.forget(deployment.name)
+        for deployment in deployments:
+            wanted = {int(s["port"]) for s in _servers(deployment)}
+            if deployment.state != "ready":
+                wanted = set()
+            base = self.root / deployment.name
+            for server_dir in sorted(base.glob("server-*")):
+                port = server_dir.name.removeprefix("server-")
+                if port.isdigit() and int(port) in wanted:
+                    continue
+                pid = _server_pid(server_dir)
+                if pid is not None:
+                    _stop_group(pid)
+                shutil.rmtree(server_dir, ignore_errors=True)
 
     def log(self, deployment: Deployment, lines: int) -> dict[str, str]:
         """Each server's log tail; the server's own paths are shown as ``<server>``."""
@@ -498,6 +526,17 @@ def _serves(server: dict[str, Any], name: str = "") -> bool:
         return False
     port = int(server["port"])
     return _get(port, "/v2/health/ready") and (not name or _get(port, f"/v2/models/{name}/ready"))
+
+
+def _server_pid(server_dir: Path) -> int | None:
+    """The live MLServer process of ``server_dir`` (its pid file), None if there is none.
+    Its command line must name the directory: a pid reused by another process is left alone."""
+    try:
+        pid = int((server_dir / "mlserver.pid").read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if os.fsencode(server_dir) in command else None
 
 
 def _stop_server(base: Path, server: dict[str, Any]) -> None:

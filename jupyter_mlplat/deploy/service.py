@@ -86,6 +86,30 @@ def deployment_from_json(data: dict[str, Any]) -> Deployment:
     )
 
 
+def _rollout_of(record: Deployment) -> str:
+    """``rollout of version 2`` / ``canary rollout of version 3``: what ``record`` aimed for."""
+    if record.canary is not None:
+        return f"canary rollout of version {record.canary.model.version}"
+    return f"rollout of version {record.stable.model.version}"
+
+
+def _interrupted(record: Deployment, saved: Deployment | None) -> Deployment:
+    """What a record cut short mid-rollout by a restart becomes: the ``saved`` record it
+    started from (reverted, saying so), or for a new deployment a ``failed`` one."""
+    reason = "was interrupted by a restart of the Jupyter server"
+    if saved is None:
+        record.state = "failed"
+        record.endpoint = ""
+        record.message = f"deploying version {record.stable.model.version} {reason}: deploy again"
+        record.details = {"progress": {"step": "failed", "fraction": 1.0}}
+        record.updated = time.time()
+        return record
+    saved.message = f"{_rollout_of(record)} {reason} and was reverted"
+    saved.reverted = True
+    saved.updated = time.time()
+    return saved
+
+
 class DeployService:
     """Deploy, list, promote, roll back and delete the configured user's deployments."""
 
@@ -207,33 +231,47 @@ class DeployService:
         return self._backend(existing.target).log(existing, lines)
 
     def restore(self) -> builtins.list[Deployment]:
-        """At server start: re-attach to (or restart) the caller's deployments."""
-        by_target: dict[str, builtins.list[Deployment]] = {}
+        """At server start: re-attach to (or restart) the caller's deployments.
+
+        A record still ``deploying`` was cut short by the restart (the Jupyter server died
+        mid-rollout): it goes back to what served before, marked ``reverted`` with a message
+        saying so, or, for a new deployment, becomes ``failed``. The backend then makes its
+        servers and routes agree with the records (it stops what a cut-short rollout started).
+        Every name is held meanwhile: an operation asked for during the restore is a Conflict.
+        """
+        records = []
         for path in sorted(self.store.glob("*.json")):
             record = self._read(path)
             if record is None or record.owner != self.owner or path.stem.endswith(".rollback"):
                 continue
-            saved = self._read(self._rollback_path(record.name))
-            if record.state == "deploying":
+            records.append(record)
+        with contextlib.ExitStack() as held:
+            for record in records:
+                held.enter_context(self._claim(record.name))
+            return self._restore(records)
+
+    def _restore(self, records: builtins.list[Deployment]) -> builtins.list[Deployment]:
+        # records are saved once their target agrees with them: a restore cut short is
+        # done again at the next start (from the same records and rollback copies)
+        by_target: dict[str, builtins.list[Deployment]] = {}
+        for found in records:
+            record = found
+            if found.state == "deploying":
                 # the server stopped mid-rollout: go back to what served before
-                if saved is not None:
-                    record = saved
-                else:
-                    record.state = "failed"
-                    record.message = "interrupted by a server restart"
-                self._rollback_path(record.name).unlink(missing_ok=True)
-                self._save(record)
+                record = _interrupted(found, self._read(self._rollback_path(found.name)))
             by_target.setdefault(record.target, []).append(record)
         restored: builtins.list[Deployment] = []
-        for target, records in by_target.items():
+        for target, targeted in by_target.items():
             try:
-                done = self._backend(target).restore(records)
+                done = self._backend(target).restore(targeted)
             except Exception as err:
-                for record in records:
+                for record in targeted:
                     record.message = f"could not restore: {err}"
-                done = records
+                done = targeted
             for record in done:
                 self._save(record)
+                # no operation runs now: the rollback copy has served (or is stale)
+                self._rollback_path(record.name).unlink(missing_ok=True)
             restored.extend(done)
         return restored
 
@@ -304,12 +342,7 @@ class DeployService:
         except Exception as err:
             reason = str(err).strip() or type(err).__name__
             if existing is not None:
-                existing.message = f"rollout of version {record.stable.model.version} failed "
-                if record.canary is not None:
-                    existing.message = (
-                        f"canary rollout of version {record.canary.model.version} failed "
-                    )
-                existing.message += f"and was reverted: {reason}"
+                existing.message = f"{_rollout_of(record)} failed and was reverted: {reason}"
                 existing.reverted = True
                 existing.updated = time.time()
                 self._save(existing)

@@ -146,8 +146,8 @@ def log_tail(path: Path, lines: int = 30) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists; an exited child of this process (a zombie) is reaped
-    and counts as gone."""
+    """Whether process ``pid`` exists; an exited child of this process is reaped and counts as
+    gone, and so does any other zombie (a server whose parent died: its new parent reaps it)."""
     if pid <= 0:
         return False
     try:
@@ -159,7 +159,15 @@ def pid_alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0]:
             return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:

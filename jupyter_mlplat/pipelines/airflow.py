@@ -37,6 +37,21 @@ AIRFLOW_UI_PATH = "mlplat/airflow/"
 DAG_FILE_GLOB = "*.py"
 
 
+#: Every task of a pipeline that sets none of its own: one retry after 30 s, so a task whose
+#: process dies (killed, out of memory, a node lost) is run again. Airflow's defaults are 0 and
+#: 300 s; the platform's environment may set others (the tests use a few seconds).
+TASK_DEFAULTS = {
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "1",
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "30",
+}
+
+
+#: SQLite lets one process write at a time; the others wait up to this many seconds (sqlite3's
+#: default, 5 s, made the runs API answer 500 "database is locked" while a task was being
+#: retried: the API server writes an audit row per POST while scheduler and task write too).
+SQLITE_CONNECT_ARGS: dict[str, Any] = {"timeout": 30}
+
+
 def has_dag_files(folder: Path) -> bool:
     """Whether ``folder`` holds a Python file Airflow would parse (the cue to start Airflow)."""
     try:
@@ -101,7 +116,10 @@ class EmbeddedAirflow:
                 # under the base URL's path, as Airflow mounts its execution API there
                 "execution_api_server_url": f"{self.url}{base_path}/execution/",
             },
-            "database": {"sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}"},
+            "database": {
+                "sql_alchemy_conn": f"sqlite:///{self.home / 'airflow.db'}",
+                "sql_alchemy_connect_args": f"{__name__}.SQLITE_CONNECT_ARGS",
+            },
             "api": {
                 "host": "127.0.0.1",
                 "port": str(self.port),
@@ -128,7 +146,8 @@ class EmbeddedAirflow:
             for key, value in options.items()
         }
         return {
-            **self.env,
+            **TASK_DEFAULTS,
+            **self.env,  # AIRFLOW__CORE__DEFAULT_TASK_RETR* in the platform's environment win
             **env,
             "AIRFLOW_HOME": str(self.home),
             "NO_PROXY": "127.0.0.1,localhost",

@@ -6,7 +6,8 @@
   volume (its target-folder annotation is the namespace; an admission policy rejects any other
   value, so nobody writes into another user's folder). The user needs nothing but ConfigMap
   rights in their own namespace. The platform environment of the user's tasks (``MLP_*``, no
-  credentials) goes the same way, as the ConfigMap ``mlplat-platform-env``.
+  credentials) goes the same way, as the ConfigMap ``mlplat-platform-env``. Publishing is all or
+  nothing: a refusal (403, 409, 422) or a timeout puts back what it had written, in one line.
 * **Running** (KubernetesExecutor): the cluster policy :func:`dag_policy` (in Airflow's
   ``airflow_local_settings.py``) gives every task of a DAG under ``<dags>/<namespace>/`` a pod
   override: that namespace, the user's notebook service account, the platform environment from
@@ -19,13 +20,24 @@ Values and the pod template: ``spawner_config/cluster/airflow/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.errors import InvalidInput
-from jupyter_mlplat.infra.kube import dns_label, owner_labels
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError
+from jupyter_mlplat.infra.kube import (
+    USER_LABEL,
+    Kind,
+    Objects,
+    bounded,
+    dns_label,
+    is_managed,
+    owner_labels,
+    translated,
+)
 from jupyter_mlplat.tracking.auth import credential_references
 
 PIPELINE_LABEL = "jupyter-mlplat/pipeline"
@@ -102,21 +114,112 @@ def pipeline_manifests(config: MLPlat, dag_file: Path) -> list[dict[str, Any]]:
     ]
 
 
-def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
-    """Create or replace ConfigMaps with a ``kubernetes.dynamic.DynamicClient``."""
-    from kubernetes.dynamic.exceptions import NotFoundError
+CONFIGMAP = Kind("", "v1", "ConfigMap", "configmaps")
 
-    api = client.resources.get(api_version="v1", kind="ConfigMap")
+
+def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
+    """Create or replace ConfigMaps with a ``kubernetes.dynamic.DynamicClient``: all or none.
+
+    The pipeline's own ConfigMap goes last (its DAG shows up in Airflow once what its tasks
+    need is there). When a write fails (403, 409, 422, a timeout), the ConfigMaps written
+    before it go back to what they were (created: deleted; replaced: their previous content)
+    and the failure is raised as one line (``jupyter_mlplat.errors``). A ConfigMap of the
+    same name that is not the platform's, or is another user's, is a Conflict; nothing is
+    written then.
+    """
     for manifest in manifests:
-        meta = manifest["metadata"]
+        check_configmap(manifest)
+    bounded(client.client)  # a stalled API server fails the submission, it does not hang it
+    ordered = sorted(manifests, key=lambda m: PIPELINE_LABEL in m["metadata"].get("labels", {}))
+    undo: list[tuple[Objects, dict[str, Any], dict[str, Any] | None]] = []
+    try:
+        for manifest in ordered:
+            meta = manifest["metadata"]
+            objects = Objects(CONFIGMAP, meta["namespace"], client=client)
+            current = objects.get(meta["name"])
+            if current is None:
+                with objects.translated("create", meta["name"]):
+                    written = objects.api.create(body=manifest, namespace=meta["namespace"])
+                undo.append((objects, written.to_dict(), None))
+                continue
+            _check_ours(current, manifest)
+            version = current["metadata"]["resourceVersion"]
+            body = {**manifest, "metadata": {**meta, "resourceVersion": version}}
+            with _updating(objects, "replace", meta["name"]):
+                written = objects.api.replace(body=body, namespace=meta["namespace"])
+            undo.append((objects, written.to_dict(), current))
+    except BaseException as err:
+        failures = _undo(undo)
+        if failures and isinstance(err, MLPlatError):
+            raise type(err)(f"{err}; and could not undo what was published: {failures}") from err
+        raise
+
+
+#: Upstream's rules for ConfigMap data (``IsConfigMapKey``, ``MaxSecretSize``): the API server
+#: answers 422 to anything else.
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+MAX_CONFIGMAP_BYTES = 1024 * 1024
+
+
+def check_configmap(manifest: Mapping[str, Any]) -> None:
+    """Refuse up front, in one line, a ConfigMap the API server would refuse (422)."""
+    meta = manifest["metadata"]
+    where = f"cannot publish ConfigMap {meta['namespace']}/{meta['name']}"
+    data = manifest.get("data") or {}
+    for key in data:
+        if len(key) > 253 or not _CONFIG_KEY.fullmatch(key) or key.startswith(".."):
+            raise InvalidInput(
+                f"{where}: data[{key}]: a valid config key must consist of alphanumeric "
+                "characters, '-', '_' or '.' (rename the file)"
+            )
+    size = sum(len(str(value).encode()) for value in data.values())
+    if size > MAX_CONFIGMAP_BYTES:
+        raise InvalidInput(
+            f"{where}: its files hold {size} bytes, a ConfigMap at most {MAX_CONFIGMAP_BYTES}"
+        )
+
+
+def _check_ours(current: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """A ConfigMap already there is replaced only when it is this user's of the same kind."""
+    meta = manifest["metadata"]
+    labels = current["metadata"].get("labels") or {}
+    wanted = meta.get("labels") or {}
+    same_user = labels.get(USER_LABEL) == wanted.get(USER_LABEL)
+    same_kind = (PIPELINE_LABEL in labels) == (PIPELINE_LABEL in wanted)
+    if not (is_managed(current) and same_user and same_kind):
+        raise Conflict(
+            f"a ConfigMap named {meta['name']} already exists in {meta['namespace']} and is not "
+            "a pipeline published by you: rename the pipeline file or remove that ConfigMap"
+        )
+
+
+def _undo(written: list[tuple[Objects, dict[str, Any], dict[str, Any] | None]]) -> str:
+    """Put back what a failed publish wrote (latest first); what could not be, in one line."""
+    failures = []
+    for objects, mine, before in reversed(written):
+        name = mine["metadata"]["name"]
         try:
-            current = api.get(name=meta["name"], namespace=meta["namespace"])
-        except NotFoundError:
-            api.create(body=manifest, namespace=meta["namespace"])
-            continue
-        version = current.metadata.resourceVersion
-        body = {**manifest, "metadata": {**meta, "resourceVersion": version}}
-        api.replace(body=body, namespace=meta["namespace"])
+            if before is None:
+                objects.delete(mine)  # by uid: never a namesake created meanwhile
+                continue
+            body = {k: v for k, v in before.items() if k != "status"}
+            meta = {k: v for k, v in before["metadata"].items() if k not in _SERVER_FIELDS}
+            body["metadata"] = meta | {"resourceVersion": mine["metadata"]["resourceVersion"]}
+            with _updating(objects, "restore", name):
+                objects.api.replace(body=body, namespace=objects.namespace)
+        except MLPlatError as err:
+            failures.append(str(err))
+    return "; ".join(failures)
+
+
+def _updating(objects: Objects, action: str, name: str) -> AbstractContextManager[None]:
+    """Errors of a replace worded as ``action``; RBAC calls the verb ``update``."""
+    what = f"{action} ConfigMap {objects.namespace}/{name}"
+    return translated(what, CONFIGMAP, objects.namespace, verb="update")
+
+
+#: Set by the API server; a restored ConfigMap is written without them.
+_SERVER_FIELDS = ("uid", "creationTimestamp", "managedFields", "generation", "selfLink")
 
 
 def task_pod_override(namespace: str, configmap: str, dags_folder: str) -> dict[str, Any]:

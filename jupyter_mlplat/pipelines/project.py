@@ -104,10 +104,11 @@ def schedule_code(schedule: str | None) -> str:
     return json.dumps(" ".join(fields))
 
 
-def dag_header(name: str, schedule: str | None, owner: str, retries: int = 0) -> str:
+def dag_header(name: str, schedule: str | None, owner: str, retries: int | None = None) -> str:
     """The ``@dag(...)`` decorator every platform pipeline carries: owner = the platform user
-    (also as tag ``owner:<user>``: a shared Airflow shows each user their own pipelines)."""
-    retry = f', "retries": {retries}'
+    (also as tag ``owner:<user>``: a shared Airflow shows each user their own pipelines).
+    Without ``retries`` the tasks get the Airflow's defaults (the embedded one: one retry)."""
+    retry = "" if retries is None else f', "retries": {retries}'
     if retries:
         retry += ', "retry_delay": pendulum.duration(seconds=30)'
     return (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -302,3 +303,61 @@ def test_restore_keeps_a_live_server_and_restarts_a_stopped_one(tmp_path):
     finally:
         DeployService(config).delete("iris")
     assert not port_open("127.0.0.1", int(restarted[0].details["servers"][0]["port"]))
+
+
+def test_restore_after_a_first_deploy_cut_short_leaves_nothing_running(tmp_path):
+    """The process deploying a new name dies (SIGKILL) while its model server starts: the
+    next restore marks the deployment failed and stops that orphaned server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import mlflow.sklearn
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.deploy.gateway import Gateway
+    from jupyter_mlplat.deploy.service import DeployService
+    from tests.conftest import ROOT
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = tmp_path / "model"
+    mlflow.sklearn.save_model(LogisticRegression(max_iter=500).fit(X, y), str(model))
+    env = {
+        "MLP_USER": "ada",
+        "MLP_STATE_DIR": str(tmp_path / "state"),
+        "MLP_SERVING_ENV_DIR": str(ROOT / ".cache" / "serving-env"),
+    }
+    deploying = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import time\n"
+            "from jupyter_mlplat.config import MLPlat\n"
+            "from jupyter_mlplat.deploy.models import DeployRequest, ModelRef\n"
+            "from jupyter_mlplat.deploy.service import DeployService\n"
+            f"uri = {model.as_uri()!r}\n"
+            "found = lambda _, u: ModelRef(u, 'iris', '1', u, uri)\n"
+            "service = DeployService(MLPlat(), resolver=found)\n"
+            "service.deploy(DeployRequest('models:/iris/1', name='iris'))\n"
+            "time.sleep(600)\n"
+        )],
+        env=os.environ | env, cwd=ROOT,
+    )  # fmt: skip
+    folder = tmp_path / "state" / "deployments" / "iris"
+    deadline = time.monotonic() + 300
+    while not list(folder.glob("server-*/mlserver.pid")):
+        assert deploying.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    (pid_file,) = folder.glob("server-*/mlserver.pid")
+    server_pid = int(pid_file.read_text())
+    os.kill(deploying.pid, signal.SIGKILL)
+    deploying.wait(30)
+
+    (restored,) = DeployService(MLPlat(env=env)).restore()
+    assert (restored.state, restored.endpoint) == ("failed", "")
+    assert "interrupted by a restart of the Jupyter server" in restored.message
+    assert not list(folder.glob("server-*"))
+    stat = Path(f"/proc/{server_pid}/stat")
+    assert not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z"
+    assert "iris" not in Gateway(tmp_path / "state").routes()

@@ -102,6 +102,27 @@ def flaky():
 
 flaky()
 """,
+    # no retries of its own: the platform's default (one retry) applies
+    "killed.py": """
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["owner:ada"],
+     default_args={"owner": "ada"})
+def killed():
+    @task
+    def long_step(ti=None):
+        import os
+        import pathlib
+        import time
+
+        mark = pathlib.Path(__file__).with_name(f"killed-{ti.try_number}.pid")
+        mark.write_text(str(os.getpid()))
+        if ti.try_number < 2:
+            time.sleep(300)  # killed meanwhile
+        return "done"
+
+    long_step()
+
+killed()
+""",
     "bobs.py": """
 @dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False, tags=["owner:bob"],
      default_args={"owner": "bob"})
@@ -140,6 +161,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
         "MLP_CATALOG_BACKEND": "tests.support.catalog_file:FileCatalog",
         "MLP_TEST_CATALOG_FILE": str(catalog),
         "MLP_CATALOG_REFRESH_SECONDS": "0",
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "3",  # the platform's default, shortened
     }
     dags = {name: body if "/" in name else HEADER + body for name, body in DAGS.items()}
     running = start_airflow_platform(base, dags, env)
@@ -179,7 +201,7 @@ def test_list_shows_own_pipelines_and_import_errors(platform: RunningPlatform) -
     while True:  # the DAG processor parses the files a few seconds after Airflow is up
         body = api(platform, "GET", "").json()
         ids = {p["dag_id"] for p in body.get("pipelines", [])}
-        if {"train", "every_minute", "on_table", "broken", "flaky"} <= ids and body.get(
+        if {"train", "every_minute", "on_table", "broken", "flaky", "killed"} <= ids and body.get(
             "import_errors"
         ):
             break
@@ -280,6 +302,42 @@ def test_failed_task_is_retried(platform: RunningPlatform) -> None:
     assert by_try["1"].info.status == "FAILED"
     assert "first try fails" in by_try["1"].data.tags["mlplat.pipeline.error"]
     assert by_try["2"].info.status == "FINISHED"
+
+
+def test_a_killed_task_is_retried_and_the_api_shows_each_try(platform: RunningPlatform) -> None:
+    """SIGKILL of a running task's process: Airflow marks it up for retry (the platform's
+    default retry), runs try 2, and the runs API the Pipelines panel reads shows each step."""
+    import os
+    import signal
+
+    run_id = api(platform, "POST", "/killed/runs").json()["run_id"]
+    mark = platform.notebook_dir / "pipelines" / "killed-1.pid"
+    deadline = time.monotonic() + 240
+    while not mark.exists() or not mark.read_text():
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.5)
+    seen = [tasks_of(platform, run_id)]
+    os.kill(int(mark.read_text()), signal.SIGKILL)
+    deadline = time.monotonic() + 240
+    while seen[-1] != [("success", 2)]:
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.25)
+        now = tasks_of(platform, run_id)
+        if now != seen[-1]:
+            seen.append(now)
+    assert seen[0] == [("running", 1)], seen
+    assert [("up_for_retry", 1)] in seen, seen
+    print(f"the task's states and tries as the API showed them: {seen}")
+    run = wait_for_run(platform, "killed", lambda r: r["run_id"] == run_id and finished(r))
+    assert run["state"] == "success", run
+    log = api(platform, "GET", f"/killed/runs/{quote(run_id, safe='')}/tasks/long_step/log")
+    assert log.status_code == 200, log.text
+
+
+def tasks_of(platform: RunningPlatform, run_id: str) -> list[tuple[str, int]]:
+    runs = api(platform, "GET", "/killed/runs").json()["runs"]
+    run = next(r for r in runs if r["run_id"] == run_id)
+    return [(t["state"], t["try_number"]) for t in run["tasks"]]
 
 
 def test_table_change_in_the_catalog_starts_the_asset_pipeline(platform: RunningPlatform) -> None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from jupyter_mlplat.config import MLPlat
+from jupyter_mlplat.errors import Conflict, InvalidInput, Unavailable
 from jupyter_mlplat.pipelines import cluster
 from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
 
@@ -213,3 +214,211 @@ def test_task_pod_is_accepted_in_the_user_namespace(kubelite, user_namespace) ->
         "MLFLOW_TRACKING_PASSWORD": {**ref, "key": "password"},
     }
     assert "AIRFLOW__CORE__EXECUTOR" in {e["name"] for e in env}  # the template's env is kept
+
+
+# -- faults during submission: one line, nothing half-applied ------------------------------------
+def ada_config(namespace: str) -> MLPlat:
+    return MLPlat(
+        env={
+            "MLP_USER": "ada",
+            "MLP_NAMESPACE": namespace,
+            "MLP_TRACKING_URI": "http://mlflow.mlflow.svc:5000",
+        }
+    )
+
+
+def configmaps_of(kubelite, namespace: str) -> dict[str, dict[str, str]]:
+    """Every ConfigMap of ``namespace`` (but the API server's own) by name: its data."""
+    found = kubelite.client.resources.get(api_version="v1", kind="ConfigMap").get(
+        namespace=namespace
+    )
+    return {
+        item.metadata.name: dict(item.data or {})
+        for item in found.items
+        if item.metadata.name != "kube-root-ca.crt"
+    }
+
+
+def pipeline_file(tmp_path: Path, source: str = "from airflow.sdk import dag\n") -> Path:
+    (tmp_path / "train.py").write_text(source)
+    return tmp_path / "train.py"
+
+
+def test_403_midway_undoes_what_was_published(kubelite, user_namespace, tmp_path: Path) -> None:
+    """An account that may create and delete ConfigMaps but not update them: the platform
+    environment is created, replacing the pipeline's older ConfigMap is refused, and the
+    environment goes again. A stranger's account is refused at the first call."""
+    namespace = user_namespace
+    admin = kubelite.client
+    rbac = "rbac.authorization.k8s.io/v1"
+    admin.resources.get(api_version="v1", kind="ServiceAccount").create(
+        body={"metadata": {"name": "no-update"}}, namespace=namespace
+    )
+    rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "delete"]}
+    admin.resources.get(api_version=rbac, kind="Role").create(
+        body={"metadata": {"name": "no-update"}, "rules": [rule]}, namespace=namespace
+    )
+    admin.resources.get(api_version=rbac, kind="RoleBinding").create(
+        body={
+            "metadata": {"name": "no-update"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "no-update"},
+            "subjects": [{"kind": "ServiceAccount", "name": "no-update", "namespace": namespace}],
+        },
+        namespace=namespace,
+    )  # fmt: skip
+    config = ada_config(namespace)
+    older = cluster.pipeline_configmap(namespace, "ada", "train.py", "# version 1\n")
+    admin.resources.get(api_version="v1", kind="ConfigMap").create(body=older, namespace=namespace)
+    manifests = cluster.pipeline_manifests(config, pipeline_file(tmp_path, "# version 2\n"))
+
+    limited = kubelite.as_service_account(namespace, "no-update")
+    with pytest.raises(Unavailable) as refused:
+        cluster.publish(limited, manifests)
+    assert str(refused.value) == (
+        f"cannot replace ConfigMap {namespace}/pipeline-train: not allowed to update configmaps "
+        f"in namespace {namespace} (check the RBAC of the notebook's service account)"
+    )
+    assert configmaps_of(kubelite, namespace) == {"pipeline-train": {"train.py": "# version 1\n"}}
+
+    stranger = kubelite.as_service_account("default", "default")
+    with pytest.raises(Unavailable, match=r"^cannot get ConfigMap .*not allowed to get") as denied:
+        cluster.publish(stranger, manifests)
+    assert "\n" not in str(denied.value)
+    assert configmaps_of(kubelite, namespace) == {"pipeline-train": {"train.py": "# version 1\n"}}
+
+
+def test_422_midway_restores_the_replaced_environment(
+    kubelite, user_namespace, tmp_path: Path
+) -> None:
+    """The API refuses the pipeline's ConfigMap (a label value it rejects, as a bug would write)
+    after the environment was replaced: the environment is put back. What upstream would refuse
+    and kubelite does not check (data keys, size) is refused before anything is written."""
+    namespace = user_namespace
+    user = kubelite.as_service_account(namespace, cluster.NOTEBOOK_SERVICE_ACCOUNT)
+    before = ada_config(namespace)
+    cluster.publish(user, [cluster.platform_env_configmap(namespace, before)])
+    published = configmaps_of(kubelite, namespace)
+    changed = MLPlat(env={**before.to_environment(), "MLP_TRACKING_URI": "http://new:5000"})
+    manifests = cluster.pipeline_manifests(changed, pipeline_file(tmp_path))
+    assert manifests[1]["data"]["MLP_TRACKING_URI"] == "http://new:5000"
+    broken = copy.deepcopy(manifests)
+    broken[0]["metadata"]["labels"][cluster.PIPELINE_LABEL] = "not a label value"
+
+    with pytest.raises(InvalidInput) as invalid:
+        cluster.publish(user, broken)
+    message = str(invalid.value)
+    assert message.startswith(f"cannot create ConfigMap {namespace}/pipeline-train: metadata.")
+    assert "\n" not in message
+    assert configmaps_of(kubelite, namespace) == published  # as before the submission
+
+    (tmp_path / "train.my features.yaml").write_text("table: demo.iris\n")
+    with pytest.raises(InvalidInput) as bad_key:
+        cluster.publish(user, cluster.pipeline_manifests(changed, tmp_path / "train.py"))
+    assert str(bad_key.value).startswith(
+        f"cannot publish ConfigMap {namespace}/pipeline-train: data[train.my features.yaml]: "
+    )
+    (tmp_path / "train.my features.yaml").unlink()
+    with pytest.raises(InvalidInput, match="a ConfigMap at most 1048576"):
+        cluster.publish(
+            user, cluster.pipeline_manifests(changed, pipeline_file(tmp_path, "#" * (2**20 + 1)))
+        )
+    assert configmaps_of(kubelite, namespace) == published
+
+
+def test_409_a_configmap_that_is_not_ours_is_left_alone(
+    kubelite, user_namespace, tmp_path: Path
+) -> None:
+    namespace = user_namespace
+    admin = kubelite.client
+    foreign = {"metadata": {"name": "pipeline-train"}, "data": {"team.json": "{}"}}
+    admin.resources.get(api_version="v1", kind="ConfigMap").create(
+        body=foreign, namespace=namespace
+    )
+    user = kubelite.as_service_account(namespace, cluster.NOTEBOOK_SERVICE_ACCOUNT)
+    manifests = cluster.pipeline_manifests(ada_config(namespace), pipeline_file(tmp_path))
+    with pytest.raises(Conflict) as taken:
+        cluster.publish(user, manifests)
+    assert str(taken.value) == (
+        f"a ConfigMap named pipeline-train already exists in {namespace} and is not a pipeline "
+        "published by you: rename the pipeline file or remove that ConfigMap"
+    )
+    assert configmaps_of(kubelite, namespace) == {"pipeline-train": {"team.json": "{}"}}
+
+    # the API's own 409: someone changes the pipeline's ConfigMap between read and replace
+    admin.resources.get(api_version="v1", kind="ConfigMap").delete(
+        name="pipeline-train", namespace=namespace
+    )
+    cluster.publish(user, manifests)
+    published = configmaps_of(kubelite, namespace)
+    racing = RacingClient(user, admin, namespace, "pipeline-train")
+    with pytest.raises(Conflict) as raced:
+        cluster.publish(racing, cluster.pipeline_manifests(
+            ada_config(namespace), pipeline_file(tmp_path, "# newer\n")
+        ))  # fmt: skip
+    assert str(raced.value).startswith(
+        f"cannot replace ConfigMap {namespace}/pipeline-train: Operation cannot be fulfilled"
+    )
+    assert "\n" not in str(raced.value)
+    published["pipeline-train"]["touched"] = "by someone else"
+    assert configmaps_of(kubelite, namespace) == published  # the environment as it was
+
+
+class RacingClient:
+    """The user's real client; someone else writes ``name`` right after the user reads it."""
+
+    def __init__(self, user: Any, other: Any, namespace: str, name: str) -> None:
+        self.client, self._user, self._other = user.client, user, other
+        self._namespace, self._name = namespace, name
+        self.resources = self
+
+    def get(self, **kwargs: Any) -> Any:
+        return RacingResource(self, self._user.resources.get(**kwargs))
+
+
+class RacingResource:
+    def __init__(self, racing: RacingClient, api: Any) -> None:
+        self._racing, self._api = racing, api
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._api, attribute)
+
+    def get(self, **kwargs: Any) -> Any:
+        found = self._api.get(**kwargs)
+        racing = self._racing
+        if kwargs.get("name") == racing._name:
+            racing._other.resources.get(api_version="v1", kind="ConfigMap").patch(
+                name=racing._name,
+                namespace=racing._namespace,
+                body={"data": {"touched": "by someone else"}},
+            )
+        return found
+
+
+def test_a_stalled_api_server_fails_in_one_line_and_publishes_nothing(
+    kubelite, user_namespace, tmp_path: Path, monkeypatch
+) -> None:
+    """The API server accepts connections and never answers (after discovery): bounded."""
+    import socket
+    import time
+
+    from jupyter_mlplat.infra import kube
+
+    monkeypatch.setattr(kube, "READ_TIMEOUT", 2.0)
+    namespace = user_namespace
+    user = kubelite.as_service_account(namespace, cluster.NOTEBOOK_SERVICE_ACCOUNT)
+    manifests = cluster.pipeline_manifests(ada_config(namespace), pipeline_file(tmp_path))
+    user.resources.get(api_version="v1", kind="ConfigMap")  # discovered before the stall
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)  # connections queue in the backlog; nobody reads them
+        configuration = user.client.configuration
+        configuration.refresh_api_key_hook = None  # it would set the kubeconfig's host again
+        configuration.host = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="Kubernetes API unreachable") as err:
+            cluster.publish(user, manifests)
+    assert time.monotonic() - started < 30
+    assert str(err.value).startswith(f"cannot get ConfigMap {namespace}/mlplat-platform-env: ")
+    assert "\n" not in str(err.value)
+    assert configmaps_of(kubelite, namespace) == {}

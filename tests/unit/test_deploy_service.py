@@ -189,15 +189,53 @@ def test_users_cannot_see_or_touch_each_others_deployments(tmp_path, backend):
     assert [d.owner for d in ada.list()] == ["ada"]
 
 
+def until_applying(service: DeployService, name: str) -> None:
+    """Until the backend holds the rollout (its last progress written: a dead server's)."""
+    deadline = time.monotonic() + 10
+    while service.get(name).details.get("progress", {}).get("step") != "starting":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_restore_after_a_restart_mid_rollout_returns_to_the_old_record(tmp_path, backend):
     service = service_for(tmp_path, backend)
     deploy(service, "models:/iris/1", name="iris")
     backend.gate = threading.Event()
     service.deploy(DeployRequest("models:/iris/2", name="iris"))
+    until_applying(service, "iris")
     # a new server process finds the record mid-rollout (state deploying)
     restarted = service_for(tmp_path, FakeBackend())
     restored = restarted.restore()
     assert [(d.state, versions(d)) for d in restored] == [("ready", ("1", None, None))]
+    assert restored[0].reverted and restored[0].message == (
+        "rollout of version 2 was interrupted by a restart of the Jupyter server and was reverted"
+    )
+    assert not (tmp_path / "deployments" / "iris.rollback.json").exists()
+    backend.gate.set()
+    service.wait("iris", 10)
+
+
+def test_restore_after_a_restart_mid_first_deploy_fails_it(tmp_path, backend):
+    service = service_for(tmp_path, backend)
+    backend.gate = threading.Event()
+    service.deploy(DeployRequest("models:/iris/1", name="iris"))
+    until_applying(service, "iris")
+    seen: list[list[str]] = []
+
+    class Watching(FakeBackend):
+        def restore(self, deployments):
+            # the restore holds every name: no operation starts meanwhile
+            with pytest.raises(Conflict):
+                restarted.deploy(DeployRequest("models:/iris/1", name="iris"))
+            seen.append([d.state for d in deployments])
+            return super().restore(deployments)
+
+    restarted = service_for(tmp_path, Watching())
+    (failed,) = restarted.restore()
+    assert seen == [["failed"]]
+    assert (failed.state, failed.endpoint) == ("failed", "")
+    assert "interrupted by a restart of the Jupyter server: deploy again" in failed.message
+    assert restarted.get("iris").state == "failed"
     backend.gate.set()
     service.wait("iris", 10)
 
