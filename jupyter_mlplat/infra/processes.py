@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,12 +23,18 @@ class ServiceError(Unavailable):
 
 
 def free_port(preferred: int = 0) -> int:
-    """``preferred`` if it is free on 127.0.0.1, else any free port.
+    """``preferred`` if it is free on 127.0.0.1, else a free port outside the kernel's range
+    for outgoing connections, else any free port.
 
-    Probed with ``SO_REUSEADDR`` as the servers bind: a port whose last server just stopped
-    (connections in TIME_WAIT) is free for the next one, a listening port is not.
+    The port is free when probed, not reserved: a server binds it a moment later. Ports the
+    kernel hands to outgoing connections (``ip_local_port_range``) could be taken in between
+    by any client on a busy machine, so they come last. Probed with ``SO_REUSEADDR`` as the
+    servers bind: a port whose last server just stopped (connections in TIME_WAIT) is free for
+    the next one, a listening port is not.
     """
-    for port in (preferred, 0) if preferred else (0,):
+    listening = _listening_ports()
+    candidates = random.sample(listening, min(20, len(listening))) if listening else []
+    for port in [preferred] * bool(preferred) + candidates + [0]:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -36,6 +43,19 @@ def free_port(preferred: int = 0) -> int:
                 continue
             return int(sock.getsockname()[1])
     raise ServiceError("no free port on 127.0.0.1")
+
+
+def _listening_ports() -> range:
+    """Ports below (or above) the kernel's range for outgoing connections."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return range(0)
+    if low > 11_000:
+        return range(10_000, low)
+    if high < 64_000:
+        return range(high + 1, 65_536)
+    return range(0)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
