@@ -53,7 +53,7 @@ def server_cpu(home: Path) -> float:
     total, home = 0.0, home.resolve()
     for process in psutil.process_iter():
         try:
-            if Path(process.cwd()) == home and "python" in process.name():
+            if Path(process.cwd()) == home:  # python, or jupyterhub-singleuser's script
                 total += cpu_seconds(process)
         except (psutil.Error, OSError):
             continue

@@ -50,7 +50,7 @@ def scorer(
     (the type hints tell Spark it is the iterator form)."""
 
     def score(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
-        _phases.setdefault("start", time.process_time())  # a new worker's CPU so far
+        begin_task()
         model = worker_model(model_uri, source, tracking_uri)
         predict, rows = 0.0, 0
         for frame in frames:
@@ -112,6 +112,12 @@ def local_copy(model_uri: str, tracking_uri: str, identity: str) -> Path:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def begin_task() -> None:
+    """Note a new worker's CPU so far (its start). A module function, not in ``score``: Spark
+    pickles ``score`` by value, with copies of the globals it names."""
+    _phases.setdefault("start", time.process_time())
 
 
 def report_phases(predict: float, rows: int) -> None:
