@@ -16,10 +16,12 @@ libraries (the local platform's Spark runs the platform's own Python).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,12 @@ import pandas as pd  # the workers of a pandas UDF have it loaded already
 #: Loaded models of this worker process, by identity (URI + source).
 _models: dict[str, Any] = {}
 _lock = threading.Lock()
+
+#: When set (in the workers' environment), a file where each task appends one JSON line with the
+#: CPU seconds of its phases: the worker's start, imports, download, model load, predict.
+PHASES_ENV = "MLP_BATCH_PHASES"
+#: CPU seconds of this process's phases not yet reported (a reused worker reports zeros).
+_phases: dict[str, float] = {}
 
 #: pandas dtypes of the Spark types a prediction column can have.
 DTYPES = {"string": "str", "long": "int64", "int": "int32", "double": "float64",
@@ -42,9 +50,16 @@ def scorer(
     (the type hints tell Spark it is the iterator form)."""
 
     def score(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
+        begin_task()
         model = worker_model(model_uri, source, tracking_uri)
+        predict, rows = 0.0, 0
         for frame in frames:
-            yield prediction_column(model.predict(frame), spark_type)
+            started = time.process_time()
+            column = prediction_column(model.predict(frame), spark_type)
+            predict += time.process_time() - started
+            rows += len(frame)
+            yield column
+        report_phases(predict, rows)
 
     return score
 
@@ -55,13 +70,18 @@ def worker_model(model_uri: str, source: str, tracking_uri: str) -> Any:
     with _lock:  # a worker may run tasks in threads: still one load
         model = _models.get(identity)
         if model is None:
+            started = time.process_time()
             import mlflow.pyfunc
 
+            _phases["import"] = time.process_time() - started
             path = local_copy(model_uri, tracking_uri, identity)
+            _phases["download"] = time.process_time() - started - _phases["import"]
+            started = time.process_time()
             # no check of the installed packages against the model's requirements: it only
             # warns, into a Spark log nobody reads, and costs seconds for a model logged with
             # a long requirements list
             model = mlflow.pyfunc.load_model(str(path), suppress_warnings=True)
+            _phases["load"] = time.process_time() - started
             _models[identity] = model
         return model
 
@@ -92,6 +112,24 @@ def local_copy(model_uri: str, tracking_uri: str, identity: str) -> Path:
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def begin_task() -> None:
+    """Note a new worker's CPU so far (its start). A module function, not in ``score``: Spark
+    pickles ``score`` by value, with copies of the globals it names."""
+    _phases.setdefault("start", time.process_time())
+
+
+def report_phases(predict: float, rows: int) -> None:
+    """Append this task's CPU seconds per phase to the phases file, when one is asked for."""
+    path = os.environ.get(PHASES_ENV)
+    if path:
+        line = {key: round(value, 3) for key, value in _phases.items()}
+        line.update(pid=os.getpid(), predict=round(predict, 3), rows=rows)
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
+    _phases.clear()
+    _phases["start"] = 0.0  # reported: a later task of this worker starts from here
 
 
 def prediction_column(result: Any, spark_type: str) -> pd.Series:

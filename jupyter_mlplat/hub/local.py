@@ -5,7 +5,9 @@ JupyterHub + configurable-http-proxy (from ``spawner_config/local``, installed b
 ``SimpleLocalProcessSpawner``: each user's JupyterLab runs as a process of this account with its
 own home (and so its own Jupyter config and platform state) under ``<state>/hub/users/``, and
 the platform settings of :mod:`jupyter_mlplat.hub.environment`, sharing the local MLflow and
-Spark Connect servers. Not isolation: for trying the flow, never for production.
+Spark Connect servers. Not isolation: for trying the flow, never for production. The users'
+servers are forked from a fork server (:mod:`jupyter_mlplat.hub.forkserver`) that has imported
+their libraries once: a login does not pay those imports again.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class HubSettings:
     team_env: dict[str, str] = field(default_factory=dict)
     #: The MLflow admin credential's folder when the tracking server runs its auth app.
     tracking_admin_dir: str = ""
+    #: The fork server's Unix socket ("": every user's server a new process).
+    fork_server: str = ""
 
     @property
     def url(self) -> str:
@@ -92,6 +96,7 @@ class LocalHub:
         port: int = 0,
         users: list[str] | None = None,
         groups: dict[str, list[str]] | None = None,
+        fork_server: bool = True,
     ) -> None:
         self.dir = config.resolved_state_dir / "hub"
         self.settings = HubSettings(
@@ -109,8 +114,10 @@ class LocalHub:
             tracking_admin_dir=(
                 str(config.resolved_tracking_admin_dir) if config.tracking_auth else ""
             ),
+            fork_server=str(self.dir / "forkserver.sock") if fork_server else "",
         )
         self.service: Service | None = None
+        self.fork_service: Service | None = None
 
     @property
     def url(self) -> str:
@@ -149,11 +156,24 @@ class LocalHub:
             "GX_ANALYTICS_ENABLED": "false",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         }
+        log = self.dir.parent / "logs" / "jupyterhub.log"
+        if self.settings.fork_server:
+            # not waited for: until it listens, the spawner starts servers as new processes
+            self.fork_service = Service(
+                "forkserver",
+                [sys.executable, "-m", "jupyter_mlplat.hub.forkserver",
+                 self.settings.fork_server, "--parent", str(os.getpid())],
+                "",
+                log,  # the users' servers log where they did as the hub's children
+                env,
+                cwd=self.dir,
+            )  # fmt: skip
+            self.fork_service.start()
         self.service = Service(
             "jupyterhub",
             [sys.executable, "-m", "jupyterhub", "-f", str(config_file)],
             f"{self.url}/hub/health",
-            self.dir.parent / "logs" / "jupyterhub.log",
+            log,
             env,
             cwd=self.dir,
         )
@@ -171,6 +191,8 @@ class LocalHub:
         """Stop the hub; it stops the users' servers and the proxy it started."""
         if self.service is not None:
             self.service.stop(timeout=60)
+        if self.fork_service is not None:
+            self.fork_service.stop(timeout=10)
 
 
 # -- inside the hub process ----------------------------------------------------------------
@@ -232,6 +254,7 @@ def configure_local_hub(c: Any, raw: dict[str, Any]) -> None:
     c.JupyterHub.spawner_class = "jupyter_mlplat.hub.spawner.LocalLabSpawner"
     c.SimpleLocalProcessSpawner.home_dir_template = str(hub_dir / "users" / "{username}")
     c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    c.LocalLabSpawner.fork_server = settings.fork_server
     c.Spawner.args = ["--allow-root"] if os.geteuid() == 0 else []
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120

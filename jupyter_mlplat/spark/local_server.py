@@ -61,6 +61,11 @@ def connect_server(
         "spark.sql.ui.retainedExecutions": "100",
         "spark.sql.connect.ui.retainedSessions": "20",
         "spark.sql.connect.ui.retainedStatements": "100",
+        # Python workers are forked from a daemon that has imported pandas, pyarrow, MLflow and
+        # scikit-learn once (started with the first Python job): a new worker (Spark stops
+        # idle ones after a minute) starts warm instead of importing them again
+        "spark.python.daemon.module": "jupyter_mlplat.spark.worker_daemon",
+        "spark.python.worker.reuse": "true",
     }
     command = [
         str(home / "bin" / "spark-submit"),

@@ -1,8 +1,13 @@
-"""Batch predictions' pure parts: the prediction column's type, the worker's model cache."""
+"""Batch predictions' pure parts: the prediction column's type, the worker's model cache, its
+CPU report per phase; Spark's Python worker daemon that preloads their libraries."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +90,39 @@ def test_the_model_files_are_downloaded_once_per_machine(monkeypatch, tmp_path):
     again = batch_worker.local_copy("models:/m/1", "http://mlflow", "models:/m/1 uuid-1")
     assert first == again and (first / "MLmodel").is_file() and downloads == ["models:/m/1"]
     assert [p.name for p in first.parent.iterdir() if p.is_dir()] == [first.name]  # no leftovers
+
+
+def test_each_task_reports_its_cpu_per_phase_when_asked(monkeypatch, tmp_path):
+    class Model:
+        def predict(self, frame):
+            return frame["a"]
+
+    phases = tmp_path / "phases.jsonl"
+    monkeypatch.setenv(batch_worker.PHASES_ENV, str(phases))
+    monkeypatch.setattr(batch_worker, "_models", {})
+    monkeypatch.setattr(batch_worker, "_phases", {})
+    monkeypatch.setattr(batch_worker, "local_copy", lambda uri, tracking, identity: tmp_path)
+    monkeypatch.setattr(importlib.import_module("mlflow.pyfunc"), "load_model",
+                        lambda path, suppress_warnings: Model())  # fmt: skip
+    score = batch_worker.scorer("models:/m/1", "uuid-1", "http://mlflow", "double")
+    for _task in range(2):
+        list(score(iter([FEATURES, FEATURES])))
+    first, second = (json.loads(line) for line in phases.read_text().splitlines())
+    assert {"start", "import", "download", "load", "predict"} <= first.keys()
+    assert first["rows"] == second["rows"] == 4
+    assert second.keys() == {"start", "predict", "rows", "pid"} and second["start"] == 0.0
+
+
+def test_the_worker_daemon_preloads_then_speaks_pysparks_protocol(tmp_path):
+    """The daemon imports its list (skipping what is missing, writing nothing to stdout, its
+    channel to Spark), prints its port as pyspark's daemon does, and exits when stdin closes."""
+    env = {**os.environ, "MLP_SPARK_WORKER_PRELOAD": "json,no_such_module_here",
+           "MLP_BATCH_PHASES": str(tmp_path / "phases.jsonl")}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlplat.spark.worker_daemon", "pyspark.worker"],
+        input=b"", capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert len(done.stdout) == 4 and 0 < int.from_bytes(done.stdout, "big") < 65536, done
+    assert b"not preloaded: no_such_module_here" in done.stderr
+    record = json.loads((tmp_path / "phases.jsonl").read_text())
+    assert record["import_cpu"] >= 0 and record["daemon"] > 0

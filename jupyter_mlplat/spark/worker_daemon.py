@@ -1,0 +1,88 @@
+"""Spark's Python worker daemon, with the libraries of model scoring imported before it forks.
+
+Spark starts one daemon per Python executable (``python -m <this module> pyspark.worker``) when
+a job first needs a Python worker, and the daemon forks one worker per task slot. Spark stops
+workers that stay idle for a minute (a fixed timeout), the daemon stays. pyspark's own daemon
+imports nothing, so every new worker imports pandas, pyarrow, MLflow and the model's library
+again: seconds of CPU per worker before it scores a row. This daemon imports them once, then
+runs pyspark's own daemon loop: every worker it forks starts with them loaded (and shares their
+pages). It exists only once a job has used Python workers, as pyspark's does.
+
+Forking after these imports is safe: they start no Python threads; the native pools that
+exist (OpenBLAS's, jemalloc's background thread) are re-created in a child by their libraries'
+own fork handlers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+
+#: Comma-separated modules to import before forking (set to change the default list).
+PRELOAD_ENV = "MLP_SPARK_WORKER_PRELOAD"
+#: What pandas UDFs and MLflow models need (batch predictions): the worker, Arrow and pandas,
+#: MLflow's pyfunc and scikit-learn flavour, skops (MLflow's format for scikit-learn models;
+#: importing it imports all of scikit-learn's estimators, to list the types it trusts).
+PRELOAD = (
+    "pyspark.worker",
+    "pandas",
+    "pyarrow",
+    "pyspark.sql.pandas.serializers",
+    "mlflow.pyfunc",
+    "mlflow.artifacts",
+    "mlflow.sklearn",
+    "skops.io",
+)
+#: When set, a file where the daemon appends one JSON line: its pid and import CPU seconds.
+PHASES_ENV = "MLP_BATCH_PHASES"
+
+
+def preload(modules: list[str]) -> list[str]:
+    """Import ``modules``; those that fail (a library not installed) are skipped: the workers
+    then import what they need themselves. The names that failed."""
+    failed = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # any import error only loses the head start
+            failed.append(name)
+    return failed
+
+
+def main() -> None:
+    wanted = os.environ.get(PRELOAD_ENV)
+    modules = [m.strip() for m in wanted.split(",") if m.strip()] if wanted is not None else []
+    started = time.process_time()
+    # stdout is the daemon's channel to Spark (its port): nothing imported may write there
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        failed = preload(modules if wanted is not None else list(PRELOAD))
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+    if failed:
+        print(f"mlplat worker daemon: not preloaded: {', '.join(failed)}", file=sys.stderr)
+    record(time.process_time() - started)
+
+    from pyspark.daemon import manager
+
+    manager()
+
+
+def record(seconds: float) -> None:
+    """The daemon's import CPU in the phases file, when one is asked for (benchmarks)."""
+    path = os.environ.get(PHASES_ENV)
+    if path:
+        import json
+
+        line = {"daemon": os.getpid(), "import_cpu": round(seconds, 3)}
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()
