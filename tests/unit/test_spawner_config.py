@@ -232,6 +232,20 @@ def test_user_clusterroles_grant_no_secrets_rbac_or_pod_creation_to_the_notebook
     assert ("", "pods", "create", "") in rules_of(roles["mlplat-spark"])  # executors
 
 
+def test_the_notebook_account_may_submit_and_undo_tuning_jobs_and_nothing_more():
+    """What ``tuning/kubernetes.py`` does (submit: create the ConfigMap and the Job, own the
+    ConfigMap by the Job; undo: delete them; follow: get/watch the Job), no CronJobs, no
+    ConfigMap reads or updates."""
+    roles = {r["metadata"]["name"]: r for r in yaml_documents("rbac", "user-roles.yaml")}
+    notebook = rules_of(roles["mlplat-notebook"])
+    assert {(r, v) for g, r, v, n in notebook if g == "batch"} == {
+        ("jobs", verb) for verb in ("get", "list", "watch", "create", "delete")
+    }
+    assert {v for g, r, v, n in notebook if r == "configmaps"} == {"create", "patch", "delete"}
+    granted = {rule for role in roles.values() for rule in rules_of(role)}
+    assert not {g for g in granted if g[1] in {"cronjobs", "jobs/status", "deployments"}}
+
+
 def test_the_hub_binds_the_user_clusterroles_by_name_and_holds_no_user_rules():
     """The hub grants users' rules through ``bind`` on the user ClusterRoles, so it need not hold
     them (Kubernetes' escalation check); it reads no Secrets (it writes the user's MLflow
