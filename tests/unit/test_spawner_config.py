@@ -665,7 +665,8 @@ def test_a_users_job_cannot_borrow_an_identity_a_secret_or_the_node():
     host = {"name": "v", "hostPath": {"path": "/var/lib/kubelet/pods"}}
     csi = {"name": "v", "csi": {"driver": "x", "nodePublishSecretRef": {"name": "s"}}}
     privileged = {"name": "p", "image": "x", "securityContext": {"privileged": True}}
-    capable = {"name": "p", "image": "x", "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}
+    added = {"capabilities": {"add": ["SYS_ADMIN"]}}
+    capable = {"name": "p", "image": "x", "securityContext": added}
     denied = {
         "runs as the serving identity": tuning_job(serviceAccountName="mlplat-models"),
         "deprecated alias": tuning_job(serviceAccount="mlplat-models"),
