@@ -99,8 +99,9 @@ def test_another_users_account_is_refused_and_leaves_nothing(cluster, spawned):
 
 
 def test_a_submission_refused_midway_leaves_nothing(cluster, spawned):
-    """403 at the Job (an account that may create ConfigMaps only), 422 at the Job (the
-    notebook's own account): the ConfigMap created first is deleted again."""
+    """403 at the Job (an account that may create ConfigMaps only), 403 at the ConfigMap's
+    owner patch (it may create Jobs too), 422 at the Job (the notebook's own account): what was
+    created first is deleted again."""
     namespace, _ = spawned
     admin = cluster.client
     role = {
@@ -129,6 +130,21 @@ def test_a_submission_refused_midway_leaves_nothing(cluster, spawned):
     config, config_map, job = build(namespace, "forbidden")
     client = cluster.api_client(act_as=f"system:serviceaccount:{namespace}:half")
     with pytest.raises(Unavailable, match=r"not allowed to create jobs\.batch in namespace"):
+        kube.submit(config, config_map, job, client)
+    assert left_in(cluster, namespace) == before
+
+    # 403 at the last step (owning the ConfigMap by the Job): both go, the Job by its uid
+    grant = [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete"]}]
+    roles = admin.resources.get(api_version=RBAC, kind="Role")
+    roles.patch(
+        name="maps-only",
+        namespace=namespace,
+        body={"rules": role["rules"] + grant},
+        content_type="application/merge-patch+json",
+    )
+    eventually(lambda: can(half, "create", "jobs", "batch", namespace))
+    config, config_map, job = build(namespace, "unowned")
+    with pytest.raises(Unavailable, match=r"^cannot patch ConfigMap .*not allowed to patch"):
         kube.submit(config, config_map, job, client)
     assert left_in(cluster, namespace) == before
 
