@@ -3,7 +3,10 @@ against an RDB study storage. The storage URL stays in a Secret the pods read (t
 names it); the objective travels in a ConfigMap owned by the Job. The pods log their own trial
 runs (the kernel cannot read the storage) with the parent run id given explicitly, as the user:
 with tracking auth, the user's MLflow credential comes from the Secret the hub keeps in the
-user's namespace (by reference: the value is not in the Job)."""
+user's namespace (by reference: the value is not in the Job). The kernel submits as the
+notebook's service account (``spawner_config/rbac/user-roles.yaml``); in a cluster the admission
+policy ``mlplat-user-jobs`` admits a user's Job only with this shape of pod (runs as ``default``,
+no Secret but these two)."""
 
 from __future__ import annotations
 
