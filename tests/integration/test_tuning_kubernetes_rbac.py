@@ -18,21 +18,17 @@ from jupyter_mlplat.tuning import kubernetes as kube
 from tests.integration.test_spawner_kubelite import (
     RBAC,
     can,
+    cluster,
     create,
     eventually,
     spawn_as_hub,
     user,
-    with_platform_rbac,
 )
 from tests.unit.test_spawner_config import admission, dummy_kubeconfig
 
 pytestmark = pytest.mark.integration
-__all__ = ["dummy_kubeconfig"]  # the unit tests' fixture: KubeSpawner off any real cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(kubelite):
-    return with_platform_rbac(kubelite)
+# fixtures: the platform's RBAC applied to kubelite; KubeSpawner off any real cluster
+__all__ = ["cluster", "dummy_kubeconfig"]
 
 
 @pytest.fixture(scope="module")
