@@ -3,7 +3,10 @@ against an RDB study storage. The storage URL stays in a Secret the pods read (t
 names it); the objective travels in a ConfigMap owned by the Job. The pods log their own trial
 runs (the kernel cannot read the storage) with the parent run id given explicitly, as the user:
 with tracking auth, the user's MLflow credential comes from the Secret the hub keeps in the
-user's namespace (by reference: the value is not in the Job)."""
+user's namespace (by reference: the value is not in the Job). The kernel submits as the
+notebook's service account (``spawner_config/rbac/user-roles.yaml``); in a cluster the admission
+policy ``mlplat-user-jobs`` admits a user's Job only with this shape of pod (runs as ``default``,
+no Secret but these two)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import base64
 from typing import Any
 
 from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES, MLPlat
-from jupyter_mlplat.errors import InvalidInput
+from jupyter_mlplat.errors import InvalidInput, MLPlatError
 from jupyter_mlplat.infra.kube import Kind, Objects, dns_label, owner_labels
 from jupyter_mlplat.tracking.auth import credential_references, user_credential
 from jupyter_mlplat.tuning import worker as w
@@ -122,29 +125,71 @@ def manifests(
 
 def submit(config: MLPlat, config_map: dict[str, Any], job: dict[str, Any],
            api_client: Any = None) -> dict[str, Any]:  # fmt: skip
-    """Create the ConfigMap, then the Job, then make the Job own the ConfigMap (deleted with it)."""
+    """Create the ConfigMap, then the Job, then make the Job own the ConfigMap (deleted with it):
+    all or nothing. When a step fails (403, 409, 422, a timeout), what the earlier steps created
+    is deleted again (by uid: never a namesake) and the failure raised in one line."""
     namespace, name = config.namespace, job["metadata"]["name"]
     maps = Objects(CONFIG_MAP, namespace, api_client=api_client)
-    jobs = Objects(JOB, namespace, api_client=api_client)
-    with maps.translated("create", name):
-        maps.api.create(body=config_map, namespace=namespace)
-    with jobs.translated("create", name):
-        created = jobs.api.create(body=job, namespace=namespace).to_dict()
-    owner = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "name": name,
-        "uid": created["metadata"]["uid"],
-        "blockOwnerDeletion": False,
-    }
-    with maps.translated("patch", name):
-        maps.api.patch(
-            name=name,
-            namespace=namespace,
-            body={"metadata": {"ownerReferences": [owner]}},
-            content_type="application/merge-patch+json",
-        )
-    return dict(created)
+    jobs = Objects(JOB, namespace, client=maps.client)
+    created: list[tuple[Objects, dict[str, Any]]] = []
+    try:
+        with maps.translated("create", name):
+            created.append((maps, maps.api.create(body=config_map, namespace=namespace).to_dict()))
+        try:
+            with jobs.translated("create", name):
+                made = dict(jobs.api.create(body=job, namespace=namespace).to_dict())
+        except MLPlatError as err:
+            created += _maybe_created(jobs, job, err)
+            raise
+        created.append((jobs, made))
+        owner = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "name": name,
+            "uid": made["metadata"]["uid"],
+            "blockOwnerDeletion": False,
+        }
+        with maps.translated("patch", name):
+            maps.api.patch(
+                name=name,
+                namespace=namespace,
+                body={"metadata": {"ownerReferences": [owner]}},
+                content_type="application/merge-patch+json",
+            )
+    except BaseException as err:
+        failures = _undo(created)
+        if failures and isinstance(err, MLPlatError):
+            raise type(err)(f"{err}; and could not delete what was created: {failures}") from err
+        raise
+    return made
+
+
+def _maybe_created(jobs: Objects, job: dict[str, Any], err: MLPlatError) -> list[Any]:
+    """After a create that got no answer (a timeout), the Job may exist all the same: this
+    submission's (same name and labels) is then undone too. An API answer means not."""
+    from kubernetes.client.exceptions import ApiException
+
+    if isinstance(err.__cause__, ApiException):
+        return []
+    try:
+        found = jobs.get(job["metadata"]["name"])
+    except MLPlatError:
+        return []  # still unreachable: the Job's objective is gone, its pods cannot start
+    labels = (found or {}).get("metadata", {}).get("labels") or {}
+    # the name holds the study's session (parent run id): same name and labels is this one
+    return [(jobs, found)] if found is not None and labels == job["metadata"]["labels"] else []
+
+
+def _undo(created: list[tuple[Objects, dict[str, Any]]]) -> str:
+    """Delete what a failed submission created (latest first; a Job with its pods); what could
+    not be, in one line."""
+    failures = []
+    for objects, found in reversed(created):
+        try:
+            objects.delete(found, "Background" if objects.kind == JOB else "")
+        except MLPlatError as err:
+            failures.append(str(err))
+    return "; ".join(failures)
 
 
 def job_state(config: MLPlat, name: str, api_client: Any = None) -> str:

@@ -2,7 +2,9 @@
 server (kubelite, which runs no controllers: no pod starts), then exactly the container command
 of its pod template runs as local processes — with the Job's env, the Secret's storage URL, the
 ConfigMap's objective and ``JOB_COMPLETION_INDEX`` — against a real PostgreSQL study storage.
-The kernel side (never holding the URL) follows the pods' trial runs in MLflow."""
+The kernel side (never holding the URL) follows the pods' trial runs in MLflow. It submits as
+the user's notebook service account (RBAC on), in a namespace the hub spawned with the spawner's
+code."""
 
 from __future__ import annotations
 
@@ -19,12 +21,30 @@ import pytest
 from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.tuning import TuningSpec, start
 from jupyter_mlplat.tuning.storage import rdb_url
+from tests.integration.test_spawner_kubelite import (
+    can,
+    eventually,
+    spawn_as_hub,
+    user,
+    with_platform_rbac,
+)
 from tests.integration.test_tuning import TAG, check_study, forget_active_experiment, quadratic
+from tests.unit.test_spawner_config import admission, dummy_kubeconfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "team-tuning-db"
+SECRET = "mlplat-tuning-storage"  # the default, which the admission policy admits
+__all__ = ["dummy_kubeconfig"]  # the unit tests' fixture: KubeSpawner off any real cluster
+
+
+@pytest.fixture
+def user_namespace(kubelite):
+    """A user's namespace as the hub spawns it; its notebook account may create Jobs."""
+    namespace, _ = spawn_as_hub(with_platform_rbac(kubelite), user("kit"))
+    notebook = kubelite.as_service_account(namespace, "mlplat-notebook")
+    eventually(lambda: can(notebook, "create", "jobs", "batch", namespace))
+    return namespace
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +113,14 @@ def run_pods(kubelite, job, namespace, folder):
 def test_indexed_job_runs_trials_against_postgres(
     tracking_uri,
     kubelite,
-    k8s_namespace,
+    user_namespace,
     postgres_url,
     tmp_path,
     monkeypatch,
     mlflow_client,
 ):
-    secrets = kubelite.client.resources.get(api_version="v1", kind="Secret")
+    k8s_namespace = user_namespace
+    secrets = kubelite.client.resources.get(api_version="v1", kind="Secret")  # the admin's
     secrets.create(
         body={"metadata": {"name": SECRET}, "stringData": {"url": postgres_url}},
         namespace=k8s_namespace,
@@ -117,13 +138,15 @@ def test_indexed_job_runs_trials_against_postgres(
         }
     )
     spec = TuningSpec(trials=20, parallel="kubernetes", workers=3, study_name="k8s-quadratic")
-    run = start(quadratic, spec, config=config, api_client=kubelite.api_client())
+    notebook = f"system:serviceaccount:{k8s_namespace}:mlplat-notebook"
+    run = start(quadratic, spec, config=config, api_client=kubelite.api_client(act_as=notebook))
     assert not run.done
 
     job = read(kubelite, "Job", run.job_name, k8s_namespace, "batch/v1")
     config_map = read(kubelite, "ConfigMap", run.job_name, k8s_namespace)
     assert postgres_url not in json.dumps(job) + json.dumps(config_map)
     assert config_map["metadata"]["ownerReferences"][0]["uid"] == job["metadata"]["uid"]
+    assert admission("jobs", job, notebook, k8s_namespace) == []  # a real cluster's policy
     assert job["spec"]["completionMode"] == "Indexed"
     assert job["spec"]["completions"] == job["spec"]["parallelism"] == 3
     pod = job["spec"]["template"]["spec"]

@@ -232,6 +232,20 @@ def test_user_clusterroles_grant_no_secrets_rbac_or_pod_creation_to_the_notebook
     assert ("", "pods", "create", "") in rules_of(roles["mlplat-spark"])  # executors
 
 
+def test_the_notebook_account_may_submit_and_undo_tuning_jobs_and_nothing_more():
+    """What ``tuning/kubernetes.py`` does (submit: create the ConfigMap and the Job, own the
+    ConfigMap by the Job; undo: delete them; follow: get/watch the Job), no CronJobs, no
+    ConfigMap reads or updates."""
+    roles = {r["metadata"]["name"]: r for r in yaml_documents("rbac", "user-roles.yaml")}
+    notebook = rules_of(roles["mlplat-notebook"])
+    assert {(r, v) for g, r, v, n in notebook if g == "batch"} == {
+        ("jobs", verb) for verb in ("get", "list", "watch", "create", "delete")
+    }
+    assert {v for g, r, v, n in notebook if r == "configmaps"} == {"create", "patch", "delete"}
+    granted = {rule for role in roles.values() for rule in rules_of(role)}
+    assert not {g for g in granted if g[1] in {"cronjobs", "jobs/status", "deployments"}}
+
+
 def test_the_hub_binds_the_user_clusterroles_by_name_and_holds_no_user_rules():
     """The hub grants users' rules through ``bind`` on the user ClusterRoles, so it need not hold
     them (Kubernetes' escalation check); it reads no Secrets (it writes the user's MLflow
@@ -448,11 +462,12 @@ def test_the_policy_is_bound_to_user_namespaces_and_is_well_formed():
     from kubernetes.client import ApiClient
 
     from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
 
     docs = yaml_documents(*POLICY)
     policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ValidatingAdmissionPolicy"}
     bindings = [d for d in docs if d["kind"] == "ValidatingAdmissionPolicyBinding"]
-    assert {b["spec"]["policyName"] for b in bindings} == set(policies) and len(policies) == 3
+    assert {b["spec"]["policyName"] for b in bindings} == set(policies) and len(policies) == 4
     for binding in bindings:
         assert binding["spec"]["validationActions"] == ["Deny"]
         selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
@@ -468,6 +483,7 @@ def test_the_policy_is_bound_to_user_namespaces_and_is_well_formed():
     text = SPAWNER_CONFIG.joinpath(*POLICY).read_text()
     assert f"'{defaults.kserve_service_account}'" in text
     assert f"['{defaults.spark_service_account}', 'default']" in text
+    assert f"['{defaults.tuning_storage_secret}', '{CREDENTIAL_SECRET}']" in text
 
 
 def test_what_the_platform_builds_is_admitted():
@@ -606,3 +622,76 @@ def test_nothing_a_user_starts_mounts_or_reads_a_secret_of_the_namespace():
         ],
     }
     assert admission("pods", {"spec": fine}, spark) == []
+
+
+# -- Jobs: the tuning pods the Job controller starts for a user ---------------------------------
+def tuning_job(**pod) -> dict:
+    """The Job ``parallel="kubernetes"`` builds (with tracking auth), its pod spec updated."""
+    from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.tuning import kubernetes as kube
+
+    config = MLPlat(env={"MLP_NAMESPACE": "mlplat-ada", "MLP_USER": "ada"})
+    _, job = kube.manifests(
+        config, name="tune-x", study_name="x", payload=b"f", workers=2,
+        env={"MLP_TUNING_TRIALS": "4"}, tracking_credential=True,
+    )  # fmt: skip
+    job["spec"]["template"]["spec"].update(pod)
+    return job
+
+
+def test_the_tuning_job_is_admitted_and_reads_exactly_its_two_secrets():
+    from jupyter_mlplat.config import MLPlat
+    from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
+
+    job = tuning_job()
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert refs == {MLPlat(env={}).tuning_storage_secret, CREDENTIAL_SECRET}
+    assert admission("jobs", job, USER_SA + "mlplat-notebook") == []
+    # a CronJob of the same pods would pass too (no user role grants CronJobs)
+    cron = {"kind": "CronJob", "spec": {"schedule": "@daily", "jobTemplate": {"spec": job["spec"]}}}
+    assert admission("cronjobs", cron, USER_SA + "mlplat-notebook") == []
+    # controllers outside the namespace are not this policy's
+    assert admission("jobs", tuning_job(serviceAccountName="mlplat-models"), "admin") is None
+
+
+def test_a_users_job_cannot_borrow_an_identity_a_secret_or_the_node():
+    notebook = USER_SA + "mlplat-notebook"
+    steal = {"secretKeyRef": {"name": "mlplat-models-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    thief = {"name": "t", "image": "x", "env": [{"name": "K", "valueFrom": steal}]}
+    env_from = {"name": "t", "image": "x", "envFrom": [{"secretRef": {"name": "mlplat-models-s3"}}]}
+    secret_volume = {"name": "v", "secret": {"secretName": "mlplat-models-s3"}}
+    projected = {"name": "v", "projected": {"sources": [{"secret": {"name": "mlplat-models-s3"}}]}}
+    host = {"name": "v", "hostPath": {"path": "/var/lib/kubelet/pods"}}
+    csi = {"name": "v", "csi": {"driver": "x", "nodePublishSecretRef": {"name": "s"}}}
+    privileged = {"name": "p", "image": "x", "securityContext": {"privileged": True}}
+    added = {"capabilities": {"add": ["SYS_ADMIN"]}}
+    capable = {"name": "p", "image": "x", "securityContext": added}
+    denied = {
+        "runs as the serving identity": tuning_job(serviceAccountName="mlplat-models"),
+        "deprecated alias": tuning_job(serviceAccount="mlplat-models"),
+        "runs as the notebook": tuning_job(serviceAccountName="mlplat-notebook"),
+        "env from another Secret": tuning_job(containers=[thief]),
+        "init container": tuning_job(initContainers=[thief]),
+        "envFrom a Secret": tuning_job(containers=[env_from]),
+        "secret volume": tuning_job(volumes=[secret_volume]),
+        "projected secret": tuning_job(volumes=[projected]),
+        "hostPath": tuning_job(volumes=[host]),
+        "CSI with a secret": tuning_job(volumes=[csi]),
+        "privileged": tuning_job(containers=[privileged]),
+        "added capability": tuning_job(containers=[capable]),
+        "host PID": tuning_job(hostPID=True),
+        "host network": tuning_job(hostNetwork=True),
+    }
+    for why, job in denied.items():
+        assert admission("jobs", job, notebook), why
+    cron = {"kind": "CronJob", "spec": {"jobTemplate": {"spec": denied["hostPath"]["spec"]}}}
+    assert admission("cronjobs", cron, notebook)
+    # what a Job may use: config maps, scratch space, the downward API, projected config maps
+    fine = [
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "info", "downwardAPI": {"items": []}},
+        {"name": "both", "projected": {"sources": [{"configMap": {"name": "c"}}]}},
+        {"name": "objective", "configMap": {"name": "tune-x"}},
+    ]
+    assert admission("jobs", tuning_job(volumes=fine, serviceAccountName="default"), notebook) == []

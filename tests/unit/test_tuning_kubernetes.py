@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import ClassVar
 
 import pytest
 
@@ -75,3 +76,56 @@ def test_with_tracking_auth_the_pods_read_the_users_mlflow_credential_from_its_s
         tracking_credential=False,
     )  # fmt: skip
     assert "MLFLOW_TRACKING_USERNAME" not in str(plain) and "s3cret" not in str(plain)
+
+
+class FakeObjects:
+    """One kind's objects in memory (an API server that stalls on ``stall`` creates: the
+    object is stored, the answer never comes)."""
+
+    store: ClassVar[dict] = {}
+    stall: ClassVar[set] = set()
+    deleted: ClassVar[list] = []
+
+    def __init__(self, kind, namespace, *, api_client=None, client=None) -> None:
+        self.kind, self.namespace, self.client, self.api = kind, namespace, object(), self
+
+    def translated(self, verb, name):
+        from jupyter_mlplat.infra.kube import translated
+
+        return translated(f"{verb} {self.kind.kind} {self.namespace}/{name}", self.kind)
+
+    def create(self, body, namespace):
+        from urllib3.exceptions import ReadTimeoutError
+
+        stored = {**body, "metadata": {**body["metadata"], "uid": f"uid-{self.kind.kind}"}}
+        self.store[self.kind.kind] = stored
+        if self.kind.kind in self.stall:
+            raise ReadTimeoutError(None, "/apis", "Read timed out. (read timeout=30)")
+        return type("Instance", (), {"to_dict": lambda _: stored})()
+
+    def get(self, name):
+        return self.store.get(self.kind.kind)
+
+    def delete(self, found, propagation=""):
+        self.deleted.append((self.kind.kind, found["metadata"]["uid"], propagation))
+        self.store.pop(self.kind.kind, None)
+
+
+def test_a_job_create_that_timed_out_is_undone_with_its_config_map(monkeypatch):
+    """The Job may exist after a create with no answer: it and the ConfigMap are deleted (the
+    Job with its pods), and the timeout is one line (Unavailable)."""
+    from jupyter_mlplat.errors import Unavailable
+
+    monkeypatch.setattr(kube, "Objects", FakeObjects)
+    monkeypatch.setattr(FakeObjects, "store", {})
+    monkeypatch.setattr(FakeObjects, "deleted", [])
+    monkeypatch.setattr(FakeObjects, "stall", {"Job"})
+    config, (config_map, job) = build()
+    with pytest.raises(Unavailable, match=r"^cannot create Job .*unreachable .*timed out") as err:
+        kube.submit(config, config_map, job)
+    assert "\n" not in str(err.value)
+    assert FakeObjects.store == {}
+    assert FakeObjects.deleted == [
+        ("Job", "uid-Job", "Background"),
+        ("ConfigMap", "uid-ConfigMap", ""),
+    ]
