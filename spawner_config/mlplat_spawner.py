@@ -42,6 +42,13 @@ NOTEBOOK_SERVICE_ACCOUNT = "mlplat-notebook"
 #: On every user namespace: the Spark Operator watches these (``cluster/spark-operator-values``)
 #: and the admission policy guarding the serving identity applies there (``cluster/``).
 USER_NAMESPACE_LABEL = {"mlplat.io/user-namespace": "true"}
+#: Kubernetes' built-in Pod Security admission (no webhook) refuses privileged pods, host
+#: namespaces, host paths and added capabilities in user namespaces, whoever creates them (the
+#: ``spark`` account's executors, the Job controller's tuning pods, KServe's predictors).
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
 #: z2jh's hub NetworkPolicy admits pods with this label (from other namespaces too, with
 #: ``hub.networkPolicy.interNamespaceAccessLabels: accept``).
 HUB_ACCESS_LABEL = {"hub.jupyter.org/network-access-hub": "true"}
@@ -142,7 +149,7 @@ def user_resources(
             "kind": "Namespace",
             "metadata": {
                 "name": namespace,
-                "labels": {**labels, **USER_NAMESPACE_LABEL},
+                "labels": {**labels, **USER_NAMESPACE_LABEL, **POD_SECURITY_LABELS},
                 "annotations": {"jupyter-mlplat/user": username},
             },
         },
@@ -360,7 +367,7 @@ def configure(
     spawner.default_url = "/lab"
     spawner.enable_user_namespaces = True
     spawner.user_namespace_template = namespace_template
-    spawner.user_namespace_labels = {**MANAGED_BY, **USER_NAMESPACE_LABEL}
+    spawner.user_namespace_labels = {**MANAGED_BY, **USER_NAMESPACE_LABEL, **POD_SECURITY_LABELS}
     spawner.service_account = NOTEBOOK_SERVICE_ACCOUNT
     # the notebook talks to the API server (its Spark session, its InferenceServices)
     spawner.automount_service_account_token = True

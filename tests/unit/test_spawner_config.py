@@ -314,6 +314,7 @@ def test_user_pods_may_reach_the_hub_across_namespaces(monkeypatch):
     assert values["hub"]["networkPolicy"]["interNamespaceAccessLabels"] == "accept"
     assert values["singleuser"]["extraLabels"]["hub.jupyter.org/network-access-hub"] == "true"
     assert c.KubeSpawner.user_namespace_labels["mlplat.io/user-namespace"] == "true"
+    assert c.KubeSpawner.user_namespace_labels["pod-security.kubernetes.io/enforce"] == "baseline"
 
 
 def test_plain_config_file_and_z2jh_values_load(monkeypatch):
