@@ -51,7 +51,8 @@ def run_worker(
 ) -> int:
     """Run ``trials`` trials (fewer when stopped or out of time); return how many ran.
 
-    With ``until`` (a journal storage only) the workers share one budget instead: each takes the
+    With ``until`` (a storage :func:`~jupyter_mlplat.tuning.storage.shares_budget`) the
+    workers share one budget instead: each takes the
     next trial while the study holds fewer than ``until`` trials, so a worker that started late
     or runs slower takes fewer, and all end together (an even split waits for the slowest)."""
     import optuna
@@ -87,20 +88,25 @@ def run_worker(
             raise
 
     if until is not None:
-        claim = st.TrialClaim(url)
+        claim = st.trial_claim(url, study_name)
 
         def claimed(trial: Any) -> Any:
             claim.release()  # the trial exists: the next worker may take its own
             return recorded(trial)
 
         pulled = 0
-        while pulled < trials and not (deadline is not None and time.time() >= deadline):
-            with claim:
-                # exact: trials are only created under the claim; the count includes running ones
-                if stopping() or study._storage.get_n_trials(study._study_id) >= until:
-                    break
-                study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
-            pulled += 1
+        try:
+            while pulled < trials and not (deadline is not None and time.time() >= deadline):
+                with claim:
+                    # exact: trials are only created under the claim; the count includes
+                    # running ones
+                    if stopping() or study._storage.get_n_trials(study._study_id) >= until:
+                        break
+                    study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
+                pulled += 1
+        finally:
+            if hasattr(claim, "close"):
+                claim.close()
         return ran
     timeout = None if deadline is None else max(deadline - time.time(), 0.001)
     study.optimize(

@@ -46,3 +46,11 @@ def test_a_stopped_study_pulls_no_more_trials(tmp_path):
     st.set_stop(study, True)
     assert pull(url, "stopped", 10, workers=2) == [0, 0]
     assert study.get_trials(deepcopy=False) == []
+
+
+def test_workers_share_the_budget_on_sqlite_too(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    assert st.shares_budget(url) and not st.shares_budget("mysql://db/studies")
+    study = st.prepare_study(url, "pull-rdb", "minimize", "median", new=True)
+    assert sum(pull(url, "pull-rdb", 9, workers=3)) == 9
+    assert len(study.get_trials(deepcopy=False)) == 9
