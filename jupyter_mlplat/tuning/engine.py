@@ -9,6 +9,7 @@ import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -281,6 +282,8 @@ class TuningRun:
             w.ENV_PARENT_RUN: self.parent_run_id,
             w.ENV_METRIC: self.spec.metric,
             w.ENV_LOG_STUDY: self.study_name,
+            # the pods share one trial budget where the storage can lock (PostgreSQL)
+            w.ENV_SESSION: uuid.uuid4().hex,
             "MLFLOW_TRACKING_URI": self.client.tracking_uri,
             "MLFLOW_DISABLE_TELEMETRY": "true",
         }

@@ -19,6 +19,8 @@ JOURNAL = "journal://"
 STOP_ATTR = "mlplat:stop"
 #: Trial system attribute holding the one-line error of a failed trial.
 ERROR_ATTR = "mlplat:error"
+#: Study system attribute (``:<session>``) holding a session's shared trial budget (pods).
+BUDGET_ATTR = "mlplat:until"
 #: Tries to open an RDB storage (see :func:`open_storage`).
 RDB_ATTEMPTS = 5
 
