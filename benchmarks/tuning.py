@@ -19,7 +19,12 @@ also the phases, from the trials' own timestamps (less sensitive to other load t
 start to the first trial (set-up, worker start, imports), the first trial, the steady rate
 (trials/s between the first and the last trial's end), the tail (the last trial's end to the
 study's: the coordinator's lag); and the CPU seconds of this process (the coordinator, in-thread
-trials), of the trial worker processes, and of the servers (MLflow; Spark with its Python workers).
+trials), of the trial worker processes (forked by the worker server, which reports their CPU),
+and of the servers (MLflow; Spark with its Python workers). A warm-up study before the measured
+ones (one trial, ``local`` with one worker) imports MLflow here, warms the MLflow server and
+starts the kernel's trial worker server, as a notebook's first local study does; its start to
+first trial is printed (the cold case), and both measured local modes then fork from the warm
+server, the sequential baseline as much as the parallel study.
 Asserts nothing. Starts its own MLflow + Spark Connect servers under a temporary directory, or
 uses a running platform:
 

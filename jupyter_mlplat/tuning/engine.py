@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 #: How often the coordinator reads the study storage (a journal read of the lines added since
 #: the last one): the last trials' runs are written at most this long after they ended.
 POLL_SECONDS = 0.2
+#: ... and once the last trials run (the study's end is near: its runs are the tail)
+LAST_POLL_SECONDS = 0.05
+#: How often the kernel searches MLflow for the runs of a Kubernetes study's pods.
+REMOTE_POLL_SECONDS = 1.0
 #: Trial runs the coordinator writes at once.
 LOG_THREADS = 4
 #: How often the Job's state is read, and how long trials may run on after a stop before the
@@ -202,12 +206,13 @@ class TuningRun:
                 if self.deadline is not None and time.time() >= self.deadline:
                     self.stop()
                 self._poll()
-                if self.progress().done >= self.spec.trials:
+                progress = self.progress()
+                if progress.done >= self.spec.trials:
                     # every trial ended: the study is over once their runs are written; the
                     # workers only exit (processes, the Spark job's end): nobody waits for that
                     self._flush()
                     break
-                runner.join(POLL_SECONDS)
+                runner.join(self._poll_interval(progress))
             else:
                 self._flush()
                 if runner_error:
@@ -355,6 +360,12 @@ class TuningRun:
             )  # fmt: skip
         with self._lock:
             self._progress = snapshot
+
+    def _poll_interval(self, progress: TuningProgress) -> float:
+        if self.remote:
+            return REMOTE_POLL_SECONDS
+        last = progress.done + progress.running >= self.spec.trials
+        return LAST_POLL_SECONDS if last else POLL_SECONDS
 
     def _flush(self) -> None:
         """The last poll: every ended trial's run written."""
