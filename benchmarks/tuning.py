@@ -19,7 +19,12 @@ also the phases, from the trials' own timestamps (less sensitive to other load t
 start to the first trial (set-up, worker start, imports), the first trial, the steady rate
 (trials/s between the first and the last trial's end), the tail (the last trial's end to the
 study's: the coordinator's lag); and the CPU seconds of this process (the coordinator, in-thread
-trials), of the trial worker processes, and of the servers (MLflow; Spark with its Python workers).
+trials), of the trial worker processes (forked by the worker server, which reports their CPU),
+and of the servers (MLflow; Spark with its Python workers). A warm-up study before the measured
+ones (one trial, ``local`` with one worker) imports MLflow here, warms the MLflow server and
+starts the kernel's trial worker server, as a notebook's first local study does; its start to
+first trial is printed (the cold case), and both measured local modes then fork from the warm
+server, the sequential baseline as much as the parallel study.
 Asserts nothing. Starts its own MLflow + Spark Connect servers under a temporary directory, or
 uses a running platform:
 
@@ -84,19 +89,33 @@ def trial_seconds(study) -> float:  # type: ignore[no-untyped-def]
 
 
 def server_cpu() -> dict[int, tuple[str, float]]:
-    """CPU seconds of every live process below this one, by pid, with its server's name."""
+    """CPU seconds of every live process below this one, by pid, with its server's name (the
+    trial worker server's own: its ended workers report theirs, see :func:`worker_cpu`)."""
     import psutil
 
     found = {}
     for child in psutil.Process().children():
         try:
-            name = "mlflow" if "mlflow" in " ".join(child.cmdline()) else "spark"
+            command = " ".join(child.cmdline())
+            if "tuning.forkserver" in command:
+                times = child.cpu_times()
+                found[child.pid] = ("workers", times.user + times.system)
+                continue
+            name = "mlflow" if "mlflow" in command else "spark"
             for proc in [child, *child.children(recursive=True)]:
                 times = proc.cpu_times()
                 found[proc.pid] = (name, times.user + times.system)
         except psutil.Error:
             continue
     return found
+
+
+def worker_cpu() -> float:
+    """CPU seconds of the local trial workers that ended: they are children of the kernel's
+    (here: this process's) worker server, which reports them."""
+    from jupyter_mlplat.tuning import forkserver
+
+    return forkserver._server.cpu_seconds if forkserver._server is not None else 0.0
 
 
 class Meter:
@@ -106,13 +125,13 @@ class Meter:
         self.wall = time.time()
         self.cpu = time.process_time()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.children = usage.ru_utime + usage.ru_stime
+        self.children = usage.ru_utime + usage.ru_stime + worker_cpu()
         self.servers = server_cpu()
 
     def done(self) -> dict[str, float]:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         spent = {"wall": time.time() - self.wall, "this process": time.process_time() - self.cpu,
-                 "workers": usage.ru_utime + usage.ru_stime - self.children,
+                 "workers": usage.ru_utime + usage.ru_stime + worker_cpu() - self.children,
                  "mlflow": 0.0, "spark": 0.0}  # fmt: skip
         for pid, (name, seconds) in server_cpu().items():
             spent[name] += seconds - self.servers.get(pid, (name, 0.0))[1]
@@ -161,10 +180,15 @@ def main() -> None:
             }
         )
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        # a first study (not measured) imports MLflow in this process and warms the server,
+        # a first study (not measured) imports MLflow in this process, warms the server and
+        # starts the kernel's trial worker server (as a notebook's first local study does),
         # which would otherwise count against whichever mode runs first
-        start(lambda trial: trial.suggest_float("x", 0, 1), TuningSpec(trials=1, parallel="none",
-              study_name="bench-warm-up", new=True), config=config).wait()  # fmt: skip
+        began = time.time()
+        warm = start(lambda trial: trial.suggest_float("x", 0, 1), TuningSpec(trials=1,
+                     parallel="local", workers=1, study_name="bench-warm-up", new=True),
+                     config=config)  # fmt: skip
+        warm.wait()
+        cold = warm.study.get_trials(deepcopy=False)[0].datetime_start.timestamp() - began
         calibrate(options.seconds)
         n = options.trials
         print(f"{n} trials of a {options.seconds} CPU s busy loop; {os.cpu_count()} cores; "
@@ -213,6 +237,8 @@ def main() -> None:
             assert result.progress.complete == n, result.progress
 
         sequential = timings["one"]
+        print(f"warm-up (a kernel's first study, cold worker server): start→first trial "
+              f"{cold:.2f} s")  # fmt: skip
         print(f"bare Optuna (in memory, no MLflow):       {bare_s:6.1f} s ({bare_cpu:.1f} CPU s)")
         print(f"bare Optuna (journal file, no MLflow):    {journal_s:6.1f} s")
         labels = {"none": "in-thread", "one": "sequential", "local": "local", "spark": "Spark"}

@@ -8,7 +8,6 @@ view. Without a kernel the configuration comes from the environment (``MLP_*``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +67,6 @@ def tune(
     if progress is not None:
         while not run.done:
             progress(run.progress())
-            time.sleep(1.0)
+            run.join(1.0)  # returns at the study's end, not up to a second later
         progress(run.progress())
     return run.wait()

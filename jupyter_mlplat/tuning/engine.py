@@ -9,8 +9,9 @@ import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
@@ -29,8 +30,13 @@ from jupyter_mlplat.tuning.spec import (
 
 log = logging.getLogger(__name__)
 
-#: How often the coordinator reads the study storage.
-POLL_SECONDS = 1.0
+#: How often the coordinator reads the study storage (a journal read of the lines added since
+#: the last one): the last trials' runs are written at most this long after they ended.
+POLL_SECONDS = 0.2
+#: ... and once the last trials run (the study's end is near: its runs are the tail)
+LAST_POLL_SECONDS = 0.05
+#: How often the kernel searches MLflow for the runs of a Kubernetes study's pods.
+REMOTE_POLL_SECONDS = 1.0
 #: Trial runs the coordinator writes at once.
 LOG_THREADS = 4
 #: How often the Job's state is read, and how long trials may run on after a stop before the
@@ -60,6 +66,7 @@ class TuningRun:
         self._error: BaseException | None = None
         self._result: TuningResult | None = None
         self._logged: dict[int, str] = {}
+        self._writing: dict[int, Future[str]] = {}  # trial number -> its run being written
         self._best_logged: int | None = None
         if self.spec.parallel == "spark" and spark is None:
             raise InvalidInput("parallel='spark' needs a Spark session (spark=...)")
@@ -70,6 +77,9 @@ class TuningRun:
         self._remote_trials: dict[int, Any] = {}
         self._active_since: float | None = None
         self._payload = b"" if self.spec.parallel == "none" else ln.pickled(objective)
+        ln.prestart(self.spec.parallel)
+        self._runner_error: list[BaseException] = []
+        self._runner: threading.Thread | None = None
         self._set_up()
         if self.remote:
             try:
@@ -120,8 +130,28 @@ class TuningRun:
                 f"study {self.study_name!r} was created to {created}: pass new=True to start a "
                 f"fresh study that will {spec.direction}"
             )
-        # the clock starts with the trials (set by the coordinator, or at the Job's submission)
+        # the clock starts with the trials (here, or at the Job's submission)
         self.deadline: float | None = None
+        if not self.remote:
+            self._base = len(self._trials())
+            # the workers start now: their start (processes, the Spark job) overlaps with
+            # writing the parent run below; trials are logged once the parent exists
+            if spec.timeout:
+                self.deadline = time.time() + spec.timeout
+            self._runner = threading.Thread(
+                target=self._run_workers, args=(self._runner_error,), daemon=True,
+                name=f"mlplat-tune-workers-{self.study_name}",
+            )  # fmt: skip
+            self._runner.start()
+        try:
+            self._open_parent()
+        except BaseException:
+            if self._runner is not None:  # no parent run to log them under: no trials
+                st.set_stop(self.study, True)
+            raise
+
+    def _open_parent(self) -> None:
+        spec = self.spec
         tags = {
             runs.tag("storage"): "rdb" if self.remote else st.storage_kind(self.url),
             runs.tag("direction"): spec.direction,
@@ -143,7 +173,8 @@ class TuningRun:
                 self._poll_remote()
         elif reused:
             self._logged = runs.logged_trials(self.client, self.experiment_id, self.parent_run_id)
-        self._base = len(self._trials())
+        if self.remote:
+            self._base = len(self._trials())
 
     def _experiment(self) -> tuple[str, str]:
         """The caller's current MLflow experiment (the kernel's), else the configured one."""
@@ -161,24 +192,31 @@ class TuningRun:
 
     # -- the coordinator thread ------------------------------------------------------------------
     def _coordinate(self) -> None:
-        runner_error: list[BaseException] = []
-        runner = threading.Thread(
-            target=self._run_workers, args=(runner_error,), daemon=True,
-            name=f"mlplat-tune-workers-{self.study_name}",
-        )  # fmt: skip
-        status = "FINISHED"
-        if self.spec.timeout and self.deadline is None:
-            self.deadline = time.time() + self.spec.timeout
-        try:
+        runner_error = self._runner_error
+        runner = self._runner
+        if runner is None:  # kubernetes: the runner follows the Job
+            runner = threading.Thread(
+                target=self._run_workers, args=(runner_error,), daemon=True,
+                name=f"mlplat-tune-workers-{self.study_name}",
+            )  # fmt: skip
             runner.start()
+        status = "FINISHED"
+        try:
             while runner.is_alive():
                 if self.deadline is not None and time.time() >= self.deadline:
                     self.stop()
                 self._poll()
-                runner.join(POLL_SECONDS)
-            self._poll()
-            if runner_error:
-                raise runner_error[0]
+                progress = self.progress()
+                if progress.done >= self.spec.trials:
+                    # every trial ended: the study is over once their runs are written; the
+                    # workers only exit (processes, the Spark job's end): nobody waits for that
+                    self._flush()
+                    break
+                runner.join(self._poll_interval(progress))
+            else:
+                self._flush()
+                if runner_error:
+                    raise runner_error[0]
             self._result = self._finish()
         except BaseException as err:
             status = "FAILED"
@@ -213,10 +251,10 @@ class TuningRun:
             pruner=self.spec.pruner,
             folder=self.folder,
             env=self.config.to_environment(for_kernel=True),
-            # parallel workers on a journal file share one budget (a lock beside the file
-            # makes taking a trial atomic); an RDB storage keeps the even split
+            # parallel workers share one budget where the storage has a lock to make taking
+            # a trial atomic (see storage.trial_claim); other RDBs keep the even split
             until=self._base + self.spec.trials
-            if self.spec.parallel in ("local", "spark") and st.storage_kind(self.url) == "journal"
+            if self.spec.parallel in ("local", "spark") and st.shares_budget(self.url)
             else None,
         )
         try:
@@ -249,6 +287,8 @@ class TuningRun:
             w.ENV_PARENT_RUN: self.parent_run_id,
             w.ENV_METRIC: self.spec.metric,
             w.ENV_LOG_STUDY: self.study_name,
+            # the pods share one trial budget where the storage can lock (PostgreSQL)
+            w.ENV_SESSION: uuid.uuid4().hex,
             "MLFLOW_TRACKING_URI": self.client.tracking_uri,
             "MLFLOW_DISABLE_TELEMETRY": "true",
         }
@@ -291,27 +331,47 @@ class TuningRun:
         """Log the trials that finished since the last poll; refresh the progress snapshot."""
         if self.remote:
             self._poll_remote()
+            trials = self._trials()
         else:
-            ended = [
-                trial for trial in self.study.get_trials(deepcopy=False)
-                if trial.state.is_finished() and trial.number not in self._logged
-            ]  # fmt: skip
-            # a trial's run is three requests that mostly wait on the server: several trials at
-            # once, or the coordinator falls behind parallel workers (and the study's end waits)
-            run_ids = self._log_pool.map(self.logger.log_trial, ended)
-            for trial, run_id in zip(ended, run_ids, strict=True):
-                self._logged[trial.number] = run_id
-        trials = self._trials()
+            # one read: what is counted done below is what was logged or is being logged
+            trials = self._trials()
+            # a trial's run is three requests that mostly wait on the server: written on the
+            # pool as soon as the trial is seen ended, several at once, while the polls go on
+            for trial in trials:
+                number = trial.number
+                if (
+                    trial.state.is_finished()
+                    and number not in self._logged
+                    and number not in self._writing
+                ):
+                    self._writing[number] = self._log_pool.submit(self.logger.log_trial, trial)
+            for number, written in list(self._writing.items()):
+                if written.done():
+                    self._logged[number] = written.result()  # a failed write fails the study
+                    del self._writing[number]
         snapshot = self._snapshot(trials)
-        if snapshot.best_trial is not None and snapshot.best_trial != self._best_logged:
-            self._best_logged = snapshot.best_trial
+        best = snapshot.best_trial
+        # the parent names the best trial's run: once that is written
+        if best is not None and best != self._best_logged and best in self._logged:
+            self._best_logged = best
             runs.log_best(
                 self.client, self.parent_run_id, f"best_{self.spec.metric}",
-                value=float(snapshot.best_value or 0), trial=snapshot.best_trial,
-                run_id=self._logged.get(snapshot.best_trial, ""),
+                value=float(snapshot.best_value or 0), trial=best, run_id=self._logged[best],
             )  # fmt: skip
         with self._lock:
             self._progress = snapshot
+
+    def _poll_interval(self, progress: TuningProgress) -> float:
+        if self.remote:
+            return REMOTE_POLL_SECONDS
+        last = progress.done + progress.running >= self.spec.trials
+        return LAST_POLL_SECONDS if last else POLL_SECONDS
+
+    def _flush(self) -> None:
+        """The last poll: every ended trial's run written."""
+        self._poll()
+        wait(list(self._writing.values()))
+        self._poll()
 
     def _snapshot(self, trials: list[Any]) -> TuningProgress:
         counts = {"COMPLETE": 0, "RUNNING": 0, "PRUNED": 0, "FAIL": 0}
@@ -408,6 +468,11 @@ class TuningRun:
     def done(self) -> bool:
         with self._lock:
             return self._finished
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the study's end; whether it ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> TuningResult:
         """The result once the study ended; re-raises the study's error."""

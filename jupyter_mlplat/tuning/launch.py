@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +88,10 @@ def run_in_thread(launch: Launch) -> None:
 
 
 def run_processes(launch: Launch, payload: bytes) -> None:
-    """``local``: one worker process per core, each running its share of the trials."""
+    """``local``: one worker process per core, forked from the kernel's pre-started worker
+    server (:mod:`jupyter_mlplat.tuning.forkserver`: Optuna is imported there once)."""
     # imported here: ``python -m jupyter_mlplat.tuning.worker`` must not find it loaded
+    from jupyter_mlplat.tuning import forkserver
     from jupyter_mlplat.tuning import worker as w
 
     objective_file = launch.folder / f"{launch.study_name}.objective.pkl"
@@ -98,29 +99,37 @@ def run_processes(launch: Launch, payload: bytes) -> None:
     env = {**os.environ, **launch.env, **launch.worker_env(), w.ENV_OBJECTIVE: str(objective_file)}
     # the kernel's MLflow run context must not leak into workers: they do not log
     env.pop("MLFLOW_RUN_ID", None)
-    processes = []
+    server = forkserver.server()
+    workers = []
     for index in range(launch.workers):
         log_path = launch.folder / f"{launch.study_name}.worker-{index}.log"
-        with log_path.open("wb") as log:
-            processes.append(
-                (
-                    subprocess.Popen(
-                        [sys.executable, "-m", "jupyter_mlplat.tuning.worker"],
-                        env={**env, w.ENV_INDEX: str(index)},
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL,
-                    ),
-                    log_path,
-                )
-            )
-    failed = [(p.wait(), path) for p, path in processes]
-    failed = [(code, path) for code, path in failed if code != 0]
+        try:
+            exited = server.start({**env, w.ENV_INDEX: str(index)}, str(log_path))
+        except RuntimeError as err:
+            raise MLPlatError(f"could not start trial workers: {err}") from err
+        workers.append((exited, log_path))
+    failed = []
+    for exited, path in workers:
+        try:
+            code = exited.result()
+        except RuntimeError as err:
+            raise MLPlatError(f"trial workers were lost: {err}") from err
+        if code != 0:
+            failed.append((code, path))
     if failed:
         code, path = failed[0]
         raise MLPlatError(
             f"{len(failed)} trial worker(s) exited with {code}: {last_line(path)} (log: {path})"
         )
+
+
+def prestart(parallel: str) -> None:
+    """Start what the mode's workers will need before the study's set-up (which then overlaps
+    their start): the worker server of ``local``."""
+    if parallel == "local":
+        from jupyter_mlplat.tuning import forkserver
+
+        forkserver.server()
 
 
 def last_line(path: Path) -> str:

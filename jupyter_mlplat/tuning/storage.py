@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import random
 import time
@@ -18,6 +19,8 @@ JOURNAL = "journal://"
 STOP_ATTR = "mlplat:stop"
 #: Trial system attribute holding the one-line error of a failed trial.
 ERROR_ATTR = "mlplat:error"
+#: Study system attribute (``:<session>``) holding a session's shared trial budget (pods).
+BUDGET_ATTR = "mlplat:until"
 #: Tries to open an RDB storage (see :func:`open_storage`).
 RDB_ATTEMPTS = 5
 
@@ -45,12 +48,11 @@ def rdb_url(url: str) -> str:
 def open_storage(url: str) -> Any:
     """An Optuna storage for ``url``."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+    from optuna.storages.journal import JournalFileBackend
 
     if url.startswith(JOURNAL):
         path = url[len(JOURNAL) :]
-        # the open-lock (O_EXCL) works on every filesystem, symlinks not on all network ones
-        backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
+        backend = JournalFileBackend(path, lock_obj=_journal_lock(path))
         return optuna.storages.JournalStorage(backend)
     # Several pods opening a fresh database race to create Optuna's tables (the loser gets a
     # duplicate-key error from PostgreSQL's catalog): the tables exist by the next attempt.
@@ -63,6 +65,29 @@ def open_storage(url: str) -> Any:
                 raise
             time.sleep(0.2 + random.random() * (attempt + 1))  # noqa: S311 (jitter)
     raise AssertionError("unreachable")
+
+
+def _journal_lock(path: str) -> Any:
+    """The journal's write lock, with ``flock`` like :class:`TrialClaim`: a waiting worker
+    wakes as soon as the lock is free, where Optuna's file locks retry with a doubling sleep
+    (parallel workers writing every trial's parameters and results meet there often), and a
+    dead worker's lock goes with it instead of after a 30 s grace period. Every writer of a
+    platform study takes this lock (its own file: Optuna's lock files mean "held" by
+    existing)."""
+    from optuna.storages.journal._file import BaseJournalFileLock
+
+    class FlockLock(BaseJournalFileLock):
+        def __init__(self) -> None:
+            self.claim = TrialClaim(path + ".flock")
+
+        def acquire(self) -> bool:
+            self.claim.__enter__()
+            return True
+
+        def release(self) -> None:
+            self.claim.release()
+
+    return FlockLock()
 
 
 def make_pruner(name: str) -> Any:
@@ -106,18 +131,36 @@ def stop_requested(study: Any) -> bool:
     return bool(study._storage.get_study_system_attrs(study._study_id).get(STOP_ATTR))
 
 
+def shares_budget(url: str) -> bool:
+    """Whether workers on this storage can share one trial budget (see :func:`trial_claim`):
+    journal files and SQLite beside a lock file, PostgreSQL with an advisory lock."""
+    return url.startswith((JOURNAL, "sqlite:///")) or _is_postgres(url)
+
+
+def trial_claim(url: str, study_name: str) -> Any:
+    """The lock workers hold while they count a study's trials and create one: counting and
+    adding is then atomic across processes, Spark tasks and pods. A context manager whose
+    ``release`` (callable more than once) hands the lock on before the ``with`` ends."""
+    if url.startswith(JOURNAL):
+        return TrialClaim(url[len(JOURNAL) :] + ".claim")
+    if url.startswith("sqlite:///"):
+        return TrialClaim(url[len("sqlite:///") :].partition("?")[0] + ".claim")
+    if _is_postgres(url):
+        return AdvisoryClaim(url, study_name)
+    raise ValueError(f"workers cannot share a trial budget on {url.partition(':')[0]} storage")
+
+
+def _is_postgres(url: str) -> bool:
+    return url.partition(":")[0].partition("+")[0] in ("postgresql", "postgres")
+
+
 class TrialClaim:
-    """A lock beside a journal file that workers hold while they create a trial, so that
-    counting the study's trials and adding one is atomic across processes and Spark tasks.
+    """A lock file (beside a journal file or SQLite database), taken with ``flock``: the
+    kernel wakes the next waiter at once (Optuna's file locks poll with a growing sleep) and
+    frees the lock of a worker that died."""
 
-    ``flock``: the kernel wakes the next waiter at once (Optuna's file locks poll with a growing
-    sleep) and frees the lock of a worker that died. ``release`` may be called more than once.
-    """
-
-    def __init__(self, url: str) -> None:
-        if not url.startswith(JOURNAL):
-            raise ValueError("trials are claimed beside a journal file only")
-        self.path = url[len(JOURNAL) :] + ".claim"
+    def __init__(self, path: str) -> None:
+        self.path = path
         self._fd: int | None = None
 
     def __enter__(self) -> TrialClaim:
@@ -137,3 +180,43 @@ class TrialClaim:
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
+
+
+class AdvisoryClaim:
+    """A PostgreSQL session advisory lock keyed by the study's name, on one connection the
+    worker keeps: no table of our own, and the server frees the lock of a worker that died
+    (its connection closes)."""
+
+    def __init__(self, url: str, study_name: str) -> None:
+        digest = hashlib.sha256(f"mlplat-tuning:{study_name}".encode()).digest()
+        self.key = int.from_bytes(digest[:8], "big", signed=True)
+        self.url = url
+        self._connection: Any = None
+        self._held = False
+
+    def __enter__(self) -> AdvisoryClaim:
+        import sqlalchemy
+
+        if self._connection is None:
+            engine = sqlalchemy.create_engine(rdb_url(self.url), poolclass=sqlalchemy.pool.NullPool)
+            self._connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
+        self._held = True
+        return self
+
+    def release(self) -> None:
+        import sqlalchemy
+
+        if self._held:
+            self._held = False
+            self._connection.execute(
+                sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key}
+            )
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

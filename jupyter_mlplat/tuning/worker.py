@@ -33,6 +33,9 @@ ENV_PARENT_RUN = "MLP_TUNING_PARENT_RUN"  # set: the worker logs its trials' MLf
 ENV_METRIC = "MLP_TUNING_METRIC"
 ENV_LOG_STUDY = "MLP_TUNING_LOG_STUDY"  # the study's name in MLflow (the storage's may differ)
 ENV_DIRECTION = "MLP_TUNING_DIRECTION"  # set: the worker creates the study when missing
+#: set (pods, which cannot know how many trials the study already holds): the workers share one
+#: budget, fixed by the first of them to claim a trial (see :func:`run_worker`'s ``session``)
+ENV_SESSION = "MLP_TUNING_SESSION"
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +51,16 @@ def run_worker(
     after_trial: Callable[[Any, Any], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     until: int | None = None,
+    session: str | None = None,
 ) -> int:
     """Run ``trials`` trials (fewer when stopped or out of time); return how many ran.
 
-    With ``until`` (a journal storage only) the workers share one budget instead: each takes the
+    With ``until`` (a storage :func:`~jupyter_mlplat.tuning.storage.shares_budget`) the
+    workers share one budget instead: each takes the
     next trial while the study holds fewer than ``until`` trials, so a worker that started late
-    or runs slower takes fewer, and all end together (an even split waits for the slowest)."""
+    or runs slower takes fewer, and all end together (an even split waits for the slowest).
+    With ``session`` instead of ``until`` the first worker to claim a trial sets ``until`` to
+    the study's trials then plus ``trials``, in the study, for the session's other workers."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,27 +93,46 @@ def run_worker(
             study._storage.set_trial_system_attr(trial._trial_id, st.ERROR_ATTR, line)
             raise
 
-    if until is not None:
-        claim = st.TrialClaim(url)
+    if until is not None or session is not None:
+        claim = st.trial_claim(url, study_name)
 
         def claimed(trial: Any) -> Any:
             claim.release()  # the trial exists: the next worker may take its own
             return recorded(trial)
 
         pulled = 0
-        while pulled < trials and not (deadline is not None and time.time() >= deadline):
-            with claim:
-                # exact: trials are only created under the claim; the count includes running ones
-                if stopping() or study._storage.get_n_trials(study._study_id) >= until:
-                    break
-                study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
-            pulled += 1
+        try:
+            if until is None:
+                with claim:
+                    until = session_budget(study, str(session), trials)
+            while pulled < trials and not (deadline is not None and time.time() >= deadline):
+                with claim:
+                    # exact: trials are only created under the claim; the count includes
+                    # running ones
+                    if stopping() or study._storage.get_n_trials(study._study_id) >= until:
+                        break
+                    study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
+                pulled += 1
+        finally:
+            if hasattr(claim, "close"):
+                claim.close()
         return ran
     timeout = None if deadline is None else max(deadline - time.time(), 0.001)
     study.optimize(
         recorded, n_trials=trials, timeout=timeout, catch=(Exception,), callbacks=[callback]
     )
     return ran
+
+
+def session_budget(study: Any, session: str, trials: int) -> int:
+    """The session's ``until`` (under the claim): set by its first worker, read by the rest."""
+    key = f"{st.BUDGET_ATTR}:{session}"
+    storage, study_id = study._storage, study._study_id
+    until = storage.get_study_system_attrs(study_id).get(key)
+    if until is None:
+        until = storage.get_n_trials(study_id) + trials
+        storage.set_study_system_attr(study_id, key, until)
+    return int(until)
 
 
 def main() -> int:
@@ -119,9 +145,12 @@ def main() -> int:
         objective = cloudpickle.load(file)
     workers, index = int(env[ENV_WORKERS]), int(env.get(ENV_INDEX, "0"))
     until = int(env[ENV_UNTIL]) if env.get(ENV_UNTIL) else None
+    session = env.get(ENV_SESSION) or None
+    if session is not None and (until is not None or not st.shares_budget(env[ENV_STORAGE])):
+        session = None
     # pulling from the shared budget, a worker may run all of it
     trials = int(env[ENV_TRIALS])
-    if until is None:
+    if until is None and session is None:
         trials = share(trials, workers, index)
     deadline = float(env[ENV_DEADLINE]) if env.get(ENV_DEADLINE) else None
     if env.get(ENV_DIRECTION):  # several pods may create it at once: load_if_exists copes
@@ -153,6 +182,7 @@ def main() -> int:
         after_trial=after_trial,
         should_stop=should_stop,
         until=until,
+        session=session,
     )
     log.info("worker %d of %d ran %d of its %d trials", index, workers, ran, trials)
     return 0

@@ -179,6 +179,22 @@ def test_spark_study(config, mlflow_client, spark):
     assert parent.data.tags[f"{TAG}parallel"] == "spark"
 
 
+def test_local_workers_share_one_budget_on_postgresql(postgres_url, tmp_path):
+    """Worker processes pull trials under an advisory lock: exactly the budget, resumable."""
+    from jupyter_mlplat.tuning import launch as ln
+    from jupyter_mlplat.tuning import storage as st
+
+    assert st.shares_budget(postgres_url)
+    study = st.prepare_study(postgres_url, "pull-pg", "minimize", "median", new=True)
+    for until in (7, 12):
+        launch = ln.Launch(
+            url=postgres_url, study_name="pull-pg", objective=quadratic, trials=until,
+            workers=3, deadline=None, pruner="median", folder=tmp_path, until=until,
+        )  # fmt: skip
+        ln.run_processes(launch, ln.pickled(quadratic))
+        assert len(study.get_trials(deepcopy=False)) == until
+
+
 def test_register_best_trial(config, mlflow_client):
     result = tune(
         iris_model, trials=4, parallel="none", direction="maximize", register="tuned-iris",

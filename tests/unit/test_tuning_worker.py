@@ -46,3 +46,35 @@ def test_a_stopped_study_pulls_no_more_trials(tmp_path):
     st.set_stop(study, True)
     assert pull(url, "stopped", 10, workers=2) == [0, 0]
     assert study.get_trials(deepcopy=False) == []
+
+
+def test_workers_share_the_budget_on_sqlite_too(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    assert st.shares_budget(url) and not st.shares_budget("mysql://db/studies")
+    study = st.prepare_study(url, "pull-rdb", "minimize", "median", new=True)
+    assert sum(pull(url, "pull-rdb", 9, workers=3)) == 9
+    assert len(study.get_trials(deepcopy=False)) == 9
+
+
+def test_pods_fix_their_session_budget_among_themselves(tmp_path):
+    """Pods cannot be told how many trials the study holds: the first to claim a trial sets
+    the session's budget; a later session (a resumed study) counts on from there."""
+    url = f"sqlite:///{tmp_path / 'pods.db'}"
+    study = st.prepare_study(url, "pods", "minimize", "median", new=True)
+
+    def session(name: str, trials: int, workers: int) -> int:
+        ran = [0] * workers
+
+        def work(index: int) -> None:
+            ran[index] = run_worker(url, "pods", objective, trials, session=name)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(ran)
+
+    assert session("first", 7, workers=3) == 7
+    assert session("again", 4, workers=2) == 4
+    assert len(study.get_trials(deepcopy=False)) == 11
