@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlplat.infra.processes import run_forked_child
+
 #: What a user's server imports at start (those not installed are skipped).
 PRELOAD = (
     "jupyterhub.singleuser",
@@ -86,34 +88,26 @@ def spawn(request: dict[str, Any]) -> int:
     pid = os.fork()
     if pid:
         return pid
-    code = 1
-    try:  # the child: a new session, as Popen(start_new_session=True) makes it
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the fork server's sockets
-        os.setsid()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        Path(cwd).mkdir(parents=True, exist_ok=True)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        sys.argv = argv
-        from jupyterhub.singleuser import main
+    run_forked_child(lambda: _become_server(argv, env, cwd))
 
-        result = main()
-        code = result if isinstance(result, int) else 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except BaseException:
-        import traceback
 
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+def _become_server(argv: list[str], env: dict[str, str], cwd: str) -> object:
+    """In the child: a new session, as Popen(start_new_session=True) makes it, then the server."""
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the fork server's sockets
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    Path(cwd).mkdir(parents=True, exist_ok=True)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.argv = argv
+    from jupyterhub.singleuser import main
+
+    return main()
 
 
 def serve(path: Path, parent: int = 0) -> None:

@@ -8,12 +8,14 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from jupyter_mlplat.errors import Unavailable
 
@@ -163,6 +165,28 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def run_forked_child(main: Callable[[], object]) -> NoReturn:
+    """In a child a fork server forked: run ``main`` and leave with its exit code.
+
+    ``os._exit`` so that nothing of the server's stack runs in the child (its ``finally``
+    blocks, ``atexit`` hooks, the buffers of its objects); an exception is printed first.
+    """
+    code = 1
+    try:
+        result = main()
+        code = result if isinstance(result, int) else 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def pid_alive(pid: int) -> bool:

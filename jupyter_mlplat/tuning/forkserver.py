@@ -27,6 +27,8 @@ import threading
 from concurrent.futures import Future
 from typing import IO
 
+from jupyter_mlplat.infra.processes import run_forked_child
+
 #: How often the server looks for ended children while it has any (their exits are not on the
 #: trials' path: the coordinator follows the study storage).
 REAP_SECONDS = 0.05
@@ -110,30 +112,22 @@ def server() -> ForkServer:
 # -- the server process ----------------------------------------------------------------------
 def _child(request: dict[str, object]) -> None:
     """In the forked child: become the worker the request describes, then exit."""
-    code = 1
-    try:
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)  # the server's requests are not the worker's to read
-        log = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        os.environ.clear()
-        os.environ.update(dict(request["env"]))  # type: ignore[call-overload]
-        from jupyter_mlplat.tuning import worker
+    run_forked_child(lambda: _become_worker(request))
 
-        code = worker.main()
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
-    except BaseException:
-        import traceback
 
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+def _become_worker(request: dict[str, object]) -> object:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # the server's requests are not the worker's to read
+    log = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.clear()
+    os.environ.update(dict(request["env"]))  # type: ignore[call-overload]
+    from jupyter_mlplat.tuning import worker
+
+    return worker.main()
 
 
 def _answer(out: IO[bytes], line: str) -> None:
