@@ -530,13 +530,15 @@ def _serves(server: dict[str, Any], name: str = "") -> bool:
 
 def _server_pid(server_dir: Path) -> int | None:
     """The live MLServer process of ``server_dir`` (its pid file), None if there is none.
-    Its command line must name the directory: a pid reused by another process is left alone."""
+    It must run in that directory (both ways of starting a server make it its working directory;
+    a fork of the zygote keeps the zygote's command line): a pid reused by another process is
+    left alone."""
     try:
         pid = int((server_dir / "mlserver.pid").read_text())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cwd = os.readlink(f"/proc/{pid}/cwd").removesuffix(" (deleted)")
     except (OSError, ValueError):
         return None
-    return pid if os.fsencode(server_dir) in command else None
+    return pid if Path(cwd) == server_dir.resolve() else None
 
 
 def _stop_server(base: Path, server: dict[str, Any]) -> None:
