@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,17 @@ class ListHandler(PipelinesHandler):
             raise InvalidInput("schedule must be a string or null")
         config = self._export_config(notebook)
         written = await self.call(write_from_cell, name, source, schedule or None, config)
+        answer = {
+            "dag_id": written.name,
+            "owner": config.resolved_user,
+            "schedule": schedule or None,
+            "file": written.path.name,
+        }
+        if config.pipelines_publish == "kubernetes":  # on to the team's Airflow, as local sees it
+            publish = partial(publish_file, dag_ids=written.dag_ids)
+            answer["published"] = (await self.call(publish, config, written.path))["configmaps"]
         self.set_status(201)
-        self.finish(
-            {
-                "dag_id": written.name,
-                "owner": config.resolved_user,
-                "schedule": schedule or None,
-                "file": written.path.name,
-            }
-        )
+        self.finish(answer)
 
 
 class PublishHandler(PipelinesHandler):
