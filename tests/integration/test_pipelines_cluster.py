@@ -17,6 +17,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import Conflict, InvalidInput, Unavailable
 from jupyter_mlplat.pipelines import cluster
 from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
+from tests.support.airflow_platform import one_task_dag
 
 pytestmark = pytest.mark.integration
 
@@ -425,23 +426,7 @@ def test_a_stalled_api_server_fails_in_one_line_and_publishes_nothing(
 
 
 # -- the surface: what %mlp pipeline publish, the automatic publish and the REST route call ------
-DAG = """
-from datetime import datetime
-
-from airflow.sdk import dag, task
-
-
-@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
-def train():
-    @task
-    def fit():
-        return 1
-
-    fit()
-
-
-train()
-"""
+DAG = one_task_dag("train")
 
 
 def test_publish_file_as_the_notebook_service_account(
