@@ -8,6 +8,9 @@
   rights in their own namespace. The platform environment of the user's tasks (``MLP_*``, no
   credentials) goes the same way, as the ConfigMap ``mlplat-platform-env``. Publishing is all or
   nothing: a refusal (403, 409, 422) or a timeout puts back what it had written, in one line.
+  :func:`publish_file` is what users reach (``%mlp pipeline publish``, the publish after a
+  pipeline is written, ``POST /mlplat/api/pipelines/publish``) when ``MLP_PIPELINES_PUBLISH``
+  is ``kubernetes`` (set for users' pods by the KubeSpawner config).
 * **Running** (KubernetesExecutor): the cluster policy :func:`dag_policy` (in Airflow's
   ``airflow_local_settings.py``) gives every task of a DAG under ``<dags>/<namespace>/`` a pod
   override: that namespace, the user's notebook service account, the platform environment from
