@@ -450,6 +450,16 @@ class MLPlat(Configurable):
         ),
         "MLP_PIPELINES_DIR",
     )
+    pipelines_publish = env_trait(
+        Enum(
+            ["folder", "kubernetes"],
+            "folder",
+            help="How pipeline files reach Airflow: 'folder' (the local Airflow reads the "
+            "pipelines folder) or 'kubernetes' (each written file is published as a ConfigMap "
+            "in the user's namespace for the team's Airflow; set by the KubeSpawner config).",
+        ),
+        "MLP_PIPELINES_PUBLISH",
+    )
     quality_failing_examples = env_trait(
         Int(5, help="Failing example rows shown per expectation in a check report."),
         "MLP_QUALITY_FAILING_EXAMPLES",

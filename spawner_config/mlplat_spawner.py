@@ -68,6 +68,7 @@ CLUSTER_DEFAULTS: dict[str, Any] = {
     "tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
     "spark_mode": "kubernetes",
     "deploy_target": "kserve",
+    "pipelines_publish": "kubernetes",
 }
 
 

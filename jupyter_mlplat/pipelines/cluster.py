@@ -8,6 +8,9 @@
   rights in their own namespace. The platform environment of the user's tasks (``MLP_*``, no
   credentials) goes the same way, as the ConfigMap ``mlplat-platform-env``. Publishing is all or
   nothing: a refusal (403, 409, 422) or a timeout puts back what it had written, in one line.
+  :func:`publish_file` is what users reach (``%mlp pipeline publish``, the publish after a
+  pipeline is written, ``POST /mlplat/api/pipelines/publish``) when ``MLP_PIPELINES_PUBLISH``
+  is ``kubernetes`` (set for users' pods by the KubeSpawner config).
 * **Running** (KubernetesExecutor): the cluster policy :func:`dag_policy` (in Airflow's
   ``airflow_local_settings.py``) gives every task of a DAG under ``<dags>/<namespace>/`` a pod
   override: that namespace, the user's notebook service account, the platform environment from
@@ -20,8 +23,9 @@ Values and the pod template: ``spawner_config/cluster/airflow/``.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -34,6 +38,7 @@ from jupyter_mlplat.infra.kube import (
     Objects,
     bounded,
     dns_label,
+    dynamic_client,
     is_managed,
     owner_labels,
     translated,
@@ -153,6 +158,62 @@ def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
         if failures and isinstance(err, MLPlatError):
             raise type(err)(f"{err}; and could not undo what was published: {failures}") from err
         raise
+
+
+def publish_file(
+    config: MLPlat, path: Path, *, client: Any = None, dag_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Make the pipeline file ``path`` reach the Airflow that runs the user's pipelines.
+
+    ``MLPlat.pipelines_publish`` says how: ``folder`` (``mlplat up``): nothing to do, the
+    local Airflow reads the pipelines folder. ``kubernetes`` (a user's pod on the cluster): the
+    file is imported with Airflow first, unless ``dag_ids`` says it was just checked (a broken
+    file is refused in one line and nothing is published), then :func:`publish` writes its
+    ConfigMaps with ``client`` (a ``DynamicClient``; default: the pod's service account).
+    Returns what was published: mode, file, DAG ids, namespace, ConfigMaps, folder, message.
+    """
+    from jupyter_mlplat.pipelines.project import (
+        PipelineImportError,
+        check_file,
+        import_error_line,
+        pipelines_dir,
+    )
+
+    path = Path(path)
+    if path.suffix != ".py" or not os.path.isfile(path):  # isfile: no OSError on odd names
+        raise InvalidInput(f"no pipeline file {path.name or path} (a pipeline is one .py file)")
+    result: dict[str, Any] = {
+        "mode": config.pipelines_publish,
+        "file": path.name,
+        "dag_ids": list(dag_ids or ()),
+        "namespace": "",
+        "configmaps": [],
+    }
+    if config.pipelines_publish == "folder":
+        folder = pipelines_dir(config, path.parent)
+        if path.resolve().parent == folder.resolve():
+            message = f"nothing to publish: the local Airflow reads {folder.name}/ directly"
+        else:
+            message = (
+                f"nothing published: the local Airflow reads {folder.name}/ only; "
+                f"move {path.name} there"
+            )
+        return result | {"folder": str(folder), "message": message}
+    if dag_ids is None:
+        checked = check_file(config, path)
+        if checked.get("errors"):
+            raise PipelineImportError(import_error_line(checked["errors"][0], path, path.parent))
+        result["dag_ids"] = list(checked.get("dag_ids") or ())
+    manifests = pipeline_manifests(config, path)
+    publish(client if client is not None else dynamic_client(), manifests)
+    namespace = config.namespace
+    return result | {
+        "namespace": namespace,
+        "configmaps": [m["metadata"]["name"] for m in manifests],
+        "folder": f"{namespace}/",
+        "message": f"published to {namespace}: the team's Airflow reads it from "
+        f"<dags>/{namespace}/{path.name}",
+    }
 
 
 #: Upstream's rules for ConfigMap data (``IsConfigMapKey``, ``MaxSecretSize``): the API server

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import ROOT, RunningPlatform, stop_platform
-from tests.support.airflow_platform import start_airflow_platform
+from tests.support.airflow_platform import one_task_dag, start_airflow_platform
 from tests.support.jupyter import JupyterServer
 
 pytestmark = pytest.mark.integration
@@ -44,23 +44,7 @@ CHECKS = [
 EXAMPLES = 15
 CASES: collections.Counter[str] = collections.Counter()
 PIPELINES = sorted(label for label in OPERATIONS if "/mlplat/api/pipelines" in label)
-DAG = """
-from datetime import datetime
-
-from airflow.sdk import dag, task
-
-
-@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
-def fuzzed():
-    @task
-    def one():
-        return 1
-
-    one()
-
-
-fuzzed()
-"""
+DAG = one_task_dag("fuzzed")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from jupyter_mlplat.config import MLPlat
 from jupyter_mlplat.errors import Conflict, InvalidInput, Unavailable
 from jupyter_mlplat.pipelines import cluster
 from jupyter_mlplat.tracking.auth import CREDENTIAL_SECRET
+from tests.support.airflow_platform import one_task_dag
 
 pytestmark = pytest.mark.integration
 
@@ -422,3 +423,84 @@ def test_a_stalled_api_server_fails_in_one_line_and_publishes_nothing(
     assert str(err.value).startswith(f"cannot get ConfigMap {namespace}/mlplat-platform-env: ")
     assert "\n" not in str(err.value)
     assert configmaps_of(kubelite, namespace) == {}
+
+
+# -- the surface: what %mlp pipeline publish, the automatic publish and the REST route call ------
+DAG = one_task_dag("train")
+
+
+def test_publish_file_as_the_notebook_service_account(
+    kubelite, user_namespace, tmp_path: Path
+) -> None:
+    """In a user's pod (MLP_PIPELINES_PUBLISH=kubernetes) the file is imported with Airflow,
+    then published with the pod's service account; a refused account gets one line and
+    nothing changes."""
+    namespace = user_namespace
+    config = MLPlat(
+        env={**ada_config(namespace).to_environment(), "MLP_PIPELINES_PUBLISH": "kubernetes"}
+    )
+    path = pipeline_file(tmp_path, DAG)
+    (tmp_path / "train.yaml").write_text("table: demo.iris\n")
+    user = kubelite.as_service_account(namespace, cluster.NOTEBOOK_SERVICE_ACCOUNT)
+    done = cluster.publish_file(config, path, client=user)
+    assert done == {
+        "mode": "kubernetes",
+        "file": "train.py",
+        "dag_ids": ["train"],
+        "namespace": namespace,
+        "configmaps": ["pipeline-train", cluster.PLATFORM_ENV_CONFIGMAP],
+        "folder": f"{namespace}/",
+        "message": f"published to {namespace}: the team's Airflow reads it from "
+        f"<dags>/{namespace}/train.py",
+    }
+    published = configmaps_of(kubelite, namespace)
+    assert published["pipeline-train"] == {"train.py": DAG, "train.yaml": "table: demo.iris\n"}
+
+    path.write_text("# a newer version\n" + DAG)
+    stranger = kubelite.as_service_account("default", "default")
+    with pytest.raises(Unavailable) as refused:
+        cluster.publish_file(config, path, client=stranger, dag_ids=done["dag_ids"])
+    assert str(refused.value) == (
+        f"cannot get ConfigMap {namespace}/{cluster.PLATFORM_ENV_CONFIGMAP}: not allowed to get "
+        f"configmaps in namespace {namespace} (check the RBAC of the notebook's service account)"
+    )
+    assert configmaps_of(kubelite, namespace) == published
+
+
+def test_the_publish_route_locally_says_the_folder_is_read_and_refuses_bad_paths(platform) -> None:
+    """``mlplat up`` (folder mode): nothing to publish; the answer names the pipelines folder
+    relative to the server's root (no server paths). The file is outside the pipelines folder:
+    one there would start the session platform's Airflow."""
+    lab = platform.lab
+    (platform.notebook_dir / "drafts").mkdir(exist_ok=True)
+    (platform.notebook_dir / "drafts" / "train.py").write_text(DAG)
+    answer = lab.api("POST", "mlplat/api/pipelines/publish", json={"path": "drafts/train.py"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "mode": "folder",
+        "file": "drafts/train.py",
+        "dag_ids": [],
+        "namespace": "",
+        "configmaps": [],
+        "folder": "pipelines",
+        "message": (
+            "nothing published: the local Airflow reads pipelines/ only; move train.py there"
+        ),
+    }
+    outside = platform.notebook_dir.parent / "outside.py"
+    outside.write_text(DAG)
+    for body, message in [
+        ({"path": "../outside.py"}, "'../outside.py' is outside the server's root"),
+        ({"path": str(outside)}, "is outside the server's root"),
+        ({"path": "drafts/missing.py"}, "no pipeline file missing.py"),
+        ({"path": "drafts"}, "no pipeline file drafts"),
+        ({"path": "a\x00b.py"}, "not a file path"),
+        ({"path": ""}, "path must be a .py file"),
+        ({}, "path must be a .py file"),
+        ([], 'send {"path"'),
+    ]:
+        refused = lab.api("POST", "mlplat/api/pipelines/publish", json=body)
+        assert refused.status_code == 400, (body, refused.text)
+        assert message in refused.json()["message"], (body, refused.text)
+    not_json = lab.api("POST", "mlplat/api/pipelines/publish", data="{")
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["message"]

@@ -12,6 +12,27 @@ from typing import Any
 from tests.conftest import MLPLAT, ROOT, RunningPlatform, isolated_env
 
 
+def one_task_dag(name: str) -> str:
+    """The text of a DAG file defining DAG ``name`` with one task, run on demand."""
+    return f"""
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
+def {name}():
+    @task
+    def one():
+        return 1
+
+    one()
+
+
+{name}()
+"""
+
+
 def start_airflow_platform(
     base: Path, dags: dict[str, str], env: dict[str, str] | None = None, timeout: float = 600
 ) -> RunningPlatform:

@@ -87,6 +87,7 @@ def test_pod_has_the_users_platform_settings_namespace_and_service_account():
     assert env["MLP_TRACKING_URI"] == "http://mlflow.team.svc:5000"
     assert env["MLP_SPARK_MODE"] == "kubernetes"
     assert env["MLP_DEPLOY_TARGET"] == "kserve"
+    assert env["MLP_PIPELINES_PUBLISH"] == "kubernetes"  # the team's Airflow reads no pod folder
     assert env["MLP_SPARK_EXECUTORS_MAX"] == "8"
     assert env["MLP_SPARK_SERVICE_ACCOUNT"] == "spark"
     assert env["MLP_KSERVE_SERVICE_ACCOUNT"] == "mlplat-models"

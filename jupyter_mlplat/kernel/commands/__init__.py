@@ -55,7 +55,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "pipeline": Command(
         "jupyter_mlplat.kernel.commands.pipeline",
-        "write (%%mlp pipeline NAME, new --template), run, list, trigger, pause pipelines",
+        "write (%%mlp pipeline NAME, new --template), run, list, trigger, pause, publish pipelines",
         takes_cell=True,
     ),
     "predict": Command(

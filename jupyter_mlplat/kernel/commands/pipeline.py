@@ -4,6 +4,8 @@
 %mlp pipeline new --template classification --table demo.iris --label species [--name N]
 %mlp pipeline run NAME        (dag.test() in a subprocess; a live per-task table in the cell)
 %mlp pipeline list | trigger NAME | pause NAME | unpause NAME   (the server's Airflow)
+%mlp pipeline publish NAME|FILE   (to the team's Airflow on Kubernetes; a cell or template
+                                   written in that mode is published at once)
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -31,7 +34,7 @@ STATE_COLOURS = {
     "scheduled": "oklch(0.442 0.017 285.786)",
     "removed": "oklch(0.446 0.043 257.281)",
 }
-SUBCOMMANDS = ("new", "run", "list", "trigger", "pause", "unpause")
+SUBCOMMANDS = ("new", "run", "list", "trigger", "pause", "unpause", "publish")
 
 
 def run(magics: Any, args: list[str], cell: str | None) -> Any:
@@ -51,6 +54,8 @@ def run(magics: Any, args: list[str], cell: str | None) -> Any:
     if sub == "list":
         ArgumentParser("pipeline list").parse_args(rest)
         return listing()
+    if sub == "publish":
+        return publish(magics, rest)
     return change(sub, rest)
 
 
@@ -67,6 +72,7 @@ def write_cell(magics: Any, args: list[str], cell: str) -> Report:
     report.add("Written", "DAG file", written.path, "ok")
     report.add("Written", "schedule", options.schedule or "none (run it or trigger it)")
     report.add("Written", "owner", magics.mlplat.resolved_user)
+    published(report, magics, written)
     report.add("Next", "run now", f"%mlp pipeline run {written.name}")
     return report
 
@@ -100,8 +106,48 @@ def new(magics: Any, args: list[str]) -> Report:
     report.add("Written", "DAG file", written.path, "ok")
     report.add("Written", "feature config", written.config or "")
     report.add("Written", "quality suite", written.name)
+    published(report, magics, written)
     report.add("Next", "run now", f"%mlp pipeline run {written.name}")
     return report
+
+
+def published(report: Report, magics: Any, written: Any) -> None:
+    """On the cluster, a written pipeline goes to the team's Airflow at once (as the local
+    Airflow sees a written file at once); locally there is nothing to do."""
+    if magics.mlplat.pipelines_publish == "folder":
+        return
+    from jupyter_mlplat.pipelines.cluster import publish_file
+
+    done = publish_file(magics.mlplat, written.path, dag_ids=written.dag_ids)
+    add_published(report, done)
+
+
+def publish(magics: Any, args: list[str]) -> Report:
+    """``%mlp pipeline publish NAME|FILE``: a pipeline of the folder by name, or a .py file."""
+    parser = ArgumentParser("pipeline publish")
+    parser.add_argument("pipeline", help="a pipeline's name, or the path of its .py file")
+    target = parser.parse_args(args).pipeline
+    from jupyter_mlplat.pipelines.cluster import publish_file
+    from jupyter_mlplat.pipelines.project import pipeline_path
+
+    if target.endswith(".py") or "/" in target:
+        path = Path(target).expanduser()
+    else:
+        path = pipeline_path(magics.mlplat, target)
+    report = Report(f"Pipeline {path.stem}")
+    add_published(report, publish_file(magics.mlplat, path))
+    return report
+
+
+def add_published(report: Report, done: dict[str, Any]) -> None:
+    """The rows of what :func:`~jupyter_mlplat.pipelines.cluster.publish_file` answered."""
+    if done["mode"] == "folder":
+        report.add("Published", "local Airflow", done["message"])
+        return
+    report.add("Published", "namespace", done["namespace"], "ok")
+    report.add("Published", "ConfigMaps", ", ".join(done["configmaps"]))
+    report.add("Published", "DAGs", ", ".join(done["dag_ids"]) or "none found")
+    report.add("Published", "Airflow folder", f"<dags>/{done['folder']}")
 
 
 def run_now(magics: Any, args: list[str]) -> None:
