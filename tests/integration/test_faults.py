@@ -99,17 +99,27 @@ def two_versions(platform) -> dict:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    mlflow.set_tracking_uri(platform.tracking_uri)
     X, y = load_iris(return_X_y=True, as_frame=True)
     X = X.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
-    for C in (1.0, 0.01):
-        with mlflow.start_run():
-            mlflow.sklearn.log_model(
-                LogisticRegression(C=C, max_iter=500).fit(X, y),
-                name="model",
-                input_example=X.head(3),
-                registered_model_name=MODEL,
-            )
+    # set_tracking_uri also sets MLFLOW_TRACKING_URI for child processes: put both back, or
+    # later tests' subprocesses would talk to this module's platform after it stopped
+    previous = mlflow.get_tracking_uri(), os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(platform.tracking_uri)
+    try:
+        for C in (1.0, 0.01):
+            with mlflow.start_run():
+                mlflow.sklearn.log_model(
+                    LogisticRegression(C=C, max_iter=500).fit(X, y),
+                    name="model",
+                    input_example=X.head(3),
+                    registered_model_name=MODEL,
+                )
+    finally:
+        mlflow.set_tracking_uri(previous[0])
+        if previous[1] is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous[1]
     rows = X.head(5)
     return {
         "parameters": {"content_type": "pd"},
