@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyter_mlplat.errors import Conflict, InvalidInput, NotFound, Unavailable
+from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -103,6 +103,35 @@ def resource_api(client: DynamicClient, kind: Kind, namespace: str = "") -> Any:
     """The dynamic resource of ``kind`` (Unavailable naming the operator when not served)."""
     with translated(f"discover the {kind.kind} API", kind, namespace):
         return client.resources.get(api_version=kind.api_version, kind=kind.kind)
+
+
+class Rollback:
+    """All or nothing for a change of several objects: each step registers how to undo it
+    (:meth:`add`); when the change fails, the undo steps run latest first and the failure is
+    raised again — naming, on the same line, what could not be undone."""
+
+    def __init__(self, could_not: str) -> None:
+        self.could_not = could_not  # e.g. "delete what was created"
+        self.steps: list[Callable[[], None]] = []
+
+    def add(self, step: Callable[[], None]) -> None:
+        self.steps.append(step)
+
+    def __enter__(self) -> Rollback:
+        return self
+
+    def __exit__(self, kind: Any, err: BaseException | None, trace: Any) -> None:
+        if err is None:
+            return
+        failures = []
+        for step in reversed(self.steps):
+            try:
+                step()
+            except MLPlatError as failure:
+                failures.append(str(failure))
+        if failures and isinstance(err, MLPlatError):
+            undone = "; ".join(failures)
+            raise type(err)(f"{err}; and could not {self.could_not}: {undone}") from err
 
 
 class Objects:

@@ -27,15 +27,17 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jupyter_mlplat.config import MLPlat
-from jupyter_mlplat.errors import Conflict, InvalidInput, MLPlatError
+from jupyter_mlplat.errors import Conflict, InvalidInput
 from jupyter_mlplat.infra.kube import (
     USER_LABEL,
     Kind,
     Objects,
+    Rollback,
     bounded,
     dns_label,
     dynamic_client,
@@ -136,8 +138,7 @@ def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
         check_configmap(manifest)
     bounded(client.client)  # a stalled API server fails the submission, it does not hang it
     ordered = sorted(manifests, key=lambda m: PIPELINE_LABEL in m["metadata"].get("labels", {}))
-    undo: list[tuple[Objects, dict[str, Any], dict[str, Any] | None]] = []
-    try:
+    with Rollback("undo what was published") as rollback:
         for manifest in ordered:
             meta = manifest["metadata"]
             objects = Objects(CONFIGMAP, meta["namespace"], client=client)
@@ -145,19 +146,15 @@ def publish(client: Any, manifests: list[dict[str, Any]]) -> None:
             if current is None:
                 with objects.translated("create", meta["name"]):
                     written = objects.api.create(body=manifest, namespace=meta["namespace"])
-                undo.append((objects, written.to_dict(), None))
+                # by uid: never a namesake created meanwhile
+                rollback.add(partial(objects.delete, written.to_dict()))
                 continue
             _check_ours(current, manifest)
             version = current["metadata"]["resourceVersion"]
             body = {**manifest, "metadata": {**meta, "resourceVersion": version}}
             with _updating(objects, "replace", meta["name"]):
                 written = objects.api.replace(body=body, namespace=meta["namespace"])
-            undo.append((objects, written.to_dict(), current))
-    except BaseException as err:
-        failures = _undo(undo)
-        if failures and isinstance(err, MLPlatError):
-            raise type(err)(f"{err}; and could not undo what was published: {failures}") from err
-        raise
+            rollback.add(partial(_restore, objects, written.to_dict(), current))
 
 
 def publish_file(
@@ -254,23 +251,13 @@ def _check_ours(current: dict[str, Any], manifest: dict[str, Any]) -> None:
         )
 
 
-def _undo(written: list[tuple[Objects, dict[str, Any], dict[str, Any] | None]]) -> str:
-    """Put back what a failed publish wrote (latest first); what could not be, in one line."""
-    failures = []
-    for objects, mine, before in reversed(written):
-        name = mine["metadata"]["name"]
-        try:
-            if before is None:
-                objects.delete(mine)  # by uid: never a namesake created meanwhile
-                continue
-            body = {k: v for k, v in before.items() if k != "status"}
-            meta = {k: v for k, v in before["metadata"].items() if k not in _SERVER_FIELDS}
-            body["metadata"] = meta | {"resourceVersion": mine["metadata"]["resourceVersion"]}
-            with _updating(objects, "restore", name):
-                objects.api.replace(body=body, namespace=objects.namespace)
-        except MLPlatError as err:
-            failures.append(str(err))
-    return "; ".join(failures)
+def _restore(objects: Objects, mine: dict[str, Any], before: dict[str, Any]) -> None:
+    """Put a replaced ConfigMap back to ``before`` (over our ``mine``)."""
+    body = {k: v for k, v in before.items() if k != "status"}
+    meta = {k: v for k, v in before["metadata"].items() if k not in _SERVER_FIELDS}
+    body["metadata"] = meta | {"resourceVersion": mine["metadata"]["resourceVersion"]}
+    with _updating(objects, "restore", mine["metadata"]["name"]):
+        objects.api.replace(body=body, namespace=objects.namespace)
 
 
 def _updating(objects: Objects, action: str, name: str) -> AbstractContextManager[None]:

@@ -11,11 +11,12 @@ no Secret but these two)."""
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 from jupyter_mlplat.config import USER_CREDENTIAL_VARIABLES, MLPlat
 from jupyter_mlplat.errors import InvalidInput, MLPlatError
-from jupyter_mlplat.infra.kube import Kind, Objects, dns_label, owner_labels
+from jupyter_mlplat.infra.kube import Kind, Objects, Rollback, dns_label, owner_labels
 from jupyter_mlplat.tracking.auth import credential_references, user_credential
 from jupyter_mlplat.tuning import worker as w
 
@@ -131,17 +132,18 @@ def submit(config: MLPlat, config_map: dict[str, Any], job: dict[str, Any],
     namespace, name = config.namespace, job["metadata"]["name"]
     maps = Objects(CONFIG_MAP, namespace, api_client=api_client)
     jobs = Objects(JOB, namespace, client=maps.client)
-    created: list[tuple[Objects, dict[str, Any]]] = []
-    try:
+    with Rollback("delete what was created") as rollback:
         with maps.translated("create", name):
-            created.append((maps, maps.api.create(body=config_map, namespace=namespace).to_dict()))
+            made_map = maps.api.create(body=config_map, namespace=namespace).to_dict()
+        rollback.add(lambda: maps.delete(made_map))
         try:
             with jobs.translated("create", name):
                 made = dict(jobs.api.create(body=job, namespace=namespace).to_dict())
         except MLPlatError as err:
-            created += _maybe_created(jobs, job, err)
+            for found in _maybe_created(jobs, job, err):
+                rollback.add(partial(jobs.delete, found, "Background"))
             raise
-        created.append((jobs, made))
+        rollback.add(lambda: jobs.delete(made, "Background"))  # with its pods
         owner = {
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -156,15 +158,10 @@ def submit(config: MLPlat, config_map: dict[str, Any], job: dict[str, Any],
                 body={"metadata": {"ownerReferences": [owner]}},
                 content_type="application/merge-patch+json",
             )
-    except BaseException as err:
-        failures = _undo(created)
-        if failures and isinstance(err, MLPlatError):
-            raise type(err)(f"{err}; and could not delete what was created: {failures}") from err
-        raise
     return made
 
 
-def _maybe_created(jobs: Objects, job: dict[str, Any], err: MLPlatError) -> list[Any]:
+def _maybe_created(jobs: Objects, job: dict[str, Any], err: MLPlatError) -> list[dict[str, Any]]:
     """After a create that got no answer (a timeout), the Job may exist all the same: this
     submission's (same name and labels) is then undone too. An API answer means not."""
     from kubernetes.client.exceptions import ApiException
@@ -177,19 +174,7 @@ def _maybe_created(jobs: Objects, job: dict[str, Any], err: MLPlatError) -> list
         return []  # still unreachable: the Job's objective is gone, its pods cannot start
     labels = (found or {}).get("metadata", {}).get("labels") or {}
     # the name holds the study's session (parent run id): same name and labels is this one
-    return [(jobs, found)] if found is not None and labels == job["metadata"]["labels"] else []
-
-
-def _undo(created: list[tuple[Objects, dict[str, Any]]]) -> str:
-    """Delete what a failed submission created (latest first; a Job with its pods); what could
-    not be, in one line."""
-    failures = []
-    for objects, found in reversed(created):
-        try:
-            objects.delete(found, "Background" if objects.kind == JOB else "")
-        except MLPlatError as err:
-            failures.append(str(err))
-    return "; ".join(failures)
+    return [found] if found is not None and labels == job["metadata"]["labels"] else []
 
 
 def job_state(config: MLPlat, name: str, api_client: Any = None) -> str:
