@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.test_wheel import export_requirements, run, wheel
+from tests.integration.test_wheel import export_requirements, run, uv_cache_pruned, wheel
 
-pytestmark = pytest.mark.integration
-__all__ = ["wheel"]  # the fixture, shared with test_wheel.py
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("uv_cache_pruned")]
+__all__ = ["uv_cache_pruned", "wheel"]  # the fixtures, shared with test_wheel.py
 
 IMAGES = ROOT / "images"
 SERVING_LOCK = ROOT / "jupyter_mlplat" / "deploy" / "serving" / "requirements.txt"

@@ -12,7 +12,21 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("uv_cache_pruned")]
+
+
+@pytest.fixture(scope="module")
+def uv_cache_pruned():
+    """Afterwards, drop what these installs left unreachable in uv's cache.
+
+    pyspark is published as a source distribution only, and here each ``uv pip install`` that needs
+    it builds it again into a new 1.4 GB revision of the cache (the registry's answer is never
+    reused): unpruned, every run of the suite left about 3 GB behind until the disk filled.
+    """
+    yield
+    uv = shutil.which("uv")
+    if uv:
+        subprocess.run([uv, "cache", "prune", "--quiet"], check=False, timeout=300)
 
 
 def run(*args: str | Path, **kwargs) -> str:
