@@ -1,7 +1,9 @@
 """Spark's Python worker daemon, with the libraries of model scoring imported before it forks.
 
-Spark starts one daemon per Python executable (``python -m <this module> pyspark.worker``) when
-a job first needs a Python worker, and the daemon forks one worker per task slot. Spark stops
+Spark starts one daemon per Python executable and Spark Connect session (each session has its
+own artifacts: measured, two sessions run two daemons) with ``python -m <this module>
+pyspark.worker`` when a job first needs a Python worker, and the daemon forks one worker per
+task slot (``predict_table`` starts it with a one-row job, ahead of its own). Spark stops
 workers that stay idle for a minute (a fixed timeout), the daemon stays. pyspark's own daemon
 imports nothing, so every new worker imports pandas, pyarrow, MLflow and the model's library
 again: seconds of CPU per worker before it scores a row. This daemon imports them once, then
