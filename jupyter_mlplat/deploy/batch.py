@@ -134,8 +134,8 @@ def predict_table(
     input_rows = int(_spark_call(input_count.result))
     progress(f"scoring {source} into {target}", 0.2)
     try:
-        rows_per_batch = max(4096, min(ROWS_PER_BATCH, VALUES_PER_BATCH // len(columns)))
-        with _session_conf(spark, dict.fromkeys(BATCH_CONFS, str(rows_per_batch))):
+        batch = str(rows_per_batch(len(columns)))
+        with _session_conf(spark, dict.fromkeys(BATCH_CONFS, batch)):
             _spark_call(lambda: scored.write.mode("error").saveAsTable(staging))
         progress("checking row counts", 0.85)
         rows = int(_spark_call(lambda: spark.table(staging).count()))
@@ -244,6 +244,12 @@ def _mlflow_udf(spark: Any, model_uri: str, info: Any) -> Any:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def rows_per_batch(columns: int) -> int:
+    """Rows per batch for a table of ``columns`` columns: :data:`ROWS_PER_BATCH`, fewer for a
+    wide table, never fewer than the readers' default (4,096)."""
+    return max(4096, min(ROWS_PER_BATCH, VALUES_PER_BATCH // max(columns, 1)))
 
 
 def start_python_workers(spark: Any) -> None:
