@@ -10,7 +10,8 @@ and the same registered model version (a scikit-learn logistic regression with a
 
 Each round runs ``predict_table`` twice, then the baseline. The first job of a round starts
 new Python workers: in the first round Spark starts its worker daemon too (the platform's
-imports pandas, pyarrow, MLflow and scikit-learn once); before each later round the benchmark
+imports pandas, pyarrow, MLflow and scikit-learn once, while ``predict_table`` resolves the
+model and plans the job); before each later round the benchmark
 waits until Spark has stopped the idle workers (after a minute), so the first job forks new
 ones and loads the model again. The second job reuses them (loaded model, no download).
 

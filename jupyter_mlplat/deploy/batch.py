@@ -18,11 +18,14 @@ once the new one is whole.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,7 +38,16 @@ WriteMode = Literal["error", "overwrite"]
 #: Rows per Arrow batch sent to the model (Spark's default is 10,000): fewer, larger ``predict``
 #: calls; a batch of ~20 numeric columns is still only a few tens of MB.
 ROWS_PER_BATCH = 100_000
-ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: A batch holds at most this many values of the table's columns (~16 MB of numbers): a wide
+#: table gets shorter batches.
+VALUES_PER_BATCH = 2_000_000
+#: The settings that make the batches that large: a columnar scan (Parquet, ORC) hands the UDF
+#: its reader's batches (4,096 rows) whatever the Arrow limit says, so its batch grows too.
+BATCH_CONFS = (
+    "spark.sql.execution.arrow.maxRecordsPerBatch",
+    "spark.sql.parquet.columnarReaderBatchSize",
+    "spark.sql.orc.columnarReaderBatchSize",
+)
 #: In the name of the staging table a job writes before renaming it into place (lineage skips it).
 STAGING_MARK = "__mlplat_staging_"
 _ERROR_LINE = re.compile(r"^\s*([\w.]+(?:Error|Exception)): (.+)$")
@@ -93,9 +105,13 @@ def predict_table(
     ModelRef.parse(model_uri)
 
     started = time.monotonic()
+    spark = spark if spark is not None else _session(config)
+    start_python_workers(spark)
+    # counted while the model is resolved and the job planned (if the table is missing, the
+    # check below says so and this error is never asked for)
+    input_count = _in_background(lambda: spark.table(source).count())
     progress(f"resolving {model_uri}", 0.02)
     pinned = pinned_version(config, model_uri)
-    spark = spark if spark is not None else _session(config)
     _check_tables(spark, source, target, mode)
 
     progress(f"loading {pinned}", 0.1)
@@ -114,12 +130,14 @@ def predict_table(
 
     scored = frame.withColumn(prediction_column, udf(functions.struct(*inputs)))
     staging = _staging_name(target)
+    # before the job starts: it would queue behind the job's tasks, then take a worker's slot
+    input_rows = int(_spark_call(input_count.result))
     progress(f"scoring {source} into {target}", 0.2)
     try:
-        with _arrow_batches(spark, ROWS_PER_BATCH):
+        batch = str(rows_per_batch(len(columns)))
+        with _session_conf(spark, dict.fromkeys(BATCH_CONFS, batch)):
             _spark_call(lambda: scored.write.mode("error").saveAsTable(staging))
         progress("checking row counts", 0.85)
-        input_rows = int(_spark_call(lambda: spark.table(source).count()))
         rows = int(_spark_call(lambda: spark.table(staging).count()))
         if rows != input_rows:
             raise MLPlatError(f"scored {rows} rows but {source} has {input_rows}; nothing written")
@@ -228,16 +246,52 @@ def _mlflow_udf(spark: Any, model_uri: str, info: Any) -> Any:
             logger.setLevel(level)
 
 
+def rows_per_batch(columns: int) -> int:
+    """Rows per batch for a table of ``columns`` columns: :data:`ROWS_PER_BATCH`, fewer for a
+    wide table, never fewer than the readers' default (4,096)."""
+    return max(4096, min(ROWS_PER_BATCH, VALUES_PER_BATCH // max(columns, 1)))
+
+
+def start_python_workers(spark: Any) -> None:
+    """Run a one-row Python job in the background, so that Spark starts its Python workers
+    while this thread resolves the model and plans the job, not once the job's tasks ask for
+    them: on a new Spark the workers' daemon first imports pandas, pyarrow, MLflow and
+    scikit-learn (seconds of CPU, :mod:`~jupyter_mlplat.spark.worker_daemon`), which then
+    overlaps with the driver's steps. The same session: Spark keeps one daemon per session's
+    environment. When the workers run already, the job takes an idle one for a moment.
+    Its result and errors are not looked at: it is only a head start."""
+    from pyspark.sql import functions
+
+    # a builtin: pickled by reference, so the worker imports nothing for it
+    _in_background(spark.range(0, 1, 1, 1).select(functions.udf(abs, "long")("id")).collect)
+
+
+def _in_background(call: Callable[[], Any]) -> Future[Any]:
+    """``call()`` in a thread of its own: its result or error in the future returned."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as err:  # the caller sees it when it asks for the result
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="mlplat-batch", daemon=True).start()
+    return future
+
+
 @contextlib.contextmanager
-def _arrow_batches(spark: Any, rows: int) -> Iterator[None]:
-    """The session's Arrow batch size set to ``rows`` for one job, then put back."""
-    before = _spark_call(lambda: spark.conf.get(ARROW_BATCH_CONF))
-    _spark_call(lambda: spark.conf.set(ARROW_BATCH_CONF, str(rows)))
+def _session_conf(spark: Any, settings: dict[str, str]) -> Iterator[None]:
+    """The session's ``settings`` for one job, then the values before put back."""
+    before = {key: _spark_call(functools.partial(spark.conf.get, key)) for key in settings}
+    for key, value in settings.items():
+        _spark_call(functools.partial(spark.conf.set, key, value))
     try:
         yield
     finally:
         with contextlib.suppress(Exception):  # the job's own error is the one to report
-            spark.conf.set(ARROW_BATCH_CONF, before)
+            for key, value in before.items():
+                spark.conf.set(key, value)
 
 
 def prediction_type(signature: Any) -> str | None:

@@ -18,7 +18,7 @@ from mlflow.models.signature import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from jupyter_mlplat.deploy import batch_worker
-from jupyter_mlplat.deploy.batch import prediction_type
+from jupyter_mlplat.deploy.batch import prediction_type, rows_per_batch
 
 FEATURES = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
 
@@ -36,6 +36,12 @@ FEATURES = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
 )
 def test_the_prediction_type_comes_from_the_signature(predictions, expected):
     assert prediction_type(infer_signature(FEATURES, predictions)) == expected
+
+
+def test_batches_are_large_but_shorter_for_wide_tables():
+    assert rows_per_batch(5) == 100_000  # Spark's columnar readers would give 4,096
+    assert rows_per_batch(100) == 20_000
+    assert rows_per_batch(5_000) == 4_096  # never below the readers' own batch
 
 
 def test_a_model_without_an_output_schema_goes_to_mlflows_udf():
