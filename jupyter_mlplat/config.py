@@ -399,9 +399,10 @@ class MLPlat(Configurable):
     ).tag(server_only=True)
     serving_max_batch_ms = env_trait(
         Float(
-            2.0,
+            0.0,
             help="How long (ms) a local model server waits for more requests to fill a batch "
-            "(MLServer's max_batch_time); a lone request waits this long.",
+            "(MLServer's max_batch_time; a lone request waits this long). 0: no waiting, the "
+            "requests that queued up while the model predicted form the next batch.",
         ),
         "MLP_SERVING_MAX_BATCH_MS",
     ).tag(server_only=True)

@@ -13,24 +13,89 @@ columns, index and memory layout (one C-ordered block) as the codec's. Anything 
 JSON columns, per-input content types, ragged or multi-dimensional inputs, mixed dtypes)
 goes through MLServer's codecs unchanged. The model's ``predict`` is untouched: MLflow still
 enforces the signature on the frame.
+
+Batching without waiting (``parameters.extra.batch_size`` > 1, MLServer's own adaptive
+batching off): MLServer's batcher holds a lone request ``max_batch_time`` for company, which
+at one client at a time is pure latency. Here a batch waits one turn of the event loop: the
+requests read meanwhile (they queued up while the model was busy) join it, and a lone
+request goes on at once. Merging and splitting are MLServer's (``BatchedRequests``), as in its
+adaptive batching; a batch that fails is retried one request at a time, so a malformed
+request fails alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from mlserver.batching.requests import BatchedRequests
 from mlserver.codecs import NumpyCodec, PandasCodec
 from mlserver.codecs.numpy import to_dtype
 from mlserver.codecs.utils import _get_content_type, _save_decoded, has_decoded
-from mlserver.types import Datatype, InferenceRequest, RequestInput
+from mlserver.types import Datatype, InferenceRequest, InferenceResponse, RequestInput
 from mlserver_mlflow import MLflowRuntime as _MLflowRuntime
 
 
 class MLflowRuntime(_MLflowRuntime):
     """mlserver-mlflow's runtime; requests of plain numeric columns skip the per-column
-    ``pd.Series``."""
+    ``pd.Series``; concurrent requests are batched without waiting."""
+
+    _batch: list[tuple[InferenceRequest, asyncio.Future[InferenceResponse]]] | None = None
+
+    async def load(self) -> bool:
+        loaded = await super().load()
+        extra = (self._settings.parameters and self._settings.parameters.extra) or {}
+        self._batch_size = int(extra.get("batch_size", 1))
+        self._running: set[asyncio.Task[None]] = set()
+        return bool(loaded)
+
+    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        if self._batch_size <= 1:
+            return await super().predict(payload)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[InferenceResponse] = loop.create_future()
+        if self._batch is None:
+            self._batch = []
+            loop.call_soon(self._flush)  # after the requests already read reach this point
+        self._batch.append((payload, answer))
+        return await answer
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch or [], None
+        for start in range(0, len(batch), self._batch_size):
+            task = asyncio.ensure_future(
+                self._predict_batch(batch[start : start + self._batch_size])
+            )
+            self._running.add(task)  # a reference until done (the loop keeps only weak ones)
+            task.add_done_callback(self._running.discard)
+
+    async def _predict_batch(
+        self, batch: list[tuple[InferenceRequest, asyncio.Future[InferenceResponse]]]
+    ) -> None:
+        """One ``predict`` for the whole batch; each request alone if that fails."""
+        if len(batch) == 1:
+            payload, answer = batch[0]
+            try:
+                response = await super().predict(payload)
+            except Exception as err:
+                if not answer.done():  # done: its request was cancelled
+                    answer.set_exception(err)
+            else:
+                if not answer.done():
+                    answer.set_result(response)
+            return
+        try:
+            merged = BatchedRequests({str(i): payload for i, (payload, _) in enumerate(batch)})
+            responses = merged.split_response(await super().predict(merged.merged_request))
+        except Exception:
+            for each in batch:  # a malformed request fails alone, not its batch
+                await self._predict_batch([each])
+            return
+        for i, (_, answer) in enumerate(batch):
+            if not answer.done():
+                answer.set_result(responses[str(i)])
 
     def decode_request(self, inference_request: InferenceRequest, default_codec: Any = None) -> Any:
         frame = column_frame(inference_request, self._settings, self._inputs_index)
