@@ -413,9 +413,6 @@ class LocalBackend(DeployBackend):
         }
         (server_dir / "settings.json").write_text(json.dumps(settings, indent=2))
         size, wait = self.config.serving_max_batch_size, self.config.serving_max_batch_ms
-        # no wait: the runtime batches what queued up while it predicted; a wait: MLServer's
-        # adaptive batching, which holds a lone request that long
-        runtime_batch = size if wait <= 0 else 1
         model_settings = {
             "name": name,
             "implementation": f"{RUNTIME.stem}.MLflowRuntime",
@@ -424,12 +421,12 @@ class LocalBackend(DeployBackend):
             "parameters": {
                 "uri": str(model_dir),
                 "version": version,
-                "extra": {"batch_size": runtime_batch},
+                # concurrent requests become one predict: the pandas decode, schema check
+                # and sklearn validation cost ~the same for 1 row as for 8; the runtime
+                # batches (it never holds a lone request), MLServer's batching is off
+                "extra": {"batch_size": size, "batch_wait": max(wait, 0.0) / 1000},
             },
-            # concurrent requests become one predict: the pandas decode, schema check and
-            # sklearn validation cost ~the same for 1 row as for 8
-            "max_batch_size": 1 if wait <= 0 else size,
-            "max_batch_time": max(wait, 0) / 1000,
+            "max_batch_size": 1,
         }
         (server_dir / "model").mkdir()
         shutil.copyfile(RUNTIME, server_dir / "model" / RUNTIME.name)

@@ -14,13 +14,15 @@ JSON columns, per-input content types, ragged or multi-dimensional inputs, mixed
 goes through MLServer's codecs unchanged. The model's ``predict`` is untouched: MLflow still
 enforces the signature on the frame.
 
-Batching without waiting (``parameters.extra.batch_size`` > 1, MLServer's own adaptive
-batching off): MLServer's batcher holds a lone request ``max_batch_time`` for company, which
-at one client at a time is pure latency. Here a batch waits one turn of the event loop: the
-requests read meanwhile (they queued up while the model was busy) join it, and a lone
-request goes on at once. Merging and splitting are MLServer's (``BatchedRequests``), as in its
-adaptive batching; a batch that fails is retried one request at a time, so a malformed
-request fails alone.
+Batching that does not hold a lone request (``parameters.extra.batch_size`` > 1; MLServer's
+own adaptive batching off): MLServer's batcher holds every request up to ``max_batch_time``
+for company, which at one client at a time is pure latency. Here a batch is formed one turn
+of the event loop after its first request (the requests read meanwhile, queued up while the
+model was busy, join it); it waits longer (up to ``extra.batch_wait`` seconds, until it holds
+as many requests as were in flight while the last batch formed) only while requests come
+together: one client at a time never waits. Merging and splitting are MLServer's
+(``BatchedRequests``), as in its adaptive batching; a batch that fails is retried one request
+at a time, so a malformed request fails alone.
 """
 
 from __future__ import annotations
@@ -43,11 +45,16 @@ class MLflowRuntime(_MLflowRuntime):
     ``pd.Series``; concurrent requests are batched without waiting."""
 
     _batch: list[tuple[InferenceRequest, asyncio.Future[InferenceResponse]]] | None = None
+    _timer: asyncio.TimerHandle | None = None
+    _inflight = 0  # requests in predict, not answered yet
+    _peak = 0  # the most in flight since the last batch was formed
+    _together = 1  # the most in flight while the last batch formed: how many come together
 
     async def load(self) -> bool:
         loaded = await super().load()
         extra = (self._settings.parameters and self._settings.parameters.extra) or {}
         self._batch_size = int(extra.get("batch_size", 1))
+        self._wait = float(extra.get("batch_wait", 0.0))
         self._running: set[asyncio.Task[None]] = set()
         return bool(loaded)
 
@@ -58,12 +65,38 @@ class MLflowRuntime(_MLflowRuntime):
         answer: asyncio.Future[InferenceResponse] = loop.create_future()
         if self._batch is None:
             self._batch = []
-            loop.call_soon(self._flush)  # after the requests already read reach this point
+            # after the requests already read (queued while the model was busy) join
+            loop.call_soon(self._formed, self._batch)
         self._batch.append((payload, answer))
-        return await answer
+        self._inflight += 1
+        self._peak = max(self._peak, self._inflight)
+        if self._timer is not None and len(self._batch) >= self._expected():
+            self._flush()
+        try:
+            return await answer
+        finally:
+            self._inflight -= 1
+
+    def _expected(self) -> int:
+        return min(self._batch_size, self._together)
+
+    def _formed(self, batch: list[Any]) -> None:
+        """One loop turn after the batch's first request: predict now, or, while requests
+        come together (several were in flight while the last batch formed), wait up to
+        ``batch_wait`` for as many."""
+        if batch is not self._batch:
+            return  # flushed already (it filled up)
+        if len(batch) >= self._expected() or self._wait <= 0:
+            self._flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(self._wait, self._flush)
 
     def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         batch, self._batch = self._batch or [], None
+        self._together, self._peak = max(1, self._peak), self._inflight
         for start in range(0, len(batch), self._batch_size):
             task = asyncio.ensure_future(
                 self._predict_batch(batch[start : start + self._batch_size])
