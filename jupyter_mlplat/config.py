@@ -390,18 +390,18 @@ class MLPlat(Configurable):
     serving_max_batch_size = env_trait(
         Int(
             8,
-            help="Adaptive batching in local model servers (MLServer's max_batch_size): "
-            "requests arriving together at one model server are merged into one predict call, "
-            "up to this many; 1 turns it off. The requests of a batch must carry the same "
-            "inputs (a malformed one fails its batch).",
+            help="Batching in local model servers: requests arriving together at one model "
+            "server are merged into one predict call, up to this many; 1 turns it off. A batch "
+            "that fails is retried one request at a time (a malformed request fails alone).",
         ),
         "MLP_SERVING_MAX_BATCH_SIZE",
     ).tag(server_only=True)
     serving_max_batch_ms = env_trait(
         Float(
             2.0,
-            help="How long (ms) a local model server waits for more requests to fill a batch "
-            "(MLServer's max_batch_time); a lone request waits this long.",
+            help="How long (ms) a local model server waits at most for more requests to fill "
+            "a batch; it waits only while requests come together (its last batch had more "
+            "than one): a lone client's request never waits.",
         ),
         "MLP_SERVING_MAX_BATCH_MS",
     ).tag(server_only=True)

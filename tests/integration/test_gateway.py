@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -124,5 +125,20 @@ def test_a_request_of_100_rows_is_one_predict(tmp_path: Path):
         reply = infer(deployment.endpoint, body)
         assert reply.status_code == 200, reply.text
         assert reply.json()["outputs"][0]["data"] == [100] * 100
+
+        # concurrent requests may share a predict (batching, at most 8); a malformed one
+        # among them fails alone, and a lone request is a predict of its own
+        def one(value: float, column: str = "x") -> requests.Response:
+            row = {"name": column, "shape": [1], "datatype": "FP64", "data": [value]}
+            return infer(deployment.endpoint, {"parameters": {"content_type": "pd"},
+                                               "inputs": [row]})  # fmt: skip
+
+        with ThreadPoolExecutor(8) as pool:
+            bad = pool.submit(one, 0.0, "y")
+            good = list(pool.map(one, [float(i) for i in range(32)]))
+        assert bad.result().status_code >= 400
+        assert all(r.status_code == 200 for r in good), [r.text for r in good]
+        assert all(1 <= r.json()["outputs"][0]["data"][0] <= 8 for r in good)
+        assert one(1.0).json()["outputs"][0]["data"] == [1]
     finally:
         deploy.delete(NAME)
