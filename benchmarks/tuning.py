@@ -20,7 +20,10 @@ start to the first trial (set-up, worker start, imports), the first trial, the s
 (trials/s between the first and the last trial's end), the tail (the last trial's end to the
 study's: the coordinator's lag); and the CPU seconds of this process (the coordinator, in-thread
 trials), of the trial worker processes (forked by the worker server, which reports their CPU),
-and of the servers (MLflow; Spark with its Python workers). A warm-up study before the measured
+and of the servers (MLflow; Spark with its Python workers). For the parallel modes also the
+best speed-up their CPU allows: all the CPU a study used (trials, coordinator, MLflow, Spark)
+spread evenly over the cores, against the sequential study's wall time (the sequential study
+leaves its MLflow and coordinator CPU to the idle core). A warm-up study before the measured
 ones (one trial, ``local`` with one worker) imports MLflow here, warms the MLflow server and
 starts the kernel's trial worker server, as a notebook's first local study does; its start to
 first trial is printed (the cold case), and both measured local modes then fork from the warm
@@ -217,6 +220,7 @@ def main() -> None:
         timings = {}
         per_trial = {}
         report = {}
+        busy_cpu = {}
         modes = {"none": ("none", None), "one": ("local", 1), "local": ("local", None),
                  "spark": ("spark", None)}  # fmt: skip
         for mode, (parallel, workers) in modes.items():
@@ -230,6 +234,7 @@ def main() -> None:
             timings[mode] = time.perf_counter() - started
             spent = meter.done()
             per_trial[mode] = trial_seconds(run.study)
+            busy_cpu[mode] = sum(v for k, v in spent.items() if k != "wall")
             cpu = ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "wall")
             report[mode] = (
                 f"{phases(run.study, meter.wall, meter.wall + spent['wall'])}; CPU s: {cpu}"
@@ -249,6 +254,12 @@ def main() -> None:
         print(f"speed-up local ÷ sequential:  {sequential / timings['local']:.2f}x (goal >= 1.8)")
         print(f"speed-up Spark ÷ sequential:  {sequential / timings['spark']:.2f}x (goal >= 1.8)")
         print(f"speed-up local ÷ bare Optuna: {bare_s / timings['local']:.2f}x")
+        cores = os.cpu_count() or 1
+        for mode in ("local", "spark"):
+            floor = busy_cpu[mode] / cores
+            print(f"CPU bound, {labels[mode]}: its CPU ({busy_cpu[mode]:.1f} s, tracking included) "
+                  f"spread evenly over {cores} cores takes {floor:.2f} s: best speed-up "
+                  f"{sequential / floor:.2f}x")  # fmt: skip
         for mode in ("one", "none"):
             print(
                 f"overhead ÷ bare in memory, {labels[mode]}: whole study "
