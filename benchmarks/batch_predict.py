@@ -38,8 +38,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlplat.deploy.batch_worker import PHASES_ENV  # the workers' CPU per phase
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-PHASES_ENV = "MLP_BATCH_PHASES"  # where Spark's Python workers report their CPU per phase
 SPARK_MEMORY = os.environ.get("MLP_LOCAL_SPARK_MEMORY", "1g")
 
 FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]

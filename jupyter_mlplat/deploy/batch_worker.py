@@ -122,14 +122,19 @@ def begin_task() -> None:
 
 def report_phases(predict: float, rows: int) -> None:
     """Append this task's CPU seconds per phase to the phases file, when one is asked for."""
-    path = os.environ.get(PHASES_ENV)
-    if path:
-        line = {key: round(value, 3) for key, value in _phases.items()}
-        line.update(pid=os.getpid(), predict=round(predict, 3), rows=rows)
-        with open(path, "a", encoding="utf-8") as file:
-            file.write(json.dumps(line) + "\n")
+    line = {key: round(value, 3) for key, value in _phases.items()}
+    append_phases(line | {"pid": os.getpid(), "predict": round(predict, 3), "rows": rows})
     _phases.clear()
     _phases["start"] = 0.0  # reported: a later task of this worker starts from here
+
+
+def append_phases(line: dict[str, Any]) -> None:
+    """``line`` as one JSON line of the phases file (:data:`PHASES_ENV`), when one is asked for:
+    the tasks' phases and the worker daemon's imports (benchmarks)."""
+    path = os.environ.get(PHASES_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
 
 
 def prediction_column(result: Any, spark_type: str) -> pd.Series:

@@ -356,12 +356,10 @@ class LocalBackend(DeployBackend):
         """Routes and server processes as the (restored) records say, nothing else."""
         routed = self.gateway.routes()
         for deployment in deployments:
-            if deployment.state != "ready" and deployment.name in routed:
+            ready = deployment.state == "ready"
+            if not ready and deployment.name in routed:
                 self.gateway.forget(deployment.name)
-        for deployment in deployments:
-            wanted = {int(s["port"]) for s in _servers(deployment)}
-            if deployment.state != "ready":
-                wanted = set()
+            wanted = {int(s["port"]) for s in _servers(deployment)} if ready else set()
             base = self.root / deployment.name
             for server_dir in sorted(base.glob("server-*")):
                 port = server_dir.name.removeprefix("server-")

@@ -43,8 +43,6 @@ PRELOAD = (
     "mlflow.sklearn",
     "optuna",
 )
-#: When set, a file where the daemon appends one JSON line: its pid and import CPU seconds.
-PHASES_ENV = "MLP_BATCH_PHASES"
 
 
 def preload(modules: list[str]) -> list[str]:
@@ -61,13 +59,14 @@ def preload(modules: list[str]) -> list[str]:
 
 def main() -> None:
     wanted = os.environ.get(PRELOAD_ENV)
-    modules = [m.strip() for m in wanted.split(",") if m.strip()] if wanted is not None else []
+    names = PRELOAD if wanted is None else wanted.split(",")
+    modules = [name.strip() for name in names if name.strip()]
     started = time.process_time()
     # stdout is the daemon's channel to Spark (its port): nothing imported may write there
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        failed = preload(modules if wanted is not None else list(PRELOAD))
+        failed = preload(modules)
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
@@ -86,14 +85,11 @@ def main() -> None:
 
 
 def record(seconds: float) -> None:
-    """The daemon's import CPU in the phases file, when one is asked for (benchmarks)."""
-    path = os.environ.get(PHASES_ENV)
-    if path:
-        import json
+    """The daemon's import CPU in the batch workers' phases file, when one is asked for
+    (benchmarks). Imported after the preload: pandas, which it needs, is loaded by then."""
+    from jupyter_mlplat.deploy.batch_worker import append_phases
 
-        line = {"daemon": os.getpid(), "import_cpu": round(seconds, 3)}
-        with open(path, "a", encoding="utf-8") as file:
-            file.write(json.dumps(line) + "\n")
+    append_phases({"daemon": os.getpid(), "import_cpu": round(seconds, 3)})
 
 
 if __name__ == "__main__":

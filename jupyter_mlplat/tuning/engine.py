@@ -138,11 +138,7 @@ class TuningRun:
             # writing the parent run below; trials are logged once the parent exists
             if spec.timeout:
                 self.deadline = time.time() + spec.timeout
-            self._runner = threading.Thread(
-                target=self._run_workers, args=(self._runner_error,), daemon=True,
-                name=f"mlplat-tune-workers-{self.study_name}",
-            )  # fmt: skip
-            self._runner.start()
+            self._runner = self._start_runner()
         try:
             self._open_parent()
         except BaseException:
@@ -193,13 +189,8 @@ class TuningRun:
     # -- the coordinator thread ------------------------------------------------------------------
     def _coordinate(self) -> None:
         runner_error = self._runner_error
-        runner = self._runner
-        if runner is None:  # kubernetes: the runner follows the Job
-            runner = threading.Thread(
-                target=self._run_workers, args=(runner_error,), daemon=True,
-                name=f"mlplat-tune-workers-{self.study_name}",
-            )  # fmt: skip
-            runner.start()
+        # kubernetes: the runner follows the Job, submitted after the set-up
+        runner = self._runner or self._start_runner()
         status = "FINISHED"
         try:
             while runner.is_alive():
@@ -239,6 +230,15 @@ class TuningRun:
                     )
                 if self._result is not None:
                     self._result = dataclasses.replace(self._result, progress=self._progress)
+
+    def _start_runner(self) -> threading.Thread:
+        """The thread that runs the workers (or follows the Job), started."""
+        runner = threading.Thread(
+            target=self._run_workers, args=(self._runner_error,), daemon=True,
+            name=f"mlplat-tune-workers-{self.study_name}",
+        )  # fmt: skip
+        runner.start()
+        return runner
 
     def _run_workers(self, errors: list[BaseException]) -> None:
         launch = ln.Launch(

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from functools import partial
 from typing import IO
 
 from jupyter_mlplat.infra.processes import run_forked_child
@@ -110,12 +111,8 @@ def server() -> ForkServer:
 
 
 # -- the server process ----------------------------------------------------------------------
-def _child(request: dict[str, object]) -> None:
-    """In the forked child: become the worker the request describes, then exit."""
-    run_forked_child(lambda: _become_worker(request))
-
-
 def _become_worker(request: dict[str, object]) -> object:
+    """In the forked child: become the worker the request describes."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the server's requests are not the worker's to read
     log = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -161,7 +158,7 @@ def serve() -> None:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _child(request)
+                    run_forked_child(partial(_become_worker, request))
                 children[pid] = int(request["id"])
         while children:
             pid, status, usage = os.wait4(-1, os.WNOHANG)

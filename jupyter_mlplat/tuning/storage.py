@@ -181,6 +181,10 @@ class TrialClaim:
     def __exit__(self, *_exc: object) -> None:
         self.release()
 
+    def close(self) -> None:
+        """Done with claiming (as :meth:`AdvisoryClaim.close`): nothing stays open."""
+        self.release()
+
 
 class AdvisoryClaim:
     """A PostgreSQL session advisory lock keyed by the study's name, on one connection the

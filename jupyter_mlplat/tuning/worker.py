@@ -114,8 +114,7 @@ def run_worker(
                     study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[callback])
                 pulled += 1
         finally:
-            if hasattr(claim, "close"):
-                claim.close()
+            claim.close()
         return ran
     timeout = None if deadline is None else max(deadline - time.time(), 0.001)
     study.optimize(
