@@ -186,6 +186,45 @@ def test_user_publishes_a_pipeline_into_their_folder_only(
     assert forbidden.value.status == 403
 
 
+def test_a_pipeline_written_on_the_cluster_is_published_at_once(
+    kubelite, user_namespace, tmp_path: Path, monkeypatch
+) -> None:
+    """The kernel's publish after a pipeline is written (``MLP_PIPELINES_PUBLISH=kubernetes``):
+    the ConfigMaps land in the user's namespace with the notebook's own rights, and the cell's
+    report names what the API server stored; with ``folder`` nothing is published."""
+    from types import SimpleNamespace
+
+    from jupyter_mlplat.infra import kube
+    from jupyter_mlplat.kernel.commands import pipeline as command
+    from jupyter_mlplat.kernel.render import Report
+    from jupyter_mlplat.pipelines.project import PipelineFile
+
+    namespace = user_namespace
+    user = kubelite.as_service_account(namespace, cluster.NOTEBOOK_SERVICE_ACCOUNT)
+    # the client a notebook pod gets (its service account), here from kubelite
+    monkeypatch.setattr(kube, "default_api_client", lambda: user.client)
+    (tmp_path / "train.py").write_text("from airflow.sdk import dag\n")
+    written = PipelineFile("train", tmp_path / "train.py", ("train",))
+    env = {"MLP_USER": "ada", "MLP_NAMESPACE": namespace}
+
+    report = Report("Pipeline train")
+    command.published(report, SimpleNamespace(mlplat=MLPlat(env=env)), written)
+    assert report.sections == {}
+    assert "pipeline-train" not in configmaps_of(kubelite, namespace)
+
+    on_cluster = SimpleNamespace(mlplat=MLPlat(env=env | {"MLP_PIPELINES_PUBLISH": "kubernetes"}))
+    command.published(report, on_cluster, written)
+    stored = configmaps_of(kubelite, namespace)
+    assert stored["pipeline-train"] == {"train.py": "from airflow.sdk import dag\n"}
+    assert cluster.PLATFORM_ENV_CONFIGMAP in stored
+    assert [(r.label, r.value) for r in report.sections["Published"]] == [
+        ("namespace", namespace),
+        ("ConfigMaps", f"pipeline-train, {cluster.PLATFORM_ENV_CONFIGMAP}"),
+        ("DAGs", "train"),  # checked when written: not imported again
+        ("Airflow folder", f"<dags>/{namespace}/"),
+    ]
+
+
 def test_task_pod_is_accepted_in_the_user_namespace(kubelite, user_namespace) -> None:
     namespace = user_namespace
     template = yaml.safe_load((FOLDER / "pod-template.yaml").read_text())

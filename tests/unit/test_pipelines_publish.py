@@ -96,33 +96,10 @@ def test_publish_by_name_says_the_local_airflow_reads_the_folder(shell):
     assert "nothing to publish: the local Airflow reads pipelines/ directly" in repr(report)
 
 
-def test_a_written_pipeline_is_published_at_once_on_kubernetes_only(monkeypatch, tmp_path):
-    calls = []
-
-    def publish_file(config, path, *, dag_ids=None):
-        calls.append((path, dag_ids))
-        return {
-            "mode": "kubernetes",
-            "file": path.name,
-            "dag_ids": list(dag_ids),
-            "namespace": "mlplat-ada",
-            "configmaps": ["pipeline-train", "mlplat-platform-env"],
-            "folder": "mlplat-ada/",
-        }
-
-    monkeypatch.setattr(cluster, "publish_file", publish_file)
+def test_a_written_pipeline_is_not_published_for_the_local_airflow(tmp_path):
+    """It reads the folder: nothing to add to the report (on Kubernetes, the report of a real
+    publish: tests/integration/test_pipelines_cluster.py)."""
     written = PipelineFile("train", tmp_path / "train.py", ("train",))
-    local = SimpleNamespace(mlplat=MLPlat(env={}))
     report = Report("Pipeline train")
-    command.published(report, local, written)
-    assert calls == [] and report.sections == {}
-
-    on_cluster = SimpleNamespace(mlplat=MLPlat(env={"MLP_PIPELINES_PUBLISH": "kubernetes"}))
-    command.published(report, on_cluster, written)
-    assert calls == [(written.path, ("train",))]  # checked when written: not imported again
-    assert [(r.label, r.value) for r in report.sections["Published"]] == [
-        ("namespace", "mlplat-ada"),
-        ("ConfigMaps", "pipeline-train, mlplat-platform-env"),
-        ("DAGs", "train"),
-        ("Airflow folder", "<dags>/mlplat-ada/"),
-    ]
+    command.published(report, SimpleNamespace(mlplat=MLPlat(env={})), written)
+    assert report.sections == {}
