@@ -21,8 +21,8 @@ of the event loop after its first request (the requests read meanwhile, queued u
 model was busy, join it); it waits longer (up to ``extra.batch_wait`` seconds, until it holds
 as many requests as were in flight while the last batch formed) only while requests come
 together: one client at a time never waits. Merging and splitting are MLServer's
-(``BatchedRequests``), as in its adaptive batching; a batch that fails is retried one request
-at a time, so a malformed request fails alone.
+(``BatchedRequests``), as in its adaptive batching, and only requests of the same inputs are
+merged; a batch that fails is retried one request at a time, so a malformed request fails alone.
 """
 
 from __future__ import annotations
@@ -97,12 +97,16 @@ class MLflowRuntime(_MLflowRuntime):
             self._timer = None
         batch, self._batch = self._batch or [], None
         self._together, self._peak = max(1, self._peak), self._inflight
-        for start in range(0, len(batch), self._batch_size):
-            task = asyncio.ensure_future(
-                self._predict_batch(batch[start : start + self._batch_size])
-            )
-            self._running.add(task)  # a reference until done (the loop keeps only weak ones)
-            task.add_done_callback(self._running.discard)
+        alike: dict[tuple[Any, ...], list[Any]] = {}
+        for item in batch:
+            alike.setdefault(_merge_key(item[0]), []).append(item)
+        for group in alike.values():
+            for start in range(0, len(group), self._batch_size):
+                task = asyncio.ensure_future(
+                    self._predict_batch(group[start : start + self._batch_size])
+                )
+                self._running.add(task)  # a reference until done (the loop keeps only weak ones)
+                task.add_done_callback(self._running.discard)
 
     async def _predict_batch(
         self, batch: list[tuple[InferenceRequest, asyncio.Future[InferenceResponse]]]
@@ -136,6 +140,22 @@ class MLflowRuntime(_MLflowRuntime):
             return super().decode_request(inference_request, default_codec)
         _save_decoded(inference_request, frame)  # as MLServer's decode leaves the request
         return frame
+
+
+def _merge_key(request: InferenceRequest) -> tuple[Any, ...]:
+    """Requests merge only with requests of the same inputs (names, types, shape of a row,
+    content types): MLServer's merge lines inputs up by name, so a request with another
+    column merged with good ones would be decoded into one frame with them (aligned on the
+    index, gaps filled) and be answered as if it were valid."""
+
+    def content_type(parameters: Any) -> Any:
+        return parameters.content_type if parameters is not None else None
+
+    inputs = tuple(
+        (i.name, str(i.datatype), tuple(i.shape[1:]), content_type(i.parameters))
+        for i in request.inputs
+    )
+    return (content_type(request.parameters), inputs)
 
 
 def column_frame(
