@@ -148,7 +148,9 @@ class Gateway:
             "    timeout http-keep-alive 60s",
             # a reload closes an idle keep-alive connection only after its next response
             "    option idle-close-on-response",
-            # a server gone between two checks: the request goes to another one
+            # a server gone between two checks: the request goes to another one. Only a
+            # refused connection or a close is replayed: a request a dying server had taken
+            # (its socket reset) is answered 502, HAProxy 2.6 replays nothing after a reset
             "    retries 2",
             "    option redispatch 1",
             "    retry-on conn-failure empty-response",

@@ -582,12 +582,13 @@ def _alive(pid: int) -> bool:
 
 
 def _stop_group(pid: int, timeout: float = 15) -> None:
-    """SIGTERM the server's process group, SIGKILL what is left after ``timeout``."""
-    signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-    signal_group(pid, signal.SIGKILL)
+    """SIGTERM the server's process group, SIGKILL what is left after ``timeout``; back when
+    it has exited (its port is free)."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        signal_group(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

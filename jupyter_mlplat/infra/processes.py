@@ -203,15 +203,22 @@ def pid_alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0]:
             return False
-    return not _zombie(pid)
+    return _running(pid)
 
 
-def _zombie(pid: int) -> bool:
+def _running(pid: int) -> bool:
+    """Some thread of ``pid`` has not exited. A leader shows ``Z`` as soon as its own thread
+    ends, while the others still exit holding the process's files (its listening socket)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # gone meanwhile; or no /proc here, where kill(pid, 0) has the last word
+        return not os.path.isdir("/proc/self")
+    for task in tasks:
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+            if stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"]):
+                return True
+    return False
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:

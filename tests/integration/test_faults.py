@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mlplat.infra.processes import pid_alive
 from tests.conftest import RunningPlatform, start_platform, stop_platform
 
 pytestmark = pytest.mark.integration
@@ -183,14 +184,6 @@ def server_dirs(platform) -> dict[int, Path]:
     return {int(d.name.removeprefix("server-")): d for d in base.glob("server-*")}
 
 
-def gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] == "Z"  # exited, its new parent reaps it
-
-
 def test_jupyter_killed_mid_rollout_the_gateway_serves_and_the_rollout_is_reverted(
     platform, two_versions
 ):
@@ -242,7 +235,7 @@ def test_jupyter_killed_mid_rollout_the_gateway_serves_and_the_rollout_is_revert
         # nothing half-applied: version 2's server stopped and gone, the gateway routes to
         # exactly the recorded server, which is up
         deadline = time.monotonic() + 30
-        while not gone(v2_pid):
+        while pid_alive(v2_pid):
             assert time.monotonic() < deadline, f"version 2's server {v2_pid} still runs"
             time.sleep(0.2)
         assert set(server_dirs(platform)) == {v1["port"]}

@@ -53,6 +53,7 @@ def infer(url: str, body: dict) -> requests.Response:
 
 def test_a_dead_server_is_taken_out_and_a_canary_rollback_only_moves_weights(service, models):
     from jupyter_mlplat.deploy.models import DeployRequest
+    from jupyter_mlplat.infra.processes import pid_alive
 
     service.deploy(DeployRequest(f"models:/{NAME}/1", name=NAME))
     stable = service.wait(NAME, 600)
@@ -65,6 +66,10 @@ def test_a_dead_server_is_taken_out_and_a_canary_rollback_only_moves_weights(ser
 
     canary = next(s for s in both.details["servers"] if s["version"] == "2")
     os.killpg(int(canary["pid"]), signal.SIGKILL)  # the canary's server dies
+    deadline = time.monotonic() + 10
+    while pid_alive(int(canary["pid"])):  # a request it took while dying would be reset (502)
+        assert time.monotonic() < deadline, "the killed server did not exit"
+        time.sleep(0.01)
     answers = [infer(both.endpoint, models[1]) for _ in range(40)]
     assert [r.status_code for r in answers] == [200] * 40  # retried on the live one
     assert {r.json()["model_version"] for r in answers} == {"1"}
