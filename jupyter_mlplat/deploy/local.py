@@ -283,7 +283,8 @@ class LocalBackend(DeployBackend):
                 if server["port"] not in kept:
                     _stop_server(self.root / deployment.name, server)
             _stop_legacy(previous)
-        deployment.details = {"servers": servers}
+        # the gateway sends a canary exactly its share (weighted round robin)
+        deployment.details = {"servers": servers, "canary_routing": "weighted"}
         deployment.endpoint = url
         deployment.state = "ready"
         deployment.message = ""

@@ -109,6 +109,8 @@ def test_canary_then_promote_then_rollback(lab_page, iris_model):
     expect(deployment).to_contain_text(f"canary {name} v2 · 25%", timeout=60_000)
     expect(lab_page.deployment_state(name)).to_have_text("ready", timeout=DEPLOY_TIMEOUT_MS)
     expect(deployment).to_contain_text(f"stable {name} v1 · 75%")
+    routing = lab_page.page.get_by_test_id(f"mlplat-deployment-routing-{name}")
+    expect(routing).to_have_text("weighted canary")  # the local gateway applies the split
 
     lab_page.deployment_action(name, "promote").click()
     lab_page.confirm_dialog()

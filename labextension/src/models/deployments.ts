@@ -239,8 +239,9 @@ export class DeploymentsView extends ModelView {
 }
 
 /**
- * What a canary gets from this deployment's KServe mode (none for other targets): Knative
- * weights traffic, Standard (KServe 0.20) routes everything to the stable predictor.
+ * What a canary gets: its share of the traffic from the local gateway and from KServe's
+ * Knative mode; nothing from KServe's Standard mode (0.20 routes everything to the stable
+ * predictor).
  */
 function routingChip(
   trans: TranslationBundle,
@@ -251,18 +252,25 @@ function routingChip(
     return null;
   }
   const mode = String(d.details?.mode ?? '');
+  let title: string;
+  if (routing === 'none') {
+    title = trans.__(
+      '%1 mode: no weighted canary (all traffic goes to the stable version); deploy replaces the version, rollback returns to the previous one',
+      mode
+    );
+  } else if (mode) {
+    title = trans.__('%1 mode: a canary gets its share of the traffic', mode);
+  } else {
+    title = trans.__(
+      "A canary gets its share of the traffic (the gateway's weights)"
+    );
+  }
   return h(
     'span',
     {
       className: 'jp-MLPlatModels-chip',
       testid: `mlplat-deployment-routing-${d.name}`,
-      title:
-        routing === 'weighted'
-          ? trans.__('%1 mode: a canary gets its share of the traffic', mode)
-          : trans.__(
-              '%1 mode: no weighted canary (all traffic goes to the stable version); deploy replaces the version, rollback returns to the previous one',
-              mode
-            )
+      title
     },
     routing === 'weighted'
       ? trans.__('weighted canary')
