@@ -182,19 +182,43 @@ class PipelinesService:
         return sorted({str(e.get("name") or e.get("uri") or "") for e in events} - {""})
 
     def _with_tasks(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Airflow's ``runs`` as this API's runs with their tasks (one batch call)."""
-        if not runs:
-            return []
-        body = {
-            "dag_ids": sorted({r["dag_id"] for r in runs}),
-            "dag_run_ids": sorted({r["dag_run_id"] for r in runs}),
-            "page_limit": 1000,
-        }
-        instances = self._call("POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", body)
+        """Airflow's ``runs`` as this API's runs with their tasks.
+
+        Read with GET, a call per pipeline: Airflow's batch read (``POST .../taskInstances/
+        list``) writes an audit-log row on every call, from its event loop, and on the embedded
+        Airflow's SQLite that write can wait out the database lock of a request the blocked
+        loop would have finished: the API server stalls for the whole lock timeout (30 s) and
+        the read fails. Reads must write nothing."""
+        by_dag: dict[str, list[dict[str, Any]]] = {}
+        for run in runs:
+            by_dag.setdefault(run["dag_id"], []).append(run)
         tasks: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for ti in instances.get("task_instances", []):
-            tasks.setdefault((ti["dag_id"], ti["dag_run_id"]), []).append(ti)
+        for dag_id, dag_runs in by_dag.items():
+            wanted = {r["dag_run_id"] for r in dag_runs}
+            for ti in self._task_instances(dag_id, dag_runs):
+                if ti["dag_run_id"] in wanted:
+                    tasks.setdefault((dag_id, ti["dag_run_id"]), []).append(ti)
         return [_run(r, tasks.get((r["dag_id"], r["dag_run_id"]), [])) for r in runs]
+
+    def _task_instances(self, dag_id: str, runs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The task instances of ``runs`` of ``dag_id``: of the one run, or of every run in
+        their span of ``run_after`` (the caller keeps its own), page by page."""
+        span: dict[str, str] = {}
+        run_id = "~"
+        afters = sorted(str(r["run_after"]) for r in runs if r.get("run_after"))
+        if len(runs) == 1:
+            run_id = quote(runs[0]["dag_run_id"])
+        elif len(afters) == len(runs):
+            span = {"run_after_gte": afters[0], "run_after_lte": afters[-1]}
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{run_id}/taskInstances"
+        offset = 0
+        while True:
+            page = self._call("GET", path, limit=100, offset=offset, order_by="id", **span)
+            found = page.get("task_instances", [])
+            yield from found
+            offset += len(found)
+            if not found or offset >= page.get("total_entries", 0):
+                return
 
     def log_tail(self, dag_id: str, run_id: str, task_id: str, tail: int = 100) -> str:
         """The last ``tail`` lines of a task's log (its latest try)."""

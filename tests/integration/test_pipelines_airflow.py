@@ -267,6 +267,15 @@ def test_trigger_runs_and_is_tracked_in_mlflow(platform: RunningPlatform) -> Non
         assert child.info.status == "FINISHED"
     assert children["fit"].data.metrics == {"accuracy": 0.97}  # mlflow.start_run() resumed it
 
+    # every read above (listing, polling runs with their tasks) wrote nothing to Airflow's
+    # database: its batch read of task instances writes an audit row, which on SQLite can stall
+    # Airflow's API server for its whole lock timeout
+    audit = platform.lab.api(
+        "GET", "mlplat/airflow/api/v2/eventLogs?event=get_task_instances_batch&limit=1"
+    )
+    assert audit.status_code == 200, audit.text
+    assert audit.json()["total_entries"] == 0, audit.json()
+
 
 def test_failed_task_log_tail(platform: RunningPlatform) -> None:
     run_id = api(platform, "POST", "/broken/runs").json()["run_id"]
