@@ -23,11 +23,13 @@ trials), of the trial worker processes (forked by the worker server, which repor
 and of the servers (MLflow; Spark with its Python workers). For the parallel modes also the
 best speed-up their CPU allows: all the CPU a study used (trials, coordinator, MLflow, Spark)
 spread evenly over the cores, against the sequential study's wall time (the sequential study
-leaves its MLflow and coordinator CPU to the idle core). A warm-up study before the measured
-ones (one trial, ``local`` with one worker) imports MLflow here, warms the MLflow server and
-starts the kernel's trial worker server, as a notebook's first local study does; its start to
-first trial is printed (the cold case), and both measured local modes then fork from the warm
-server, the sequential baseline as much as the parallel study.
+leaves its MLflow and coordinator CPU to the idle core). And the machine's own ceiling: the
+objective's loop alone, in one process and then split over every core at once (a loop takes
+more CPU when all cores are busy, so no scheduler gets the full core count). A warm-up
+study before the measured ones (one trial, ``local`` with one worker) imports MLflow here,
+warms the MLflow server and starts the kernel's trial worker server, as a notebook's first
+local study does; its start to first trial is printed (the cold case), and both measured local
+modes then fork from the warm server, the sequential baseline as much as the parallel study.
 Asserts nothing. Starts its own MLflow + Spark Connect servers under a temporary directory, or
 uses a running platform:
 
@@ -37,9 +39,11 @@ uses a running platform:
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +72,30 @@ def objective(trial):  # type: ignore[no-untyped-def]
     trial.suggest_int("depth", 1, 8)
     busy(WORK["n"])
     return (x - 1) ** 2
+
+
+def ceiling(trials: int, cores: int) -> tuple[float, float, float, float]:
+    """The objective's loop alone, ``trials`` times: in one process, then split over ``cores``
+    processes at once — the speed-up this machine allows the objective, with no Optuna, MLflow
+    or coordination. Wall and CPU seconds of each (the CPU a loop takes grows when both cores
+    are busy: that alone caps the speed-up below ``cores``)."""
+    program = inspect.getsource(busy) + "import sys\nfor _ in range(int(sys.argv[1])):\n" \
+        f"    busy({WORK['n']})\n"  # fmt: skip
+
+    def run(shares: list[int]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        loops = [subprocess.Popen([sys.executable, "-c", program, str(k)]) for k in shares]
+        for loop in loops:
+            loop.wait()
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    one_wall, one_cpu = run([trials])
+    spread = [trials // cores + (i < trials % cores) for i in range(cores)]
+    all_wall, all_cpu = run(spread)
+    return one_wall, one_cpu, all_wall, all_cpu
 
 
 def calibrate(seconds: float) -> None:
@@ -241,6 +269,8 @@ def main() -> None:
             )
             assert result.progress.complete == n, result.progress
 
+        cores = os.cpu_count() or 1
+        one_wall, one_cpu, all_wall, all_cpu = ceiling(n, cores)
         sequential = timings["one"]
         print(f"warm-up (a kernel's first study, cold worker server): start→first trial "
               f"{cold:.2f} s")  # fmt: skip
@@ -254,7 +284,10 @@ def main() -> None:
         print(f"speed-up local ÷ sequential:  {sequential / timings['local']:.2f}x (goal >= 1.8)")
         print(f"speed-up Spark ÷ sequential:  {sequential / timings['spark']:.2f}x (goal >= 1.8)")
         print(f"speed-up local ÷ bare Optuna: {bare_s / timings['local']:.2f}x")
-        cores = os.cpu_count() or 1
+        print(f"the machine's ceiling for this objective (its loop alone, {n} times, no Optuna "
+              f"or MLflow): one process {one_wall:.1f} s ({one_cpu:.1f} CPU s), {cores} at once "
+              f"{all_wall:.1f} s ({all_cpu:.1f} CPU s): best speed-up "
+              f"{one_wall / all_wall:.2f}x")  # fmt: skip
         for mode in ("local", "spark"):
             floor = busy_cpu[mode] / cores
             print(f"CPU bound, {labels[mode]}: its CPU ({busy_cpu[mode]:.1f} s, tracking included) "
