@@ -294,7 +294,7 @@ class LocalBackend(DeployBackend):
         if deployment.state != "ready" or deployment.target != self.name:
             return deployment
         servers = _servers(deployment)
-        alive = [s for s in servers if _alive(int(s["pid"]))]
+        alive = [s for s in servers if pid_alive(int(s["pid"]))]
         if not alive:
             deployment.state = "failed"
             deployment.message = "the model server is not running (see its log)"
@@ -474,7 +474,7 @@ class LocalBackend(DeployBackend):
         while time.monotonic() - started < timeout:
             for server in list(waiting):
                 log = _server_dir(self.root / name, server) / "mlserver.log"
-                if not _alive(int(server["pid"])):
+                if not pid_alive(int(server["pid"])):
                     raise Unavailable("the model server exited: " + _log_tail(log))
                 if _serves(server, name):
                     waiting.remove(server)
@@ -532,7 +532,7 @@ def _route(server: dict[str, Any]) -> Route:
 
 def _serves(server: dict[str, Any], name: str = "") -> bool:
     """The server's process lives and its model answers ready."""
-    if not _alive(int(server.get("pid") or 0)):
+    if not pid_alive(int(server.get("pid") or 0)):
         return False
     port = int(server["port"])
     return _get(port, "/v2/health/ready") and (not name or _get(port, f"/v2/models/{name}/ready"))
@@ -578,17 +578,13 @@ def _get(port: int, path: str) -> bool:
     return http_ok(f"http://127.0.0.1:{port}{path}")
 
 
-def _alive(pid: int) -> bool:
-    return pid_alive(pid)
-
-
 def _stop_group(pid: int, timeout: float = 15) -> None:
     """SIGTERM the server's process group, SIGKILL what is left after ``timeout``; back when
     it has exited (its port is free)."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
         signal_group(pid, sig)
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.05)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -606,7 +602,7 @@ def _any_server(root: Path) -> bool:
     """Whether a model server recorded under ``root`` (``<state>/deployments``) is running."""
     for pid_file in root.glob("*/server-*/mlserver.pid"):
         with contextlib.suppress(OSError, ValueError):
-            if _alive(int(pid_file.read_text())):
+            if pid_alive(int(pid_file.read_text())):
                 return True
     return False
 
@@ -620,7 +616,7 @@ def stop_model_servers(state_dir: Path) -> int:
     for pid_file in (state_dir / "deployments").glob("*/server-*/mlserver.pid"):
         with contextlib.suppress(OSError, ValueError):
             pid = int(pid_file.read_text())
-            if _alive(pid):
+            if pid_alive(pid):
                 _stop_group(pid)
                 stopped += 1
     return stopped

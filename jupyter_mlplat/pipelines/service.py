@@ -82,15 +82,22 @@ class PipelinesService:
     # -- queries ------------------------------------------------------------------------------
     def _own_dags(self) -> list[dict[str, Any]]:
         """The DAGs the user may see (every DAG, on a one-user Airflow)."""
-        dags: list[dict[str, Any]] = []
+        pages = self._pages("/api/v2/dags", "dags", order_by="dag_id")
+        return [dag for page in pages for dag in page if self.owns(dag)]
+
+    def _pages(
+        self, path: str, key: str, *, size: int = 100, **params: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Airflow's list at ``path`` (its items under ``key``), page by page, ``size`` asked
+        for each (Airflow may answer fewer)."""
         offset = 0
         while True:
-            page = self._call("GET", "/api/v2/dags", limit=100, offset=offset, order_by="dag_id")
-            dags += page.get("dags", [])
-            offset += 100
-            if offset >= page.get("total_entries", 0):
-                break
-        return [d for d in dags if self.owns(d)]
+            found = self._call("GET", path, limit=size, offset=offset, **params)
+            items = list(found.get(key, []))
+            yield items
+            offset += len(items)
+            if not items or offset >= found.get("total_entries", 0):
+                return
 
     def pipelines(self) -> dict[str, Any]:
         """The user's pipelines with their last run, and the import errors of DAG files."""
@@ -163,17 +170,9 @@ class PipelinesService:
         mine: set[str] | None = None
         if self.config.airflow_shared:
             mine = {d["dag_id"] for d in self._own_dags()}
-        offset = 0
-        while True:
-            found = self._call(
-                "GET", "/api/v2/dags/~/dagRuns", limit=page, offset=offset,
-                order_by="updated_at", updated_at_gte=since or None,
-            )  # fmt: skip
-            runs = found.get("dag_runs", [])
+        for runs in self._pages("/api/v2/dags/~/dagRuns", "dag_runs", size=page,
+                                order_by="updated_at", updated_at_gte=since or None):  # fmt: skip
             yield [_summary(run) for run in runs if mine is None or run["dag_id"] in mine]
-            offset += len(runs)
-            if not runs or offset >= found.get("total_entries", 0):
-                return
 
     def asset_events(self, dag_id: str, run_id: str) -> list[str]:
         """The assets whose events started an asset-triggered run (their names or URIs)."""
@@ -203,22 +202,16 @@ class PipelinesService:
     def _task_instances(self, dag_id: str, runs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """The task instances of ``runs`` of ``dag_id``: of the one run, or of every run in
         their span of ``run_after`` (the caller keeps its own), page by page."""
-        span: dict[str, str] = {}
+        span: dict[str, Any] = {}
         run_id = "~"
-        afters = sorted(str(r["run_after"]) for r in runs if r.get("run_after"))
         if len(runs) == 1:
             run_id = quote(runs[0]["dag_run_id"])
-        elif len(afters) == len(runs):
+        elif all(r.get("run_after") for r in runs):
+            afters = sorted(str(r["run_after"]) for r in runs)
             span = {"run_after_gte": afters[0], "run_after_lte": afters[-1]}
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{run_id}/taskInstances"
-        offset = 0
-        while True:
-            page = self._call("GET", path, limit=100, offset=offset, order_by="id", **span)
-            found = page.get("task_instances", [])
-            yield from found
-            offset += len(found)
-            if not found or offset >= page.get("total_entries", 0):
-                return
+        for page in self._pages(path, "task_instances", order_by="id", **span):
+            yield from page
 
     def log_tail(self, dag_id: str, run_id: str, task_id: str, tail: int = 100) -> str:
         """The last ``tail`` lines of a task's log (its latest try)."""
