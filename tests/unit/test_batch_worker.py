@@ -1,14 +1,13 @@
-"""Batch predictions' pure parts: the prediction column's type, the worker's model cache, its
-CPU report per phase; Spark's Python worker daemon that preloads their libraries."""
+"""Batch predictions' worker parts: the prediction column's type, the worker's model cache
+(a real model saved on disk, downloaded and loaded by MLflow), its CPU report per phase; Spark's
+Python worker daemon that preloads their libraries."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,61 +55,86 @@ def test_predictions_become_one_column_of_the_spark_type():
     assert batch_worker.prediction_column(labels, "string").tolist() == ["x", "y"]
 
 
-def test_a_worker_loads_each_model_once(monkeypatch, tmp_path):
-    loads = []
+DOUBLER = """
+import mlflow.pyfunc
+from mlflow.models import set_model
 
-    class Model:
-        def predict(self, frame):
-            return frame["a"] * 2
 
-    def load(path, suppress_warnings):
-        loads.append(path)
-        return Model()
+class Doubler(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input["a"] * 2
 
+
+set_model(Doubler())
+"""
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real pyfunc model on disk, as a ``file:`` URI MLflow downloads like any artifact."""
+    import mlflow.pyfunc
+
+    root = tmp_path_factory.mktemp("batch-model")
+    (root / "doubler.py").write_text(DOUBLER)
+    mlflow.pyfunc.save_model(str(root / "model"), python_model=str(root / "doubler.py"))
+    return (root / "model").as_uri()
+
+
+@pytest.fixture
+def worker(monkeypatch, tmp_path):
+    """A fresh worker process's state: no model loaded, its machine's model cache under
+    ``tmp_path``; the tracking URI the worker sets is restored afterwards."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
     monkeypatch.setattr(batch_worker, "_models", {})
-    monkeypatch.setattr(batch_worker, "local_copy", lambda uri, tracking, identity: tmp_path)
-    monkeypatch.setattr(importlib.import_module("mlflow.pyfunc"), "load_model", load)
-    score = batch_worker.scorer("models:/m/1", "uuid-1", "http://mlflow", "double")
+    monkeypatch.setattr(batch_worker, "_phases", {})
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    yield (tmp_path / "mlruns").as_uri()
+    mlflow.set_tracking_uri(previous)
+
+
+def test_a_worker_loads_each_model_once(monkeypatch, saved_model, worker):
+    import mlflow.pyfunc
+
+    loads = []
+    real_load = mlflow.pyfunc.load_model
+
+    def load(path, **options):
+        loads.append(path)
+        return real_load(path, **options)
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", load)
+    score = batch_worker.scorer(saved_model, "uuid-1", worker, "double")
     for _task in range(3):  # three tasks in one worker, two batches each
         out = list(score(iter([FEATURES, FEATURES])))
         assert [s.tolist() for s in out] == [[2.0, 4.0], [2.0, 4.0]]
-    assert loads == [str(tmp_path)]
-    list(batch_worker.scorer("models:/m/1", "uuid-2", "http://mlflow", "double")(iter([FEATURES])))
+    assert loads == [str(batch_worker.local_copy(saved_model, worker, f"{saved_model} uuid-1"))]
+    list(batch_worker.scorer(saved_model, "uuid-2", worker, "double")(iter([FEATURES])))
     assert len(loads) == 2  # another logged model under the same name and version
 
 
-def test_the_model_files_are_downloaded_once_per_machine(monkeypatch, tmp_path):
+def test_the_model_files_are_downloaded_once_per_machine(monkeypatch, saved_model, worker):
+    import mlflow.artifacts
+
     downloads = []
+    real_download = mlflow.artifacts.download_artifacts
 
     def download(artifact_uri, dst_path):
         downloads.append(artifact_uri)
-        model = Path(dst_path) / "model"
-        model.mkdir()
-        (model / "MLmodel").write_text("flavors: {}\n")
-        return str(model)
+        return real_download(artifact_uri=artifact_uri, dst_path=dst_path)
 
-    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
-    monkeypatch.setattr("mlflow.set_tracking_uri", lambda uri: None)
-    monkeypatch.setattr(importlib.import_module("mlflow.artifacts"), "download_artifacts", download)
-    first = batch_worker.local_copy("models:/m/1", "http://mlflow", "models:/m/1 uuid-1")
-    again = batch_worker.local_copy("models:/m/1", "http://mlflow", "models:/m/1 uuid-1")
-    assert first == again and (first / "MLmodel").is_file() and downloads == ["models:/m/1"]
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", download)
+    first = batch_worker.local_copy(saved_model, worker, f"{saved_model} uuid-1")
+    again = batch_worker.local_copy(saved_model, worker, f"{saved_model} uuid-1")
+    assert first == again and (first / "MLmodel").is_file() and downloads == [saved_model]
     assert [p.name for p in first.parent.iterdir() if p.is_dir()] == [first.name]  # no leftovers
 
 
-def test_each_task_reports_its_cpu_per_phase_when_asked(monkeypatch, tmp_path):
-    class Model:
-        def predict(self, frame):
-            return frame["a"]
-
+def test_each_task_reports_its_cpu_per_phase_when_asked(monkeypatch, tmp_path, saved_model, worker):
     phases = tmp_path / "phases.jsonl"
     monkeypatch.setenv(batch_worker.PHASES_ENV, str(phases))
-    monkeypatch.setattr(batch_worker, "_models", {})
-    monkeypatch.setattr(batch_worker, "_phases", {})
-    monkeypatch.setattr(batch_worker, "local_copy", lambda uri, tracking, identity: tmp_path)
-    monkeypatch.setattr(importlib.import_module("mlflow.pyfunc"), "load_model",
-                        lambda path, suppress_warnings: Model())  # fmt: skip
-    score = batch_worker.scorer("models:/m/1", "uuid-1", "http://mlflow", "double")
+    score = batch_worker.scorer(saved_model, "uuid-1", worker, "double")
     for _task in range(2):
         list(score(iter([FEATURES, FEATURES])))
     first, second = (json.loads(line) for line in phases.read_text().splitlines())
