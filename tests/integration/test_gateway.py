@@ -147,3 +147,59 @@ def test_a_request_of_100_rows_is_one_predict(tmp_path: Path):
         assert one(1.0).json()["outputs"][0]["data"] == [1]
     finally:
         deploy.delete(NAME)
+
+
+def test_mlflow_signature_check_is_skipped_only_where_it_changes_nothing(tmp_path: Path):
+    """A scikit-learn model with a three-double signature: a request of exactly those
+    columns and dtypes skips MLflow's check; reordered, integer, extra or missing columns
+    go through it. Every answer is what MLflow's own ``predict`` gives for the same frame."""
+    import mlflow.pyfunc
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlplat.deploy.models import DeployRequest
+
+    frame = pd.DataFrame(np.random.RandomState(0).rand(200, 3), columns=["a", "b", "c"])
+    fitted = LogisticRegression().fit(frame, (frame.a + frame.b > frame.c).astype(int))
+    model_dir = tmp_path / "models" / "1"
+    mlflow.sklearn.save_model(fitted, str(model_dir), input_example=frame.head(2))
+    pyfunc = mlflow.pyfunc.load_model(str(model_dir))
+    deploy = service_for(tmp_path / "state", tmp_path / "models")
+
+    def request(columns: dict[str, list]) -> requests.Response:
+        inputs = [
+            {"name": name, "shape": [len(values)], "data": values,
+             "datatype": "INT64" if isinstance(values[0], int) else "FP64"}
+            for name, values in columns.items()
+        ]  # fmt: skip
+        return infer(deployment.endpoint, {"parameters": {"content_type": "pd"}, "inputs": inputs})
+
+    try:
+        deploy.deploy(DeployRequest(f"models:/{NAME}/1", name=NAME))
+        deployment = deploy.wait(NAME, 600)
+        assert deployment.state == "ready", deployment.message
+        assert "skip MLflow's signature check" in deploy.log(NAME, 200)["1"]
+        rows = frame.sample(20, random_state=1)
+        cases = {
+            "the signature's columns": rows,
+            "reordered": rows[["c", "a", "b"]],
+            "an extra column": rows.assign(d=1.5),
+        }
+        for case, columns in cases.items():
+            reply = request({name: columns[name].tolist() for name in columns.columns})
+            assert reply.status_code == 200, (case, reply.text)
+            expected = pyfunc.predict(columns).tolist()
+            assert reply.json()["outputs"][0]["data"] == expected, case
+        # scikit-learn would take these integers; MLflow's check refuses them: it ran
+        integers = request({"a": [1, 0, 2], "b": [0, 1, 0], "c": [1, 1, 0]})
+        assert integers.status_code == 400, integers.text
+        assert "Can not safely convert int64 to float64" in integers.json()["error"]
+        missing = request({name: rows[name].tolist() for name in ("a", "b")})
+        assert missing.status_code == 400, missing.text  # MLflow's reason, in one line
+        assert missing.json()["error"] == (
+            "the input does not match the model's signature: Model is missing inputs ['c']."
+        )
+    finally:
+        deploy.delete(NAME)
