@@ -188,13 +188,19 @@ def checked_columns(model: Any) -> tuple[tuple[str, ...], tuple[np.dtype[Any], .
     """The signature's column names and NumPy dtypes when MLflow's check of a frame of
     exactly those columns and dtypes changes nothing, else None (the check always runs)."""
     metadata = getattr(model, "metadata", None)
+    # MLflow's own tests of whether ``predict`` would convert the input (private: if a later
+    # MLflow drops them, every request takes its check)
+    hinted = getattr(metadata, "_is_signature_from_type_hint", None)
+    from_example = getattr(metadata, "_is_type_hint_from_example", None)
     if (
         getattr(model, "loader_module", None) not in TABULAR_FLAVOURS
         or not callable(getattr(model, "_predict_fn", None))
         or metadata is None
+        or hinted is None
+        or from_example is None
+        or hinted()
+        or from_example()
         or metadata.get_params_schema() is not None
-        or metadata._is_signature_from_type_hint()
-        or metadata._is_type_hint_from_example()
     ):
         return None
     schema = metadata.get_input_schema()
