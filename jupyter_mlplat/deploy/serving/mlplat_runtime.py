@@ -55,8 +55,9 @@ from mlserver_mlflow import TensorDictCodec
 # MLflow's answers to input that does not fit the model (its signature, its parameters)
 INPUT_ERRORS = frozenset({"INVALID_PARAMETER_VALUE", "BAD_REQUEST"})
 # pyfunc flavours whose ``predict`` is the library model's own (no tracing or context use)
-TABULAR_FLAVOURS = frozenset({"mlflow.sklearn", "mlflow.xgboost", "mlflow.lightgbm",
-                              "mlflow.catboost"})  # fmt: skip
+TABULAR_FLAVOURS = frozenset(
+    {"mlflow.sklearn", "mlflow.xgboost", "mlflow.lightgbm", "mlflow.catboost"}
+)
 
 
 class MLflowRuntime(_MLflowRuntime):
@@ -88,12 +89,12 @@ class MLflowRuntime(_MLflowRuntime):
     def _infer(self, payload: InferenceRequest) -> InferenceResponse:
         """mlserver-mlflow's ``predict``, without MLflow's signature check where it is a no-op."""
         frame = self.decode_request(payload)
-        params = payload.parameters.model_extra if payload.parameters else None
-        if not params and self._columns is not None and conforms(frame, self._columns):
+        params = (payload.parameters.model_extra if payload.parameters else None) or None
+        if params is None and self._columns is not None and conforms(frame, self._columns):
             output = self._model._predict_fn(frame)
         else:
             try:
-                output = self._model.predict(frame, params=params or None)
+                output = self._model.predict(frame, params=params)
             except MlflowException as err:
                 if err.error_code not in INPUT_ERRORS:
                     raise
@@ -195,7 +196,6 @@ def checked_columns(model: Any) -> tuple[tuple[str, ...], tuple[np.dtype[Any], .
     if (
         getattr(model, "loader_module", None) not in TABULAR_FLAVOURS
         or not callable(getattr(model, "_predict_fn", None))
-        or metadata is None
         or hinted is None
         or from_example is None
         or hinted()
@@ -208,7 +208,7 @@ def checked_columns(model: Any) -> tuple[tuple[str, ...], tuple[np.dtype[Any], .
         return None
     names, dtypes = [], []
     for spec in schema.inputs:
-        if not getattr(spec, "required", False) or not hasattr(spec.type, "to_numpy"):
+        if not spec.required or not hasattr(spec.type, "to_numpy"):
             return None  # optional columns, objects, arrays, maps: MLflow's own handling
         dtype = np.dtype(spec.type.to_numpy())
         if dtype.kind not in "biuf":
