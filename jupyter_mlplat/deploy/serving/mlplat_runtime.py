@@ -188,7 +188,7 @@ class MLflowRuntime(_MLflowRuntime):
 def checked_columns(model: Any) -> tuple[tuple[str, ...], tuple[np.dtype[Any], ...]] | None:
     """The signature's column names and NumPy dtypes when MLflow's check of a frame of
     exactly those columns and dtypes changes nothing, else None (the check always runs)."""
-    metadata = getattr(model, "metadata", None)
+    metadata: Any = getattr(model, "metadata", None)  # None: "hinted" below is None too
     # MLflow's own tests of whether ``predict`` would convert the input (private: if a later
     # MLflow drops them, every request takes its check)
     hinted = getattr(metadata, "_is_signature_from_type_hint", None)
