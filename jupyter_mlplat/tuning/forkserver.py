@@ -12,7 +12,8 @@ environment and its output in ``log``, and answers ``exit N CODE CPU`` when the 
 (CPU: the child's CPU seconds, which the kernel cannot see: not its child). The server lives
 in its own session (a kernel interrupt signals the kernel's process group, which must not kill
 trials: the study stops them cleanly) and ends, killing its children, when the kernel closes
-the pipe (the kernel ended).
+the pipe: when the kernel ended, or when no local study used the server for
+:data:`IDLE_SECONDS` (the next one starts it again).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from functools import partial
 from typing import IO
@@ -33,6 +35,9 @@ from jupyter_mlplat.infra.processes import run_forked_child
 #: How often the server looks for ended children while it has any (their exits are not on the
 #: trials' path: the coordinator follows the study storage).
 REAP_SECONDS = 0.05
+#: A server no study used for this long ends: it holds Optuna's imports (≈45 MB), and a kernel
+#: may never tune again; the next local study pays ≈1 s to start it again.
+IDLE_SECONDS = 600.0
 
 
 class ForkServer:
@@ -52,12 +57,39 @@ class ForkServer:
         self._lock = threading.Lock()
         self._next = 0
         self._pending: dict[int, Future[int]] = {}
+        self._used = time.monotonic()  # the last claim, or the last worker's end
+        self._closing = False
+        self._woken = threading.Event()
         #: CPU seconds of the workers that ended (they are the server's children, not ours)
         self.cpu_seconds = 0.0
         threading.Thread(target=self._read, name="mlplat-tune-forkserver", daemon=True).start()
+        threading.Thread(target=self._end_when_idle, name="mlplat-tune-idle", daemon=True).start()
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def claim(self) -> bool:
+        """Whether the server can take a study's workers; if so it is not ended as idle for
+        another :data:`IDLE_SECONDS`."""
+        with self._lock:
+            if self._closing or not self.alive():
+                return False
+            self._used = time.monotonic()
+            return True
+
+    def _end_when_idle(self) -> None:
+        while True:
+            with self._lock:
+                if not self.alive():
+                    return
+                idle = not self._pending
+                left = IDLE_SECONDS - (time.monotonic() - self._used)
+                if idle and left <= 0:
+                    self._closing = True  # claimed no more: the next study starts a new one
+                    break
+                self._woken.clear()
+            self._woken.wait(left if idle else None)  # woken when the last worker ended
+        self.close()
 
     def start(self, env: dict[str, str], log: str) -> Future[int]:
         """Fork a worker with environment ``env``; its exit code, once it ended."""
@@ -84,10 +116,14 @@ class ForkServer:
                 with self._lock:
                     done = self._pending.pop(int(number), None)
                     self.cpu_seconds += float(cpu)
+                    self._used = time.monotonic()
+                    if not self._pending:
+                        self._woken.set()
                 if done is not None:
                     done.set_result(int(code))
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._woken.set()
         for done in pending.values():
             done.set_exception(RuntimeError("the trial worker server ended"))
 
@@ -102,10 +138,11 @@ _server_lock = threading.Lock()
 
 
 def server() -> ForkServer:
-    """This process's fork server, started (again) when there is none alive."""
+    """This process's fork server, claimed for a study; started (again) when there is none
+    alive (none yet, it ended as idle, or it died)."""
     global _server
     with _server_lock:
-        if _server is None or not _server.alive():
+        if _server is None or not _server.claim():
             _server = ForkServer()
         return _server
 
