@@ -35,7 +35,7 @@ from jupyter_mlplat.infra.processes import run_forked_child
 #: How often the server looks for ended children while it has any (their exits are not on the
 #: trials' path: the coordinator follows the study storage).
 REAP_SECONDS = 0.05
-#: A server no study used for this long ends: it holds Optuna's imports (≈45 MB), and a kernel
+#: A server no study used for this long ends: it holds Optuna's imports (≈40 MB), and a kernel
 #: may never tune again; the next local study pays ≈1 s to start it again.
 IDLE_SECONDS = 600.0
 
