@@ -1,5 +1,5 @@
-"""Tuning: 32 trials of a fixed CPU-bound objective (~0.4 s busy loop) — parallel ÷ sequential,
-and what tracking every trial in MLflow costs ÷ bare Optuna.
+"""Tuning: 32 trials of a fixed CPU-bound objective (a busy loop of 2 CPU s, a small model's
+fit) — parallel ÷ sequential, and what tracking every trial in MLflow costs ÷ bare Optuna.
 
 Measured in the same run, same objective, same machine:
 
@@ -11,29 +11,38 @@ Measured in the same run, same objective, same machine:
 * platform sequential: ``tune(..., parallel="local", workers=1)`` (one trial process, the
   logging in the caller's process);
 * platform local: ``tune(..., parallel="local")`` (one worker process per core);
-* platform Spark: ``tune(..., parallel="spark")`` through the Spark Connect session (local[*]).
+* platform Spark: ``tune(..., parallel="spark")`` through the Spark Connect session (local[*]);
+* the machine's ceiling: the objective's loop alone, in one process and then split over every
+  core at once (a loop takes more CPU when all cores are busy, so no scheduler gets the full
+  core count).
 
-Prints wall times, the speed-ups (sequential ÷ parallel; goal ≥ 1.8 on 2 cores) and the
-tracking overhead (platform ÷ bare Optuna, whole study and per trial; goal ≤ 1.10). Per mode
-also the phases, from the trials' own timestamps (less sensitive to other load than the ratios):
-start to the first trial (set-up, worker start, imports), the first trial, the steady rate
-(trials/s between the first and the last trial's end), the tail (the last trial's end to the
-study's: the coordinator's lag); and the CPU seconds of this process (the coordinator, in-thread
+This machine's speed drifts by 5 to 20 % within minutes (other machines share its host), more
+than the differences measured: every mode runs once per round (``--rounds``, default 3), each
+round in another order, and the figures printed last are the medians of the rounds' own ratios
+(each round's in brackets): the speed-ups (sequential ÷ parallel; goal ≥ 1.8 on 2 cores) and
+the tracking overhead (platform ÷ bare Optuna, whole study and median trial; goal ≤ 1.10).
+
+Per round and mode also the phases, from the trials' own timestamps: start to the first trial
+(set-up, worker start, imports), the first trial, the steady rate (trials/s between the first
+and the last trial's end), the tail (the last trial's end to the study's: the coordinator's
+lag), the median trial; and the CPU seconds of this process (the coordinator, in-thread
 trials), of the trial worker processes (forked by the worker server, which reports their CPU),
-and of the servers (MLflow; Spark with its Python workers). For the parallel modes also the
-best speed-up their CPU allows: all the CPU a study used (trials, coordinator, MLflow, Spark)
-spread evenly over the cores, against the sequential study's wall time (the sequential study
-leaves its MLflow and coordinator CPU to the idle core). And the machine's own ceiling: the
-objective's loop alone, in one process and then split over every core at once (a loop takes
-more CPU when all cores are busy, so no scheduler gets the full core count). A warm-up
-study before the measured ones (one trial, ``local`` with one worker) imports MLflow here,
-warms the MLflow server and starts the kernel's trial worker server, as a notebook's first
-local study does; its start to first trial is printed (the cold case), and both measured local
-modes then fork from the warm server, the sequential baseline as much as the parallel study.
+and of the servers (MLflow; Spark with its Python workers). For the parallel modes the best
+speed-up their CPU allows: all the CPU a study used (trials, coordinator, MLflow, Spark) spread
+evenly over the cores, against the sequential study's wall time (the sequential study leaves its
+MLflow and coordinator CPU to the idle core).
+
+The objective's length matters: each trial costs the platform a fixed ≈ 45 ms of CPU besides the
+trial (MLflow's server writing its child run, the coordinator's client), which two busy cores
+pay out of the trials' time; ``--seconds 0.4`` and ``--seconds 1`` show shorter trials.
+
+A kernel's first study of each mode comes before the rounds (one trial, ``local`` and ``spark``):
+it imports MLflow here, warms the MLflow server, starts the kernel's trial worker server and has
+the Spark workers import the trial worker; its start to first trial is printed (the cold case).
 Asserts nothing. Starts its own MLflow + Spark Connect servers under a temporary directory, or
 uses a running platform:
 
-    .venv/bin/python benchmarks/tuning.py [--trials 32] [--seconds 0.4] [--state-dir DIR]
+    .venv/bin/python benchmarks/tuning.py [--trials 32] [--seconds 2] [--rounds 3] [--state-dir DIR]
 """
 
 from __future__ import annotations
@@ -48,7 +57,9 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,6 +78,10 @@ def busy(n: int) -> int:
     return total
 
 
+#: The loop's source for the ceiling's fresh processes, read once (the file may change later).
+BUSY_SOURCE = inspect.getsource(busy)
+
+
 def objective(trial):  # type: ignore[no-untyped-def]
     x = trial.suggest_float("x", -5, 5)
     trial.suggest_int("depth", 1, 8)
@@ -79,15 +94,15 @@ def ceiling(trials: int, cores: int) -> tuple[float, float, float, float]:
     processes at once — the speed-up this machine allows the objective, with no Optuna, MLflow
     or coordination. Wall and CPU seconds of each (the CPU a loop takes grows when both cores
     are busy: that alone caps the speed-up below ``cores``)."""
-    program = inspect.getsource(busy) + "import sys\nfor _ in range(int(sys.argv[1])):\n" \
+    program = BUSY_SOURCE + "import sys\nfor _ in range(int(sys.argv[1])):\n" \
         f"    busy({WORK['n']})\n"  # fmt: skip
 
     def run(shares: list[int]) -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         loops = [subprocess.Popen([sys.executable, "-c", program, str(k)]) for k in shares]
-        for loop in loops:
-            loop.wait()
+        if any([loop.wait() for loop in loops]):  # every loop waited for
+            raise RuntimeError("the ceiling's loop failed (its output is above)")
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -181,10 +196,109 @@ def phases(study, started: float, ended: float) -> str:  # type: ignore[no-untyp
             f"steady {rate:4.2f} trials/s, tail {ended - ends[-1]:4.2f} s")  # fmt: skip
 
 
+LABELS = {"bare": "bare Optuna (in memory, no MLflow)", "journal": "bare Optuna (journal file, "
+          "no MLflow)", "none": "platform in-thread", "one": "platform sequential",
+          "local": "platform local", "spark": "platform Spark"}  # fmt: skip
+SHORT = {"none": "in-thread", "one": "sequential", "local": "local", "spark": "Spark"}
+#: mode -> (parallel, workers) of the platform's studies
+PLATFORM = {"none": ("none", None), "one": ("local", 1), "local": ("local", None),
+            "spark": ("spark", None)}  # fmt: skip
+#: What a round measures, in its first round's order (each round starts further on).
+ORDER = ["bare", "journal", "none", "one", "local", "spark", "ceiling"]
+
+
+@dataclass
+class Measured:
+    """One mode in one round: wall seconds, median trial seconds, CPU seconds by where they
+    were spent (the ceiling: its one-process and all-cores wall and CPU instead)."""
+
+    wall: float
+    trial: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+    phases: str = ""
+
+
+def measure(mode: str, n: int, tag: str, folder: str, config: Any, spark: Any) -> Measured:
+    """Run ``mode``'s 32 trials (or the machine's ceiling) once."""
+    import optuna
+
+    if mode == "ceiling":
+        one_wall, one_cpu, all_wall, all_cpu = ceiling(n, os.cpu_count() or 1)
+        return Measured(all_wall, cpu={"one wall": one_wall, "one": one_cpu, "all": all_wall,
+                                       "all cpu": all_cpu})  # fmt: skip
+    meter = Meter()
+    started = time.perf_counter()
+    if mode in ("bare", "journal"):
+        storage = None
+        if mode == "journal":
+            from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+            journal = str(Path(folder) / f"bare-{tag}.log")
+            storage = optuna.storages.JournalStorage(
+                JournalFileBackend(journal, lock_obj=JournalFileOpenLock(journal))
+            )
+        study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=1))
+        study.optimize(objective, n_trials=n)
+        wall = time.perf_counter() - started
+        return Measured(wall, trial_seconds(study), meter.done())
+    from jupyter_mlplat.tuning import TuningSpec, start
+
+    parallel, workers = PLATFORM[mode]
+    spec = TuningSpec(trials=n, parallel=parallel, workers=workers,  # type: ignore[arg-type]
+                      study_name=f"bench-{mode}-{tag}", new=True)  # fmt: skip
+    run = start(objective, spec, config=config, spark=spark)
+    result = run.wait()
+    wall = time.perf_counter() - started
+    spent = meter.done()
+    assert result.progress.complete == n, result.progress
+    return Measured(wall, trial_seconds(run.study), spent,
+                    phases(run.study, meter.wall, meter.wall + spent["wall"]))  # fmt: skip
+
+
+def ratios(got: dict[str, Measured], cores: int) -> dict[str, float]:
+    """The figures of one round: speed-ups, the machine's ceiling, each parallel mode's
+    CPU-bound best, and the tracking overhead (whole study and median trial)."""
+    sequential = got["one"].wall
+    figures = {
+        "local": sequential / got["local"].wall,
+        "spark": sequential / got["spark"].wall,
+        "local ÷ bare": got["bare"].wall / got["local"].wall,
+        "ceiling": got["ceiling"].cpu["one wall"] / got["ceiling"].cpu["all"],
+    }
+    for mode in ("local", "spark"):
+        busy_cpu = sum(v for k, v in got[mode].cpu.items() if k != "wall")
+        figures[f"best {mode}"] = sequential / (busy_cpu / cores)
+    for mode in ("one", "none"):
+        figures[f"{mode} ÷ bare"] = got[mode].wall / got["bare"].wall
+        figures[f"{mode} ÷ bare trial"] = got[mode].trial / got["bare"].trial
+        figures[f"{mode} ÷ journal"] = got[mode].wall / got["journal"].wall
+        figures[f"{mode} ÷ journal trial"] = got[mode].trial / got["journal"].trial
+    return figures
+
+
+def print_round(index: int, order: list[str], got: dict[str, Measured],
+                figures: dict[str, float]) -> None:  # fmt: skip
+    """One round's walls, ratios and (per platform mode) phases and CPU."""
+    walls = ", ".join(f"{SHORT.get(m, m)} {got[m].wall:.1f}" for m in order if m != "ceiling")
+    print(f"round {index + 1} ({' → '.join(SHORT.get(m, m) for m in order)}), load "
+          f"{os.getloadavg()[0]:.1f}: {walls} s; local {figures['local']:.2f}x, Spark "
+          f"{figures['spark']:.2f}x, machine's ceiling {figures['ceiling']:.2f}x; tracking per "
+          f"trial {figures['one ÷ journal trial']:.3f} sequential, "
+          f"{figures['none ÷ journal trial']:.3f} in-thread")  # fmt: skip
+    for mode, label in SHORT.items():
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in got[mode].cpu.items() if k != "wall")
+        print(f"  {label:<10} {got[mode].phases}, median trial {got[mode].trial:.3f} s; "
+              f"CPU s: {cpu}")  # fmt: skip
+    c = got["ceiling"].cpu
+    print(f"  ceiling    the loop alone: one process {c['one wall']:.1f} s ({c['one']:.1f} CPU "
+          f"s), all cores at once {c['all']:.1f} s ({c['all cpu']:.1f} CPU s)")  # fmt: skip
+
+
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--trials", type=int, default=32)
-    args.add_argument("--seconds", type=float, default=0.4, help="objective's CPU time")
+    args.add_argument("--seconds", type=float, default=2.0, help="objective's CPU time")
+    args.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     args.add_argument("--state-dir", default="", help="use the platform running there")
     options = args.parse_args()
 
@@ -199,8 +313,7 @@ def main() -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         spark = SparkSession.builder.remote(remote).getOrCreate()
         stack.callback(spark.stop)
-        # warm the session and its Python workers (a Python UDF: a plain query starts none);
-        # what a study imports there (optuna, the objective) is still measured
+        # warm the session and its Python workers (a Python UDF: a plain query starts none)
         spark.range(0, 4, 1, 4).mapInArrow(identity, "id long").collect()
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="mlplat-tune-bench-"))
         config = MLPlat(
@@ -211,99 +324,60 @@ def main() -> None:
             }
         )
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        # a first study (not measured) imports MLflow in this process, warms the server and
-        # starts the kernel's trial worker server (as a notebook's first local study does),
-        # which would otherwise count against whichever mode runs first
-        began = time.time()
-        warm = start(lambda trial: trial.suggest_float("x", 0, 1), TuningSpec(trials=1,
-                     parallel="local", workers=1, study_name="bench-warm-up", new=True),
-                     config=config)  # fmt: skip
-        warm.wait()
-        cold = warm.study.get_trials(deepcopy=False)[0].datetime_start.timestamp() - began
+        # a kernel's first study of each mode (not measured): imports MLflow and Optuna here,
+        # warms the MLflow server, starts the trial worker server (local) and has the Spark
+        # workers import the trial worker (spark), which would otherwise count against
+        # whichever round runs that mode first; their start to first trial is the cold case
+        cold = {}
+        for parallel in ("local", "spark"):
+            began = time.time()
+            warm = start(lambda trial: trial.suggest_float("x", 0, 1),
+                         TuningSpec(trials=1, parallel=parallel, workers=1,  # type: ignore[arg-type]
+                                    study_name=f"bench-warm-up-{parallel}", new=True),
+                         config=config, spark=spark)  # fmt: skip
+            warm.wait()
+            first = warm.study.get_trials(deepcopy=False)[0].datetime_start.timestamp()
+            cold[parallel] = first - began
         calibrate(options.seconds)
-        n = options.trials
-        print(f"{n} trials of a {options.seconds} CPU s busy loop; {os.cpu_count()} cores; "
-              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        n, cores = options.trials, os.cpu_count() or 1
+        print(f"{n} trials of a {options.seconds} CPU s busy loop; {cores} cores; "
+              f"{options.rounds} interleaved rounds; load {os.getloadavg()[0]:.1f}")  # fmt: skip
+        print("a kernel's first study (cold): start→first trial "
+              + ", ".join(f"{k} {v:.2f} s" for k, v in cold.items()))  # fmt: skip
 
-        meter = Meter()
-        started = time.perf_counter()
-        bare = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
-        bare.optimize(objective, n_trials=n)
-        bare_s = time.perf_counter() - started
-        bare_cpu = meter.done()["this process"]
+        rounds = []
+        for index in range(options.rounds):
+            shift = index * len(ORDER) // options.rounds
+            order = ORDER[shift:] + ORDER[:shift]
+            got = {mode: measure(mode, n, str(index), folder, config, spark) for mode in order}
+            figures = ratios(got, cores)
+            print_round(index, order, got, figures)
+            rounds.append(figures)
 
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+        def median(key: str) -> str:
+            values = [r[key] for r in rounds]
+            each = ", ".join(f"{v:.2f}" for v in values)
+            return f"{statistics.median(values):.3f}" + (f" ({each})" if len(values) > 1 else "")
 
-        journal = str(Path(folder) / "bare.log")
-        storage = optuna.storages.JournalStorage(
-            JournalFileBackend(journal, lock_obj=JournalFileOpenLock(journal))
-        )
-        started = time.perf_counter()
-        bare_journal = optuna.create_study(
-            storage=storage, sampler=optuna.samplers.TPESampler(seed=1)
-        )
-        bare_journal.optimize(objective, n_trials=n)
-        journal_s = time.perf_counter() - started
-
-        timings = {}
-        per_trial = {}
-        report = {}
-        busy_cpu = {}
-        modes = {"none": ("none", None), "one": ("local", 1), "local": ("local", None),
-                 "spark": ("spark", None)}  # fmt: skip
-        for mode, (parallel, workers) in modes.items():
-            spec = TuningSpec(
-                trials=n, parallel=parallel, workers=workers, study_name=f"bench-{mode}", new=True
-            )
-            meter = Meter()
-            started = time.perf_counter()
-            run = start(objective, spec, config=config, spark=spark)
-            result = run.wait()
-            timings[mode] = time.perf_counter() - started
-            spent = meter.done()
-            per_trial[mode] = trial_seconds(run.study)
-            busy_cpu[mode] = sum(v for k, v in spent.items() if k != "wall")
-            cpu = ", ".join(f"{k} {v:.1f}" for k, v in spent.items() if k != "wall")
-            report[mode] = (
-                f"{phases(run.study, meter.wall, meter.wall + spent['wall'])}; CPU s: {cpu}"
-            )
-            assert result.progress.complete == n, result.progress
-
-        cores = os.cpu_count() or 1
-        one_wall, one_cpu, all_wall, all_cpu = ceiling(n, cores)
-        sequential = timings["one"]
-        print(f"warm-up (a kernel's first study, cold worker server): start→first trial "
-              f"{cold:.2f} s")  # fmt: skip
-        print(f"bare Optuna (in memory, no MLflow):       {bare_s:6.1f} s ({bare_cpu:.1f} CPU s)")
-        print(f"bare Optuna (journal file, no MLflow):    {journal_s:6.1f} s")
-        labels = {"none": "in-thread", "one": "sequential", "local": "local", "spark": "Spark"}
-        for mode, label in labels.items():
-            print(f"platform {label:<10} (+ MLflow runs):      {timings[mode]:6.1f} s")
-        for mode, label in labels.items():
-            print(f"  {label:<10} {report[mode]}")
-        print(f"speed-up local ÷ sequential:  {sequential / timings['local']:.2f}x (goal >= 1.8)")
-        print(f"speed-up Spark ÷ sequential:  {sequential / timings['spark']:.2f}x (goal >= 1.8)")
-        print(f"speed-up local ÷ bare Optuna: {bare_s / timings['local']:.2f}x")
-        print(f"the machine's ceiling for this objective (its loop alone, {n} times, no Optuna "
-              f"or MLflow): one process {one_wall:.1f} s ({one_cpu:.1f} CPU s), {cores} at once "
-              f"{all_wall:.1f} s ({all_cpu:.1f} CPU s): best speed-up "
-              f"{one_wall / all_wall:.2f}x")  # fmt: skip
+        print(f"medians over {len(rounds)} rounds (each round's own figure in brackets):")
+        print(f"speed-up local ÷ sequential:  {median('local')} (goal >= 1.8)")
+        print(f"speed-up Spark ÷ sequential:  {median('spark')} (goal >= 1.8)")
+        print(f"speed-up local ÷ bare Optuna: {median('local ÷ bare')}")
+        print(f"the machine's ceiling for this objective (its loop alone, {n} times, one "
+              f"process ÷ {cores} at once, no Optuna or MLflow): {median('ceiling')}")  # fmt: skip
         for mode in ("local", "spark"):
-            floor = busy_cpu[mode] / cores
-            print(f"CPU bound, {labels[mode]}: its CPU ({busy_cpu[mode]:.1f} s, tracking included) "
-                  f"spread evenly over {cores} cores takes {floor:.2f} s: best speed-up "
-                  f"{sequential / floor:.2f}x")  # fmt: skip
+            print(
+                f"CPU bound, {SHORT[mode]}: all its CPU (tracking included) spread evenly over "
+                f"{cores} cores, against the sequential wall: best {median('best ' + mode)}"
+            )
         for mode in ("one", "none"):
             print(
-                f"overhead ÷ bare in memory, {labels[mode]}: whole study "
-                f"{timings[mode] / bare_s:.3f}, per trial (median trial time) "
-                f"{per_trial[mode] / trial_seconds(bare):.3f}"
+                f"overhead ÷ bare in memory, {SHORT[mode]}: whole study "
+                f"{median(mode + ' ÷ bare')}, per trial {median(mode + ' ÷ bare trial')}"
             )
-            print(
-                f"MLflow tracking overhead (÷ bare on the same journal storage), "
-                f"{labels[mode]}: whole study {timings[mode] / journal_s:.3f}, per trial "
-                f"{per_trial[mode] / trial_seconds(bare_journal):.3f} (goal <= 1.10)"
-            )
+            print(f"MLflow tracking overhead (÷ bare on the same journal storage), {SHORT[mode]}: "
+                  f"whole study {median(mode + ' ÷ journal')}, per trial "
+                  f"{median(mode + ' ÷ journal trial')} (goal <= 1.10)")  # fmt: skip
         print(f"load at the end {os.getloadavg()[0]:.1f}")
 
 
