@@ -128,7 +128,8 @@ class TrialLogger:
             Metric(self.metric, float(v), start + 1 + int(step), int(step))
             for step, v in sorted(trial.intermediate_values.items())
         ]
-        if trial.value is not None:
+        # a pruned trial's value is its last intermediate value (Optuna's), already a step
+        if trial.value is not None and state == "COMPLETE":
             last = max(trial.intermediate_values, default=-1)
             metrics.append(Metric(self.metric, float(trial.value), end, int(last) + 1))
         if trial.datetime_start and trial.datetime_complete:

@@ -234,6 +234,35 @@ def test_stop_and_timeout(config, mlflow_client):
     assert 1 <= timed.progress.complete < 10
 
 
+def test_a_trial_pruned_at_its_last_step_logs_no_extra_step(mlflow_client):
+    """Optuna gives a pruned trial its last intermediate value as its value: its run has the
+    reported steps only, where a completed trial's value follows its steps."""
+    from jupyter_mlplat.tuning.runs import TrialLogger
+
+    def reports(trial):
+        for step in range(3):
+            trial.report(10.0 - step, step)
+        if trial.number == 0:
+            raise optuna.TrialPruned()  # pruned after its last report
+        return 1.5
+
+    study = optuna.create_study()
+    study.optimize(reports, n_trials=2)
+    pruned, complete = study.get_trials(deepcopy=False)
+    assert pruned.state.name == "PRUNED" and pruned.value == 8.0  # Optuna's, not ours
+    experiment = mlflow_client.create_experiment(f"pruned-steps-{time.time_ns()}")
+    parent = mlflow_client.create_run(experiment).info.run_id
+    logger = TrialLogger(parent, "value", "pruned-steps", client=mlflow_client,
+                         experiment_id=experiment)  # fmt: skip
+
+    def steps(trial):  # type: ignore[no-untyped-def]
+        history = mlflow_client.get_metric_history(logger.log_trial(trial), "value")
+        return sorted((m.step, m.value) for m in history)
+
+    assert steps(pruned) == [(0, 10.0), (1, 9.0), (2, 8.0)]
+    assert steps(complete) == [(0, 10.0), (1, 9.0), (2, 8.0), (3, 1.5)]
+
+
 def test_failing_objective_fails_trials_not_the_study(config, mlflow_client):
     run = start(always_fails, TuningSpec(trials=3, parallel="local", workers=2), config=config)
     with pytest.raises(MLPlatError, match=r"no trial .* completed .*3 failed.*RuntimeError: the"):
