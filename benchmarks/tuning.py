@@ -196,9 +196,6 @@ def phases(study, started: float, ended: float) -> str:  # type: ignore[no-untyp
             f"steady {rate:4.2f} trials/s, tail {ended - ends[-1]:4.2f} s")  # fmt: skip
 
 
-LABELS = {"bare": "bare Optuna (in memory, no MLflow)", "journal": "bare Optuna (journal file, "
-          "no MLflow)", "none": "platform in-thread", "one": "platform sequential",
-          "local": "platform local", "spark": "platform Spark"}  # fmt: skip
 SHORT = {"none": "in-thread", "one": "sequential", "local": "local", "spark": "Spark"}
 #: mode -> (parallel, workers) of the platform's studies
 PLATFORM = {"none": ("none", None), "one": ("local", 1), "local": ("local", None),
@@ -219,7 +216,7 @@ class Measured:
 
 
 def measure(mode: str, n: int, tag: str, folder: str, config: Any, spark: Any) -> Measured:
-    """Run ``mode``'s 32 trials (or the machine's ceiling) once."""
+    """Run ``mode``'s ``n`` trials (or the machine's ceiling) once."""
     import optuna
 
     if mode == "ceiling":

@@ -130,7 +130,11 @@ class ForkServer:
     def close(self) -> None:
         if self.process.stdin is not None:
             self.process.stdin.close()
-        self.process.wait(10)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:  # wedged; closed only when idle: no worker is lost
+            self.process.kill()
+            self.process.wait()
 
 
 _server: ForkServer | None = None
