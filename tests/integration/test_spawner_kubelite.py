@@ -13,7 +13,6 @@ server produced for it.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from tests.support.waiting import eventually
 from tests.unit.test_spawner_config import (
     admission,
     dummy_kubeconfig,
@@ -64,7 +64,8 @@ def with_platform_rbac(kubelite):
         },
     )
     hub = kubelite.as_service_account(*HUB)
-    eventually(lambda: can(hub, "create", "namespaces"))  # the authorizer has seen the binding
+    # RBAC objects take effect once the authorizer's informer has seen them (milliseconds)
+    eventually(lambda: can(hub, "create", "namespaces"))
     return kubelite
 
 
@@ -76,14 +77,6 @@ def create(client, body: dict) -> None:
     except ApiException as err:
         if err.status != 409:
             raise
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10) -> None:
-    """RBAC objects take effect once the authorizer's informer has seen them (milliseconds)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "RBAC change not effective"
-        time.sleep(0.05)
 
 
 def can(client, verb: str, resource: str, group: str = "", namespace: str = "", **extra) -> bool:
@@ -225,7 +218,10 @@ def test_the_notebook_account_works_in_its_own_namespace_only(cluster):
     namespace, _ = spawn_as_hub(cluster, name)
     elsewhere, _ = spawn_as_hub(cluster, other)
     notebook = cluster.as_service_account(namespace, "mlplat-notebook")
-    eventually(lambda: can(notebook, "create", "sparkconnects", "sparkoperator.k8s.io", namespace))
+    eventually(
+        lambda: can(notebook, "create", "sparkconnects", "sparkoperator.k8s.io", namespace),
+        what="RBAC change",
+    )
 
     # its Spark session, as the Spark backend builds it
     config = MLPlat(env={"MLP_NAMESPACE": namespace, "MLP_USER": name})
@@ -321,7 +317,10 @@ def test_inferenceservices_the_notebook_creates_pass_and_borrowing_the_identity_
     name = user("dee")
     namespace, _ = spawn_as_hub(cluster, name)
     notebook = cluster.as_service_account(namespace, "mlplat-notebook")
-    eventually(lambda: can(notebook, "create", "inferenceservices", "serving.kserve.io", namespace))
+    eventually(
+        lambda: can(notebook, "create", "inferenceservices", "serving.kserve.io", namespace),
+        what="RBAC change",
+    )
     config = MLPlat(env={"MLP_NAMESPACE": namespace, "MLP_USER": name})
     uri = "s3://mlflow/artifacts/1/models/m-1/artifacts"
     deployment = Deployment(

@@ -12,15 +12,7 @@ from jupyter_mlplat.tuning import forkserver
 from jupyter_mlplat.tuning import storage as st
 from jupyter_mlplat.tuning import worker as w
 from jupyter_mlplat.tuning.launch import Launch
-
-
-def wait_for(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+from tests.support.waiting import eventually
 
 
 def test_the_worker_server_ends_when_idle_not_while_used(monkeypatch, tmp_path):
@@ -45,7 +37,7 @@ def test_the_worker_server_ends_when_idle_not_while_used(monkeypatch, tmp_path):
     assert exited.result(timeout=30) == 0
     assert len(st.load_study(url, "idle").get_trials(deepcopy=False)) == 1
     # idle once the worker ended: gone within the idle time (and a check's slack)
-    assert wait_for(lambda: not first.alive(), 5.0)
+    eventually(lambda: not first.alive(), 5.0, "the idle server's end")
     second = forkserver.server()
     try:
         assert second is not first and second.alive()
